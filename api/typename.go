@@ -1,0 +1,5 @@
+package api
+
+import "reflect"
+
+func typeName(o Object) reflect.Type { return reflect.TypeOf(o) }
