@@ -1,0 +1,130 @@
+package examples_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+	"github.com/tetratelabs/wazero/sys"
+
+	examples "github.com/wasmlet/wasmlet/wasm-examples"
+	"github.com/wasmlet/wasmlet/wasm-examples/tiny"
+)
+
+// TestNames checks that every example has its directory and every
+// directory with a main.go is an example.
+func TestNames(t *testing.T) {
+	dir, err := examples.Dir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := examples.Names()
+	if !slices.IsSorted(names) {
+		t.Errorf("Names() not sorted: %v", names)
+	}
+	for _, name := range names {
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			t.Errorf("example %s: %v", name, err)
+		}
+	}
+	mains, err := filepath.Glob(filepath.Join(dir, "*", "main.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range mains {
+		if name := filepath.Base(filepath.Dir(m)); !slices.Contains(names, name) {
+			t.Errorf("%s is not in Names()", name)
+		}
+	}
+}
+
+func TestBuildUnknown(t *testing.T) {
+	if _, err := examples.Build("nope"); !errors.Is(err, examples.ErrUnknown) {
+		t.Fatalf("err = %v, want ErrUnknown", err)
+	}
+}
+
+// run runs a module with wazero's own WASI and returns its stdout and exit
+// code.
+func run(t *testing.T, wasm []byte, args ...string) (string, uint32) {
+	t.Helper()
+	ctx := context.Background()
+	r := wazero.NewRuntime(ctx)
+	defer r.Close(ctx)
+	wasi_snapshot_preview1.MustInstantiate(ctx, r)
+	compiled, err := r.CompileModule(ctx, wasm)
+	if err != nil {
+		t.Fatalf("compile: %v", err)
+	}
+	var stdout, stderr bytes.Buffer
+	cfg := wazero.NewModuleConfig().WithStdout(&stdout).WithStderr(&stderr).
+		WithArgs(args...).WithEnv("HOSTNAME", "test-pod")
+	_, err = r.InstantiateModule(ctx, compiled, cfg)
+	var code uint32
+	var exit *sys.ExitError
+	switch {
+	case errors.As(err, &exit):
+		code = exit.ExitCode()
+	case err != nil:
+		t.Fatalf("run: %v (stderr %q)", err, stderr.String())
+	}
+	return stdout.String(), code
+}
+
+func TestTiny(t *testing.T) {
+	out, code := run(t, tiny.Module(), "tiny")
+	if out != tiny.Message || code != 0 {
+		t.Fatalf("got %q exit %d, want %q exit 0", out, code, tiny.Message)
+	}
+	path := examples.MustBuild(t, "tiny")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(b, tiny.Module()) {
+		t.Errorf("%s differs from tiny.Module()", path)
+	}
+}
+
+// TestBuildAll builds every Go example for wasip1 and runs those that end
+// by themselves.
+func TestBuildAll(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds every example with the go command")
+	}
+	for _, name := range examples.Names() {
+		path := examples.MustBuild(t, name)
+		fi, err := os.Stat(path)
+		if err != nil || fi.Size() == 0 {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	tests := []struct {
+		name string
+		args []string
+		out  string
+		code uint32
+	}{
+		{"hello", []string{"hello"}, "Hello from test-pod!\n", 0},
+		{"crash", []string{"crash", "-code", "3", "-after", "0s"},
+			"test-pod: starting, will exit with code 3 in 0s\ntest-pod: exiting with code 3\n", 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			wasm, err := os.ReadFile(examples.MustBuild(t, tt.name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, code := run(t, wasm, tt.args...)
+			if out != tt.out || code != tt.code {
+				t.Errorf("got %q exit %d, want %q exit %d", out, code, tt.out, tt.code)
+			}
+		})
+	}
+}

@@ -1,0 +1,129 @@
+// Command myweb is the course's small web server: it answers
+// "Hello World! I'm <hostname>" on /, has a /healthz endpoint, and logs every
+// request to stdout. It serves on the node's pre-opened listener for its
+// port (named by -port-name, or the only one declared); run outside a node,
+// it listens on -addr itself.
+//
+// Flags, each also read from the environment:
+//
+//	-port-name NAME  PORT_NAME    the containerPort's name (default http)
+//	-addr ADDR       ADDR         where to listen without a node (default :8080)
+//	-start-delay D   START_DELAY  answer 503 to everything for D after start
+//	-fail-after D    FAIL_AFTER   /healthz answers 500 from D after start on
+//
+// On SIGTERM (stdin reaching end-of-file) it stops accepting, finishes the
+// requests in flight and exits 0.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/wasmlet/wasmlet/wasm-examples/guest"
+)
+
+func main() {
+	portName := flag.String("port-name", envString("PORT_NAME", "http"), "name of the containerPort to serve on")
+	addr := flag.String("addr", envString("ADDR", ":8080"), "address to listen on when the node pre-opened no listener")
+	startDelay := flag.Duration("start-delay", envDuration("START_DELAY", 0), "answer 503 until this long after start")
+	failAfter := flag.Duration("fail-after", envDuration("FAIL_AFTER", -1), "/healthz answers 500 from this long after start (negative: never)")
+	flag.Parse()
+
+	host := hostname()
+	started := time.Now()
+	l, err := guest.ListenerOr(*portName, *addr)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "myweb: %v\n", err)
+		os.Exit(1)
+	}
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/" {
+			http.NotFound(w, r)
+			return
+		}
+		fmt.Fprintf(w, "Hello World! I'm %s\n", host)
+	})
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		if *failAfter >= 0 && time.Since(started) >= *failAfter {
+			http.Error(w, "unhealthy", http.StatusInternalServerError)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		if time.Since(started) < *startDelay {
+			http.Error(rw, "starting", http.StatusServiceUnavailable)
+		} else {
+			mux.ServeHTTP(rw, r)
+		}
+		fmt.Printf("%s %s %s %s %d\n", time.Now().UTC().Format(time.RFC3339), r.RemoteAddr, r.Method, r.URL.RequestURI(), rw.status)
+	})
+
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	fmt.Printf("myweb %s: serving on %s", host, l.Addr())
+	if *startDelay > 0 {
+		fmt.Printf(", ready in %s", *startDelay)
+	}
+	if *failAfter >= 0 {
+		fmt.Printf(", /healthz fails after %s", *failAfter)
+	}
+	fmt.Println()
+
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		<-guest.Stop()
+		fmt.Println("myweb: got SIGTERM, draining")
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+	}()
+	if err := srv.Serve(l); !errors.Is(err, http.ErrServerClosed) {
+		fmt.Fprintf(os.Stderr, "myweb: %v\n", err)
+		os.Exit(1)
+	}
+	<-done
+	fmt.Println("myweb: exiting")
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func hostname() string {
+	if h := os.Getenv("HOSTNAME"); h != "" {
+		return h
+	}
+	if h, err := os.Hostname(); err == nil {
+		return h
+	}
+	return "myweb"
+}
+
+func envString(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+func envDuration(key string, def time.Duration) time.Duration {
+	if v, err := time.ParseDuration(os.Getenv(key)); err == nil {
+		return v
+	}
+	return def
+}
