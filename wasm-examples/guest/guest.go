@@ -21,6 +21,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 )
 
 // ErrNoListener is returned by Listener when no listener of that name was
@@ -109,6 +110,12 @@ func open(getenv func(string) string) ([]NamedListener, error) {
 	}
 	var list []NamedListener
 	for _, s := range sockets {
+		// The node hands listeners over non-blocking already; other hosts
+		// (wazero's own WASI among them) may not, and on wasip1 a blocking
+		// accept stops every goroutine. os.NewFile only makes a descriptor
+		// pollable if it is non-blocking when it is wrapped. A host that
+		// cannot change the flag is left to its own choice.
+		syscall.SetNonblock(s.FD, true)
 		f := os.NewFile(uintptr(s.FD), s.Name)
 		if f == nil {
 			return list, fmt.Errorf("guest: listener %q: fd %d is not valid", s.Name, s.FD)
