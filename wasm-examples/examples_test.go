@@ -50,12 +50,23 @@ func TestBuildUnknown(t *testing.T) {
 	}
 }
 
+// compilationCache compiles each example once for all the tests.
+var compilationCache = wazero.NewCompilationCache()
+
 // run runs a module with wazero's own WASI and returns its stdout and exit
 // code.
 func run(t *testing.T, wasm []byte, args ...string) (string, uint32) {
 	t.Helper()
+	out, _, code := runWith(t, wasm, wazero.NewModuleConfig(), args...)
+	return out, code
+}
+
+// runWith is run with a starting module configuration; it also returns
+// stderr.
+func runWith(t *testing.T, wasm []byte, cfg wazero.ModuleConfig, args ...string) (string, string, uint32) {
+	t.Helper()
 	ctx := context.Background()
-	r := wazero.NewRuntime(ctx)
+	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCompilationCache(compilationCache))
 	defer r.Close(ctx)
 	wasi_snapshot_preview1.MustInstantiate(ctx, r)
 	compiled, err := r.CompileModule(ctx, wasm)
@@ -63,7 +74,7 @@ func run(t *testing.T, wasm []byte, args ...string) (string, uint32) {
 		t.Fatalf("compile: %v", err)
 	}
 	var stdout, stderr bytes.Buffer
-	cfg := wazero.NewModuleConfig().WithStdout(&stdout).WithStderr(&stderr).
+	cfg = cfg.WithStdout(&stdout).WithStderr(&stderr).
 		WithArgs(args...).WithEnv("HOSTNAME", "test-pod")
 	_, err = r.InstantiateModule(ctx, compiled, cfg)
 	var code uint32
@@ -74,7 +85,7 @@ func run(t *testing.T, wasm []byte, args ...string) (string, uint32) {
 	case err != nil:
 		t.Fatalf("run: %v (stderr %q)", err, stderr.String())
 	}
-	return stdout.String(), code
+	return stdout.String(), stderr.String(), code
 }
 
 func TestTiny(t *testing.T) {
@@ -126,5 +137,51 @@ func TestBuildAll(t *testing.T) {
 				t.Errorf("got %q exit %d, want %q exit %d", out, code, tt.out, tt.code)
 			}
 		})
+	}
+}
+
+// TestLiveness runs the liveness-exec guest's two roles against one
+// emptyDir-like directory mounted at /tmp.
+func TestLiveness(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the liveness example")
+	}
+	wasm, err := os.ReadFile(examples.MustBuild(t, "liveness"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	mounted := func() wazero.ModuleConfig {
+		return wazero.NewModuleConfig().WithFSConfig(wazero.NewFSConfig().WithDirMount(dir, "/tmp")).
+			WithSysWalltime().WithSysNanotime().WithSysNanosleep()
+	}
+	const missing = "cat: can't open '/tmp/healthy': No such file or directory\n"
+	tests := []struct {
+		name           string
+		cfg            wazero.ModuleConfig
+		args           []string
+		stdout, stderr string
+		code           uint32
+	}{
+		{"cat before run", mounted(), []string{"cat", "/tmp/healthy"}, "", missing, 1},
+		// healthy for 0s: created, removed, then it waits for SIGTERM,
+		// which the empty stdin of this run delivers at once.
+		{"run", mounted().WithEnv("HEALTHY_FOR", "0s"), []string{"liveness"},
+			"created /tmp/healthy; removing it in 0s\nremoved /tmp/healthy; sleeping\ngot SIGTERM, exiting\n", "", 0},
+		{"cat after run", mounted(), []string{"liveness", "cat", "/tmp/healthy"}, "", missing, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			stdout, stderr, code := runWith(t, wasm, tt.cfg, tt.args...)
+			if stdout != tt.stdout || stderr != tt.stderr || code != tt.code {
+				t.Errorf("got %q %q exit %d, want %q %q exit %d", stdout, stderr, code, tt.stdout, tt.stderr, tt.code)
+			}
+		})
+	}
+	if err := os.WriteFile(filepath.Join(dir, "healthy"), []byte("ok\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if stdout, _, code := runWith(t, wasm, mounted(), "cat", "/tmp/healthy"); stdout != "ok\n" || code != 0 {
+		t.Errorf("cat of an existing file: %q exit %d", stdout, code)
 	}
 }

@@ -1,0 +1,70 @@
+package examples_test
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"testing"
+	"time"
+)
+
+// checkHealth calls grpc.health.v1.Health/Check over h2c, as the grpc probe
+// does, and returns the response message's bytes and the grpc-status.
+func checkHealth(t *testing.T, addr, service string) ([]byte, string) {
+	t.Helper()
+	protocols := new(http.Protocols)
+	protocols.SetUnencryptedHTTP2(true)
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{Protocols: protocols}}
+	msg := append([]byte{1<<3 | 2, byte(len(service))}, service...)
+	body := append([]byte{0, 0, 0, 0, byte(len(msg))}, msg...)
+	req, err := http.NewRequest("POST", "http://"+addr+"/grpc.health.v1.Health/Check", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/grpc")
+	req.Header.Set("TE", "trailers")
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatalf("Check: %v", err)
+	}
+	defer resp.Body.Close()
+	if resp.ProtoMajor != 2 {
+		t.Errorf("answered over %s, want HTTP/2", resp.Proto)
+	}
+	out, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out, resp.Trailer.Get("Grpc-Status")
+}
+
+func TestGRPCHealth(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs grpchealth")
+	}
+	tests := []struct {
+		name    string
+		env     map[string]string
+		service string
+		message []byte
+		status  string
+	}{
+		{"serving", nil, "", []byte{0, 0, 0, 0, 2, 0x08, 1}, "0"},
+		{"not serving", map[string]string{"STATUS": "NOT_SERVING"}, "", []byte{0, 0, 0, 0, 2, 0x08, 2}, "0"},
+		{"known service", map[string]string{"SERVICES": "db,web"}, "web", []byte{0, 0, 0, 0, 2, 0x08, 1}, "0"},
+		{"unknown service", map[string]string{"SERVICES": "db"}, "web", nil, "5"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g := startGuest(t, "grpchealth", tt.env)
+			g.get(t, "/") // waits until it serves (an HTTP/1 call is answered too)
+			message, status := checkHealth(t, g.addr, tt.service)
+			if !bytes.Equal(message, tt.message) || status != tt.status {
+				t.Errorf("got %x grpc-status %q, want %x %q", message, status, tt.message, tt.status)
+			}
+			if code := g.terminate(t); code != 0 {
+				t.Errorf("exit code %d after SIGTERM", code)
+			}
+		})
+	}
+}
