@@ -53,6 +53,18 @@ func TestBuildUnknown(t *testing.T) {
 // compilationCache compiles each example once for all the tests.
 var compilationCache = wazero.NewCompilationCache()
 
+// raceEnabled is set under the race detector, where compiling a Go guest
+// to machine code takes wazero's compiler most of a minute; the
+// interpreter starts these short runs far sooner.
+var raceEnabled bool
+
+func runtimeConfig() wazero.RuntimeConfig {
+	if raceEnabled {
+		return wazero.NewRuntimeConfigInterpreter()
+	}
+	return wazero.NewRuntimeConfig().WithCompilationCache(compilationCache)
+}
+
 // run runs a module with wazero's own WASI and returns its stdout and exit
 // code.
 func run(t *testing.T, wasm []byte, args ...string) (string, uint32) {
@@ -66,7 +78,7 @@ func run(t *testing.T, wasm []byte, args ...string) (string, uint32) {
 func runWith(t *testing.T, wasm []byte, cfg wazero.ModuleConfig, args ...string) (string, string, uint32) {
 	t.Helper()
 	ctx := context.Background()
-	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCompilationCache(compilationCache))
+	r := wazero.NewRuntimeWithConfig(ctx, runtimeConfig())
 	defer r.Close(ctx)
 	wasi_snapshot_preview1.MustInstantiate(ctx, r)
 	compiled, err := r.CompileModule(ctx, wasm)

@@ -75,7 +75,7 @@ func startGuest(t *testing.T, name string, env map[string]string, args ...string
 	if os.Getenv("WASMLOG") != "" {
 		ctx = experimental.WithFunctionListenerFactory(ctx, logging.NewHostLoggingListenerFactory(os.Stderr, logging.LogScopeAll))
 	}
-	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCompilationCache(compilationCache))
+	r := wazero.NewRuntimeWithConfig(ctx, runtimeConfig())
 	t.Cleanup(func() { r.Close(context.Background()) })
 	wasi_snapshot_preview1.MustInstantiate(ctx, r)
 	compiled, err := r.CompileModule(ctx, wasm)
