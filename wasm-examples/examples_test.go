@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/tetratelabs/wazero"
@@ -130,21 +131,31 @@ func TestBuildAll(t *testing.T) {
 	}
 	tests := []struct {
 		name string
+		env  []string
 		args []string
 		out  string
 		code uint32
 	}{
-		{"hello", []string{"hello"}, "Hello from test-pod!\n", 0},
-		{"crash", []string{"crash", "-code", "3", "-after", "0s"},
+		{"hello", nil, []string{"hello"}, "Hello from test-pod!\n", 0},
+		{"crash", nil, []string{"crash", "-code", "3", "-after", "0s"},
 			"test-pod: starting, will exit with code 3 in 0s\ntest-pod: exiting with code 3\n", 3},
+		{"crash", []string{"EXIT_CODE", "0", "CRASH_AFTER", "1ms"}, []string{"crash"},
+			"test-pod: starting, will exit with code 0 in 1ms\ntest-pod: exiting with code 0\n", 0},
+		// stdin is empty, so SIGTERM comes at once.
+		{"graceful", []string{"DRAIN", "0s"}, []string{"graceful"},
+			"test-pod: running, waiting for SIGTERM\ngot SIGTERM, draining for 0s\ngot SIGTERM, exiting\n", 0},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
+		t.Run(strings.Join(append(tt.args, tt.env...), " "), func(t *testing.T) {
 			wasm, err := os.ReadFile(examples.MustBuild(t, tt.name))
 			if err != nil {
 				t.Fatal(err)
 			}
-			out, code := run(t, wasm, tt.args...)
+			cfg := wazero.NewModuleConfig().WithSysNanosleep().WithSysNanotime().WithSysWalltime()
+			for i := 0; i+1 < len(tt.env); i += 2 {
+				cfg = cfg.WithEnv(tt.env[i], tt.env[i+1])
+			}
+			out, _, code := runWith(t, wasm, cfg, tt.args...)
 			if out != tt.out || code != tt.code {
 				t.Errorf("got %q exit %d, want %q exit %d", out, code, tt.out, tt.code)
 			}
@@ -196,4 +207,46 @@ func TestLiveness(t *testing.T) {
 	if stdout, _, code := runWith(t, wasm, mounted(), "cat", "/tmp/healthy"); stdout != "ok\n" || code != 0 {
 		t.Errorf("cat of an existing file: %q exit %d", stdout, code)
 	}
+}
+
+// TestHogMemoryLimit runs hog under a 32 MiB limit on linear memory: its
+// allocations stop at the limit and the guest fails, after reporting what
+// it got.
+func TestHogMemoryLimit(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs hog")
+	}
+	wasm, err := os.ReadFile(examples.MustBuild(t, "hog"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	r := wazero.NewRuntimeWithConfig(ctx, runtimeConfig().WithMemoryLimitPages(32<<20/65536))
+	defer r.Close(ctx)
+	wasi_snapshot_preview1.MustInstantiate(ctx, r)
+	var stdout, stderr bytes.Buffer
+	cfg := wazero.NewModuleConfig().WithStdout(&stdout).WithStderr(&stderr).WithArgs("hog").WithEnv("INTERVAL", "0s")
+	_, err = r.InstantiateModule(ctx, mustCompile(t, r, wasm), cfg)
+	var exit *sys.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() == 0 {
+		t.Fatalf("hog under a limit: %v, want a non-zero exit", err)
+	}
+	if !strings.Contains(stdout.String(), "allocated 16 MiB") {
+		t.Errorf("stdout %q lacks the totals", stdout.String())
+	}
+	t.Logf("exit %d; first words %q", exit.ExitCode(), firstLine(stderr.String()))
+}
+
+func mustCompile(t *testing.T, r wazero.Runtime, wasm []byte) wazero.CompiledModule {
+	t.Helper()
+	c, err := r.CompileModule(context.Background(), wasm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func firstLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[0]
 }
