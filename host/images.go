@@ -1,0 +1,237 @@
+package host
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+)
+
+// maxImageSize bounds what is read of one module.
+const maxImageSize = 512 << 20
+
+// Image errors; the worker shows them as ErrImagePull with their text.
+var (
+	ErrInvalidImageName = errors.New("invalid image name")
+	ErrDigestMismatch   = errors.New("digest mismatch")
+)
+
+// ImageRef is a parsed container image: a module's location and an
+// optional pinned digest.
+type ImageRef struct {
+	// Path is set for images on the node (absolute once resolved).
+	Path string
+	// URL is set for http(s) images.
+	URL string
+	// Digest is the pinned sha256 in hex ("" when not pinned).
+	Digest string
+}
+
+// ParseImage parses a container's image: a path (relative ones are resolved
+// against root), file://PATH, or http(s)://URL, each optionally followed by
+// @sha256:<64 hex digits>.
+func ParseImage(image, root string) (ImageRef, error) {
+	var ref ImageRef
+	s := strings.TrimSpace(image)
+	if s == "" {
+		return ref, fmt.Errorf("%w: empty", ErrInvalidImageName)
+	}
+	if i := strings.LastIndex(s, "@sha256:"); i >= 0 {
+		d := s[i+len("@sha256:"):]
+		if len(d) != 64 {
+			return ref, fmt.Errorf("%w %q: a sha256 digest has 64 hex digits", ErrInvalidImageName, image)
+		}
+		if _, err := hex.DecodeString(d); err != nil {
+			return ref, fmt.Errorf("%w %q: digest is not hex", ErrInvalidImageName, image)
+		}
+		ref.Digest = strings.ToLower(d)
+		s = s[:i]
+	}
+	switch {
+	case strings.HasPrefix(s, "http://"), strings.HasPrefix(s, "https://"):
+		if len(s) <= len("https://") || strings.ContainsAny(s, " \t\n") {
+			return ImageRef{}, fmt.Errorf("%w %q", ErrInvalidImageName, image)
+		}
+		ref.URL = s
+		return ref, nil
+	case strings.HasPrefix(s, "file://"):
+		s = strings.TrimPrefix(s, "file://")
+	case strings.Contains(s, "://"):
+		return ImageRef{}, fmt.Errorf("%w %q: the image is a path on the node, file://, http:// or https://", ErrInvalidImageName, image)
+	}
+	if s == "" || strings.ContainsRune(s, 0) {
+		return ImageRef{}, fmt.Errorf("%w %q", ErrInvalidImageName, image)
+	}
+	if !filepath.IsAbs(s) {
+		s = filepath.Join(root, s)
+	}
+	ref.Path = filepath.Clean(s)
+	return ref, nil
+}
+
+// pulledImage is a module ready to start.
+type pulledImage struct {
+	Digest string // hex sha256 of the module
+	Size   int64
+	Module compiledModule
+}
+
+// ImageID is the imageID of a container status.
+func (p *pulledImage) ImageID() string { return "sha256:" + p.Digest }
+
+// imageManager fetches modules and compiles each distinct one once, shared
+// by every pod (the on-disk compilation cache keeps machine code across
+// node restarts).
+type imageManager struct {
+	rt     moduleRuntime
+	root   string
+	client *http.Client
+
+	mu       sync.Mutex
+	compiled map[string]*compileEntry // digest -> module
+	known    map[string]string        // image string -> digest of the last successful pull
+}
+
+type compileEntry struct {
+	done chan struct{}
+	mod  compiledModule
+	err  error
+}
+
+func newImageManager(rt moduleRuntime, root string, client *http.Client) *imageManager {
+	if client == nil {
+		client = http.DefaultClient
+	}
+	return &imageManager{rt: rt, root: root, client: client, compiled: map[string]*compileEntry{}, known: map[string]string{}}
+}
+
+// Present reports whether image was pulled before and its module is
+// compiled (the kubelet's "already present on machine").
+func (m *imageManager) Present(image string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	d, ok := m.known[image]
+	if !ok {
+		return false
+	}
+	e, ok := m.compiled[d]
+	if !ok {
+		return false
+	}
+	select {
+	case <-e.done:
+		return e.err == nil
+	default:
+		return false
+	}
+}
+
+// Pull reads the module of image, checks its pin, and compiles it unless a
+// module with the same digest is compiled already.
+func (m *imageManager) Pull(ctx context.Context, image string) (*pulledImage, error) {
+	ref, err := ParseImage(image, m.root)
+	if err != nil {
+		return nil, err
+	}
+	data, err := m.fetch(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(data)
+	digest := hex.EncodeToString(sum[:])
+	if ref.Digest != "" && ref.Digest != digest {
+		return nil, fmt.Errorf("%w: %s has sha256:%s, the image pins sha256:%s", ErrDigestMismatch, refLocation(ref), digest, ref.Digest)
+	}
+	mod, err := m.compile(ctx, digest, data)
+	if err != nil {
+		return nil, fmt.Errorf("%s is not a valid WebAssembly module: %w", refLocation(ref), err)
+	}
+	m.mu.Lock()
+	m.known[image] = digest
+	m.mu.Unlock()
+	return &pulledImage{Digest: digest, Size: int64(len(data)), Module: mod}, nil
+}
+
+func refLocation(ref ImageRef) string {
+	if ref.URL != "" {
+		return ref.URL
+	}
+	return ref.Path
+}
+
+func (m *imageManager) fetch(ctx context.Context, ref ImageRef) ([]byte, error) {
+	if ref.Path != "" {
+		f, err := os.Open(ref.Path)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		fi, err := f.Stat()
+		if err != nil {
+			return nil, err
+		}
+		if fi.IsDir() {
+			return nil, fmt.Errorf("%s is a directory, not a module", ref.Path)
+		}
+		return readLimited(f, ref.Path)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, ref.URL, nil)
+	if err != nil {
+		return nil, fmt.Errorf("%w %q: %v", ErrInvalidImageName, ref.URL, err)
+	}
+	resp, err := m.client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %s", ref.URL, resp.Status)
+	}
+	return readLimited(resp.Body, ref.URL)
+}
+
+func readLimited(r io.Reader, what string) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(r, maxImageSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", what, err)
+	}
+	if len(data) > maxImageSize {
+		return nil, fmt.Errorf("%s is larger than %d bytes", what, maxImageSize)
+	}
+	return data, nil
+}
+
+func (m *imageManager) compile(ctx context.Context, digest string, data []byte) (compiledModule, error) {
+	m.mu.Lock()
+	e, ok := m.compiled[digest]
+	if !ok {
+		e = &compileEntry{done: make(chan struct{})}
+		m.compiled[digest] = e
+	}
+	m.mu.Unlock()
+	if ok {
+		select {
+		case <-e.done:
+			return e.mod, e.err
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	e.mod, e.err = m.rt.Compile(ctx, data)
+	if e.err != nil {
+		// A failed compile is not kept: the next pull tries again (the
+		// context may have ended, or the module was replaced on disk).
+		m.mu.Lock()
+		delete(m.compiled, digest)
+		m.mu.Unlock()
+	}
+	close(e.done)
+	return e.mod, e.err
+}

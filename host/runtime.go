@@ -1,0 +1,91 @@
+package host
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/tetratelabs/wazero"
+
+	"github.com/wasmlet/wasmlet/host/wasi"
+)
+
+// moduleRuntime is all the pod workers need of the wasm runtime: compiling
+// modules and starting instances of them. The node has one; tests of the
+// worker logic use a struct of functions instead.
+type moduleRuntime interface {
+	// Compile compiles a module; the result is passed back to Start.
+	Compile(ctx context.Context, wasm []byte) (compiledModule, error)
+	// Start starts an instance; ctx ending kills it.
+	Start(ctx context.Context, mod compiledModule, cfg wasi.Config) (instance, error)
+	Close(ctx context.Context) error
+}
+
+// compiledModule is a runtime's compiled module, opaque to the workers.
+type compiledModule any
+
+// instance is one running container instance; *wasi.Instance is one.
+type instance interface {
+	// Terminate delivers SIGTERM (stdin reaches end-of-file).
+	Terminate()
+	// Kill ends it with exit code 137.
+	Kill()
+	Done() <-chan struct{}
+	Wait() wasi.ExitStatus
+}
+
+// wazeroRuntime is the node's runtime: one wazero runtime with the host's
+// WASI layer, and a compilation cache on disk.
+type wazeroRuntime struct {
+	rt    wazero.Runtime
+	cache wazero.CompilationCache
+}
+
+func newWazeroRuntime(ctx context.Context, cacheDir string) (*wazeroRuntime, error) {
+	cfg := wazero.NewRuntimeConfig().WithCloseOnContextDone(true)
+	var cache wazero.CompilationCache
+	if cacheDir != "" {
+		if err := os.MkdirAll(cacheDir, 0o755); err != nil {
+			return nil, fmt.Errorf("compilation cache %s: %w", cacheDir, err)
+		}
+		c, err := wazero.NewCompilationCacheWithDir(cacheDir)
+		if err != nil {
+			return nil, fmt.Errorf("compilation cache %s: %w", cacheDir, err)
+		}
+		cache = c
+		cfg = cfg.WithCompilationCache(c)
+	}
+	rt := wazero.NewRuntimeWithConfig(ctx, cfg)
+	if err := wasi.Instantiate(ctx, rt); err != nil {
+		rt.Close(ctx)
+		if cache != nil {
+			cache.Close(ctx)
+		}
+		return nil, fmt.Errorf("WASI layer: %w", err)
+	}
+	return &wazeroRuntime{rt: rt, cache: cache}, nil
+}
+
+func (w *wazeroRuntime) Compile(ctx context.Context, wasm []byte) (compiledModule, error) {
+	return w.rt.CompileModule(ctx, wasm)
+}
+
+func (w *wazeroRuntime) Start(ctx context.Context, mod compiledModule, cfg wasi.Config) (instance, error) {
+	cm, ok := mod.(wazero.CompiledModule)
+	if !ok {
+		return nil, fmt.Errorf("not a compiled module: %T", mod)
+	}
+	inst, err := wasi.Start(ctx, w.rt, cm, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return inst, nil
+}
+
+func (w *wazeroRuntime) Close(ctx context.Context) error {
+	err := w.rt.Close(ctx)
+	if w.cache != nil {
+		w.cache.Close(ctx)
+	}
+	return err
+}
