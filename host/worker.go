@@ -1,0 +1,886 @@
+package host
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/wasmlet/wasmlet/api"
+	"github.com/wasmlet/wasmlet/internal/clock"
+	"github.com/wasmlet/wasmlet/internal/events"
+	"github.com/wasmlet/wasmlet/store"
+)
+
+// podWorker runs one pod. Its goroutine (run) is the only one that starts
+// or stops containers and writes the pod; other goroutines (the watch, the
+// instances' waiters, probers) leave their news in the inbox under mu and
+// kick it.
+type podWorker struct {
+	h              *Host
+	uid, ns, name  string
+	dir            string // DataDir/pods/<uid>
+	kickCh         chan struct{}
+	supervisionEnd chan struct{}
+	stopOnce       sync.Once
+
+	mu         sync.Mutex // guards the inbox
+	pod        *api.Pod   // newest version seen
+	isGone     bool
+	exits      []instanceExit
+	probeNews  []probeNews
+	kills      []killRequest
+	shutdownCh chan struct{} // closed when Shutdown asks the pod to stop
+	shutdownAt time.Time
+	instWG     sync.WaitGroup // instance waiters
+
+	liveMu sync.Mutex
+	live   map[string]*containerLog // "<container>/<id>" -> open log of a running instance
+
+	// Owned by run.
+	containers   map[string]*containerRecord
+	backoff      map[string]BackoffEntry
+	startTime    time.Time
+	podIP        string
+	timer        clock.Timer
+	timerAt      time.Time
+	lastWritten  []byte // JSON of the status and annotation last written or read
+	firstSync    bool
+	shutdownSeen bool
+	wasShutdown  bool // the pod carried AnnotationNodeShutdown at start
+}
+
+type instanceExit struct {
+	container, id string
+	code          int32
+	oom, killed   bool
+	message       string
+	at            time.Time
+}
+
+type probeNews struct {
+	container, id  string
+	started, ready *bool
+}
+
+type killRequest struct {
+	container, id, message string
+	grace                  *int64
+}
+
+// containerRecord is the worker's knowledge of one container.
+type containerRecord struct {
+	name   string
+	status api.ContainerStatus
+
+	// The newest instance: running (inst != nil), or how it ended.
+	inst      instance
+	cancel    context.CancelFunc
+	id        string
+	log       *containerLog
+	logFiles  []interface{ Close() error }
+	lastState InstanceState
+	lastCode  int32
+	lastEnd   time.Time
+	// restartCounted: restartCount already includes the next start (after
+	// a lost container).
+	restartCounted bool
+
+	started, ready bool
+
+	stopping  bool
+	killAt    time.Time
+	backoffAt time.Time // finishedAt whose BackOff event was recorded
+}
+
+func newPodWorker(h *Host, p *api.Pod) *podWorker {
+	return &podWorker{
+		h: h, uid: p.UID, ns: p.Namespace, name: p.Name,
+		dir:            filepath.Join(h.podsDir, p.UID),
+		kickCh:         make(chan struct{}, 1),
+		supervisionEnd: make(chan struct{}),
+		shutdownCh:     make(chan struct{}),
+		containers:     map[string]*containerRecord{},
+		backoff:        map[string]BackoffEntry{},
+		live:           map[string]*containerLog{},
+		firstSync:      true,
+	}
+}
+
+func (w *podWorker) kick() {
+	select {
+	case w.kickCh <- struct{}{}:
+	default:
+	}
+}
+
+// update records the newest version of the pod. Like the kubelet, the
+// worker syncs for a change of spec or of deletion, not for a status or
+// metadata change (most of which are its own writes).
+func (w *podWorker) update(p *api.Pod) {
+	w.mu.Lock()
+	old := w.pod
+	w.pod = p
+	w.mu.Unlock()
+	if old == nil || old.Generation != p.Generation || !sameTime(old.DeletionTimestamp, p.DeletionTimestamp) ||
+		!sameInt64(old.DeletionGracePeriodSeconds, p.DeletionGracePeriodSeconds) {
+		w.kick()
+	}
+}
+
+func sameTime(a, b *api.Time) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Equal(b.Time)
+}
+
+func sameInt64(a, b *int64) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return *a == *b
+}
+
+func (w *podWorker) gone() {
+	w.mu.Lock()
+	w.isGone = true
+	w.mu.Unlock()
+	w.kick()
+}
+
+func (w *podWorker) stopSupervising() {
+	w.stopOnce.Do(func() { close(w.supervisionEnd) })
+}
+
+func (w *podWorker) waitInstances() { w.instWG.Wait() }
+
+func (w *podWorker) probeResult(container, id string, started, ready *bool) {
+	w.mu.Lock()
+	w.probeNews = append(w.probeNews, probeNews{container, id, started, ready})
+	w.mu.Unlock()
+	w.kick()
+}
+
+func (w *podWorker) requestKill(container, id, message string, grace *int64) {
+	w.mu.Lock()
+	w.kills = append(w.kills, killRequest{container, id, message, grace})
+	w.mu.Unlock()
+	w.kick()
+}
+
+// shutdown stops the pod's containers for a node shutdown and returns when
+// they are gone or ctx ended.
+func (w *podWorker) shutdown(ctx context.Context) {
+	w.mu.Lock()
+	select {
+	case <-w.shutdownCh:
+	default:
+		w.shutdownAt = w.h.clock.Now()
+		close(w.shutdownCh)
+	}
+	w.mu.Unlock()
+	w.kick()
+	done := make(chan struct{})
+	go func() { w.instWG.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+}
+
+// run is the worker's loop.
+func (w *podWorker) run(ctx context.Context) {
+	defer func() {
+		if w.timer != nil {
+			w.timer.Stop()
+		}
+	}()
+	for {
+		var timerC <-chan time.Time
+		if w.timer != nil {
+			timerC = w.timer.C()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-w.supervisionEnd:
+			return
+		case <-w.kickCh:
+		case <-timerC:
+			w.timerAt = time.Time{}
+		case <-w.shutdownCh:
+			if w.shutdownSeen {
+				// Already acted on; wait for the rest.
+				select {
+				case <-ctx.Done():
+					return
+				case <-w.supervisionEnd:
+					return
+				case <-w.kickCh:
+				case <-timerC:
+					w.timerAt = time.Time{}
+				}
+			}
+		}
+		if w.sync(ctx) {
+			w.h.workerDone(w)
+			w.h.probes.PodRemoved(w.uid)
+			return
+		}
+	}
+}
+
+// wakeAt makes the worker sync again at t (the earliest of the wakes asked
+// for since the last one fired).
+func (w *podWorker) wakeAt(t time.Time) {
+	if !w.timerAt.IsZero() && !t.Before(w.timerAt) {
+		return
+	}
+	d := t.Sub(w.h.clock.Now())
+	w.timerAt = t
+	if w.timer == nil {
+		w.timer = w.h.clock.NewTimer(d)
+		return
+	}
+	w.timer.Stop()
+	w.timer.Reset(d)
+}
+
+// sync does one level-triggered pass; it reports whether the worker is
+// done (the pod is gone and so are its containers).
+func (w *podWorker) sync(ctx context.Context) bool {
+	w.mu.Lock()
+	pod, isGone := w.pod, w.isGone
+	exits, news, kills := w.exits, w.probeNews, w.kills
+	w.exits, w.probeNews, w.kills = nil, nil, nil
+	shuttingDown := false
+	select {
+	case <-w.shutdownCh:
+		shuttingDown = true
+	default:
+	}
+	w.mu.Unlock()
+	now := w.h.clock.Now()
+
+	if w.firstSync {
+		w.firstSync = false
+		w.restore(pod, now)
+	}
+	for _, e := range exits {
+		w.applyExit(pod, e)
+	}
+	if len(exits) > 0 && !isGone && !shuttingDown {
+		// Show the exit (Error, Completed, OOMKilled) before deciding on a
+		// restart, as the kubelet's status does.
+		w.writeStatus(ctx, pod, false)
+	}
+	for _, n := range news {
+		if r := w.containers[n.container]; r != nil && r.inst != nil && r.id == n.id {
+			if n.started != nil {
+				r.started = *n.started
+			}
+			if n.ready != nil {
+				r.ready = *n.ready
+			}
+		}
+	}
+
+	if isGone {
+		// Removed from the store (force deletion): stop everything now,
+		// then clean up once the instances are gone.
+		// The kubelet's floor still applies: 2 s between SIGTERM and the kill.
+		deadline := now.Add(minimumGracePeriod)
+		for _, r := range w.containers {
+			if r.inst != nil && (!r.stopping || r.killAt.After(deadline)) {
+				w.stopContainer(pod, r, "", now, deadline, !r.stopping)
+			}
+		}
+		if w.anyRunning() {
+			return false
+		}
+		w.cleanup()
+		return true
+	}
+
+	if shuttingDown {
+		if !w.shutdownSeen {
+			w.shutdownSeen = true
+			w.markShutdown(ctx, pod)
+		}
+		grace := EffectiveGracePeriod(pod, nil)
+		if cap := w.h.opts.ShutdownGracePeriod; cap > 0 && cap < grace {
+			grace = max(cap, minimumGracePeriod)
+		}
+		deadline := KillDeadline(pod, now, grace)
+		for _, r := range w.containers {
+			if r.inst != nil && !r.stopping {
+				w.stopContainer(pod, r, "", now, deadline, true)
+			}
+		}
+		return false
+	}
+
+	for _, k := range kills {
+		if r := w.containers[k.container]; r != nil && r.inst != nil && r.id == k.id && !r.stopping {
+			w.stopContainer(pod, r, k.message, now, KillDeadline(pod, now, EffectiveGracePeriod(pod, k.grace)), true)
+		}
+	}
+
+	if pod.DeletionTimestamp != nil {
+		for _, c := range pod.Spec.Containers {
+			if r := w.containers[c.Name]; r != nil && r.inst != nil && !r.stopping {
+				w.stopContainer(pod, r, "", now, KillDeadline(pod, now, EffectiveGracePeriod(pod, nil)), true)
+			}
+		}
+		if w.anyRunning() {
+			w.writeStatus(ctx, pod, false)
+			return false
+		}
+		// Every container is gone: record the terminal phase, then remove
+		// the pod.
+		w.writeStatus(ctx, pod, true)
+		zero := int64(0)
+		_, _, err := w.h.st.Delete(ctx, podsResource(), w.ns, w.name, store.DeleteOptions{GracePeriodSeconds: &zero, UID: w.uid})
+		if err != nil && !api.IsNotFound(err) && !api.IsConflict(err) {
+			if ctx.Err() == nil {
+				w.h.log.Error("removing terminated pod", "pod", w.ns+"/"+w.name, "err", err)
+				w.wakeAt(now.Add(10 * time.Second))
+			}
+			return false
+		}
+		w.cleanup()
+		return true
+	}
+
+	if w.podIP == "" {
+		ip, err := w.h.ips.Allocate(w.uid)
+		if err != nil {
+			w.h.recorder.Eventf(pod, events.Warning, "FailedCreatePodSandBox", "Failed to create pod sandbox: %v", err)
+			w.writeStatus(ctx, pod, false)
+			w.wakeAt(now.Add(10 * time.Second))
+			return false
+		}
+		w.podIP = ip
+	}
+
+	for i := range pod.Spec.Containers {
+		c := &pod.Spec.Containers[i]
+		r := w.record(c)
+		if r.stopping {
+			continue
+		}
+		if !ShouldContainerBeRestarted(pod, r.lastState, r.lastCode) {
+			continue
+		}
+		key := "container/" + c.Name
+		if r.lastState == InstanceExited {
+			entry := w.backoffEntry(key)
+			if in, until := RestartBackoff.InBackoffSince(entry, r.lastEnd, now); in {
+				msg := fmt.Sprintf("back-off %s restarting failed container=%s pod=%s_%s(%s)", entry.Delay, c.Name, w.name, w.ns, w.uid)
+				w.setWaiting(r, ReasonCrashLoopBackOff, msg)
+				if !r.backoffAt.Equal(r.lastEnd) {
+					r.backoffAt = r.lastEnd
+					w.h.recorder.Eventf(pod, events.Warning, "BackOff", "Back-off restarting failed container %s in pod %s_%s(%s)", c.Name, w.name, w.ns, w.uid)
+				}
+				w.wakeAt(until)
+				continue
+			}
+			w.backoff[key] = RestartBackoff.Next(entry, r.lastEnd, now)
+		} else if r.lastState == InstanceUnknown {
+			w.backoff[key] = RestartBackoff.Next(w.backoffEntry(key), now, now)
+		}
+		w.startContainer(ctx, pod, c, r, now)
+	}
+	w.writeStatus(ctx, pod, false)
+	return false
+}
+
+func (w *podWorker) backoffEntry(key string) *BackoffEntry {
+	if e, ok := w.backoff[key]; ok {
+		return &e
+	}
+	return nil
+}
+
+func (w *podWorker) anyRunning() bool {
+	for _, r := range w.containers {
+		if r.inst != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// record returns the record of a container, creating its default status.
+func (w *podWorker) record(c *api.Container) *containerRecord {
+	r := w.containers[c.Name]
+	if r == nil {
+		r = &containerRecord{name: c.Name, status: api.ContainerStatus{
+			Name:  c.Name,
+			Image: c.Image,
+			State: api.ContainerState{Waiting: &api.ContainerStateWaiting{Reason: ReasonContainerCreating}},
+		}}
+		w.containers[c.Name] = r
+	}
+	return r
+}
+
+func (w *podWorker) setWaiting(r *containerRecord, reason, message string) {
+	if t := r.status.State.Terminated; t != nil {
+		r.status.LastTerminationState = api.ContainerState{Terminated: t}
+	}
+	r.status.State = api.ContainerState{Waiting: &api.ContainerStateWaiting{Reason: reason, Message: message}}
+	r.status.Ready = false
+	r.status.Started = boolPtr(false)
+}
+
+func boolPtr(b bool) *bool { return &b }
+
+// restore reads what the store knows of the pod when the worker starts:
+// back-off entries, the pod IP, the start time, and the containers'
+// statuses, turning containers recorded as running into lost ones (or, after
+// a graceful node shutdown, into ones that simply start again).
+func (w *podWorker) restore(pod *api.Pod, now time.Time) {
+	if s := pod.Annotations[AnnotationBackoff]; s != "" {
+		var m map[string]BackoffEntry
+		if err := json.Unmarshal([]byte(s), &m); err == nil {
+			w.backoff = m
+		}
+	}
+	w.wasShutdown = pod.Annotations[AnnotationNodeShutdown] != ""
+	if pod.Status.StartTime != nil {
+		w.startTime = pod.Status.StartTime.Time
+	}
+	if ip := pod.Status.PodIP; ip != "" && w.h.ips.Reserve(w.uid, ip) {
+		w.podIP = ip
+	}
+	for _, c := range pod.Spec.Containers {
+		old := findStatus(pod.Status.ContainerStatuses, c.Name)
+		if old == nil {
+			continue
+		}
+		r := w.record(&c)
+		r.status = clone(*old)
+		r.status.Image = c.Image
+		switch {
+		case old.State.Running != nil:
+			if w.wasShutdown {
+				r.status.State = api.ContainerState{Waiting: &api.ContainerStateWaiting{Reason: ReasonContainerCreating}}
+				r.lastState = InstanceNone
+				r.restartCounted = true
+				if old.LastTerminationState.Terminated != nil {
+					r.lastCode = old.LastTerminationState.Terminated.ExitCode
+				}
+			} else {
+				r.status.State = api.ContainerState{Waiting: &api.ContainerStateWaiting{Reason: ReasonContainerCreating}}
+				r.status.LastTerminationState = api.ContainerState{Terminated: &api.ContainerStateTerminated{
+					ExitCode: exitCodeKilled,
+					Reason:   ReasonContainerStatusUnknown,
+					Message:  messageStatusUnknown,
+				}}
+				if pod.DeletionTimestamp == nil {
+					r.status.RestartCount++
+				}
+				r.restartCounted = true
+				r.lastState = InstanceUnknown
+				r.lastCode = exitCodeKilled
+				r.lastEnd = now
+			}
+			r.status.Ready = false
+			r.status.Started = boolPtr(false)
+		case old.State.Terminated != nil:
+			r.lastState = InstanceExited
+			r.lastCode = old.State.Terminated.ExitCode
+			r.lastEnd = old.State.Terminated.FinishedAt.Time
+		case old.LastTerminationState.Terminated != nil:
+			t := old.LastTerminationState.Terminated
+			r.lastState = InstanceExited
+			r.lastCode = t.ExitCode
+			r.lastEnd = t.FinishedAt.Time
+			if t.Reason == ReasonContainerStatusUnknown {
+				r.lastState = InstanceUnknown
+				r.restartCounted = true
+			}
+		}
+	}
+}
+
+// markShutdown writes AnnotationNodeShutdown before the containers are
+// stopped, so that the next start does not take them for lost.
+func (w *podWorker) markShutdown(ctx context.Context, pod *api.Pod) {
+	if !w.anyRunning() {
+		return
+	}
+	_, err := w.h.st.GuaranteedUpdate(ctx, podsResource(), w.ns, w.name, func(o api.Object) (api.Object, error) {
+		p, ok := o.(*api.Pod)
+		if !ok || p.UID != w.uid {
+			return nil, errPodReplaced
+		}
+		if p.Annotations == nil {
+			p.Annotations = map[string]string{}
+		}
+		p.Annotations[AnnotationNodeShutdown] = w.h.clock.Now().UTC().Format(time.RFC3339)
+		return p, nil
+	})
+	if err != nil && ctx.Err() == nil {
+		w.h.log.Warn("marking pod for node shutdown", "pod", w.ns+"/"+w.name, "err", err)
+	}
+}
+
+// applyExit records the end of an instance.
+func (w *podWorker) applyExit(pod *api.Pod, e instanceExit) {
+	r := w.containers[e.container]
+	if r == nil || r.id != e.id {
+		return
+	}
+	reason := terminatedReason(e.code, e.oom)
+	var startedAt api.Time
+	if r.status.State.Running != nil {
+		startedAt = r.status.State.Running.StartedAt
+	}
+	r.status.State = api.ContainerState{Terminated: &api.ContainerStateTerminated{
+		ExitCode:    e.code,
+		Reason:      reason,
+		Message:     e.message,
+		StartedAt:   startedAt,
+		FinishedAt:  api.NewTime(e.at),
+		ContainerID: containerIDPrefix + e.id,
+	}}
+	r.status.Ready = false
+	r.status.Started = boolPtr(false)
+	r.inst, r.cancel = nil, nil
+	r.stopping = false
+	r.killAt = time.Time{}
+	r.lastState = InstanceExited
+	r.lastCode = e.code
+	r.lastEnd = e.at
+	r.started, r.ready = false, false
+	w.h.probes.ContainerStopped(w.uid, r.name, e.id)
+	if pod != nil && pod.DeletionTimestamp == nil {
+		// A container that ran past the reset window starts its back-off
+		// over; Next does that from the entry's last update.
+	}
+}
+
+const containerIDPrefix = "wasmlet://"
+
+// podSyncRetryPeriod is when a pod whose sync failed (an image pull error)
+// is synced again (the kubelet's backOffPeriod, without its jitter).
+const podSyncRetryPeriod = 10 * time.Second
+
+func newContainerID() string {
+	var b [32]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// startContainer pulls the image and starts an instance of c.
+func (w *podWorker) startContainer(ctx context.Context, pod *api.Pod, c *api.Container, r *containerRecord, now time.Time) {
+	h := w.h
+	image := c.Image
+	key := "image/" + image
+	if in, until := ImageBackoff.InBackoffSinceUpdate(w.backoffEntry(key), now); in {
+		msg := fmt.Sprintf("Back-off pulling image %q", image)
+		if r.status.State.Waiting == nil || r.status.State.Waiting.Reason != ReasonImagePullBackOff {
+			h.recorder.Eventf(pod, events.Normal, "BackOff", "%s", msg)
+			h.recorder.Eventf(pod, events.Warning, "Failed", "Error: %s", ReasonImagePullBackOff)
+		}
+		w.setWaiting(r, ReasonImagePullBackOff, msg)
+		w.wakeAt(until)
+		return
+	}
+	present := h.images.Present(image)
+	pullStart := h.clock.Now()
+	if !present {
+		h.recorder.Eventf(pod, events.Normal, "Pulling", "Pulling image %q", image)
+	}
+	img, err := h.images.Pull(ctx, image)
+	if err != nil {
+		if ctx.Err() != nil {
+			return
+		}
+		h.recorder.Eventf(pod, events.Warning, "Failed", "Failed to pull image %q: %v", image, err)
+		h.recorder.Eventf(pod, events.Warning, "Failed", "Error: %s", ReasonErrImagePull)
+		next := ImageBackoff.Next(w.backoffEntry(key), now, now)
+		w.backoff[key] = next
+		w.setWaiting(r, ReasonErrImagePull, err.Error())
+		// The kubelet retries a failed sync after its 10 s back-off period;
+		// inside the image back-off that sync shows ImagePullBackOff.
+		w.wakeAt(now.Add(podSyncRetryPeriod))
+		return
+	}
+	delete(w.backoff, key)
+	if present {
+		h.recorder.Eventf(pod, events.Normal, "Pulled", "Container image %q already present on machine", image)
+	} else {
+		d := h.clock.Since(pullStart).Truncate(time.Millisecond)
+		h.recorder.Eventf(pod, events.Normal, "Pulled", "Successfully pulled image %q in %v (%v including waiting). Image size: %d bytes.", image, d, d, img.Size)
+	}
+
+	// A new instance: the previous one becomes lastState, and counts.
+	if r.lastState != InstanceNone {
+		if t := r.status.State.Terminated; t != nil {
+			r.status.LastTerminationState = api.ContainerState{Terminated: t}
+		}
+		if !r.restartCounted {
+			r.status.RestartCount++
+		}
+	}
+	r.restartCounted = false
+	r.status.Image = image
+	r.status.ImageID = img.ImageID()
+
+	cfg, err := h.containerConfig(pod, c, w.podIP)
+	if err != nil {
+		h.recorder.Eventf(pod, events.Warning, "Failed", "Error: %v", err)
+		w.setWaiting(r, "CreateContainerConfigError", err.Error())
+		w.wakeAt(now.Add(10 * time.Second))
+		return
+	}
+	id := newContainerID()
+	logPath := instanceLogPath(w.dir, c.Name, r.status.RestartCount)
+	pruneInstanceLogs(w.dir, c.Name, r.status.RestartCount)
+	clog, err := openContainerLog(logPath, h.opts.MaxLogSize, h.clock)
+	if err != nil {
+		h.recorder.Eventf(pod, events.Warning, "Failed", "Error: %v", err)
+		w.setWaiting(r, "CreateContainerError", err.Error())
+		w.wakeAt(now.Add(10 * time.Second))
+		return
+	}
+	stdout, stderr := clog.Stream("stdout"), clog.Stream("stderr")
+	cfg.Stdout, cfg.Stderr = stdout, stderr
+	h.recorder.Eventf(pod, events.Normal, "Created", "Created container: %s", c.Name)
+
+	startErr := func(err error) {
+		stdout.Close()
+		stderr.Close()
+		clog.Close()
+		msg := err.Error()
+		h.recorder.Eventf(pod, events.Warning, "Failed", "Error: %s", msg)
+		r.id = id
+		r.status.ContainerID = containerIDPrefix + id
+		r.status.State = api.ContainerState{Terminated: &api.ContainerStateTerminated{
+			ExitCode: exitCodeStartError, Reason: ReasonStartError, Message: msg,
+			FinishedAt: api.NewTime(now), ContainerID: containerIDPrefix + id,
+		}}
+		w.setWaiting(r, ReasonRunContainerError, msg)
+		r.lastState, r.lastCode, r.lastEnd = InstanceExited, exitCodeStartError, now
+		if e := w.backoffEntry("container/" + c.Name); e != nil {
+			w.wakeAt(now.Add(e.Delay))
+		} else {
+			w.wakeAt(now.Add(RestartBackoff.Initial))
+		}
+	}
+	listeners, err := bindListeners(c, w.podIP)
+	if err != nil {
+		startErr(err)
+		return
+	}
+	cfg.Listeners = listeners
+	instCtx, cancel := context.WithCancel(h.workloads)
+	inst, err := h.rt.Start(instCtx, img.Module, cfg)
+	if err != nil {
+		cancel()
+		startErr(err)
+		return
+	}
+	startedAt := h.clock.Now()
+	r.inst, r.cancel, r.id, r.log = inst, cancel, id, clog
+	r.status.ContainerID = containerIDPrefix + id
+	r.status.State = api.ContainerState{Running: &api.ContainerStateRunning{StartedAt: api.NewTime(startedAt)}}
+	r.lastState = InstanceRunning
+	r.stopping = false
+	h.recorder.Eventf(pod, events.Normal, "Started", "Started container %s", c.Name)
+	w.liveMu.Lock()
+	w.live[c.Name+"/"+id] = clog
+	w.liveMu.Unlock()
+
+	w.instWG.Add(1)
+	go func() {
+		defer w.instWG.Done()
+		<-inst.Done()
+		st := inst.Wait()
+		stdout.Close()
+		stderr.Close()
+		clog.Close()
+		cancel()
+		w.liveMu.Lock()
+		delete(w.live, c.Name+"/"+id)
+		w.liveMu.Unlock()
+		w.mu.Lock()
+		w.exits = append(w.exits, instanceExit{
+			container: c.Name, id: id, code: int32(st.Code), oom: st.OOMKilled, killed: st.Killed,
+			message: st.Message, at: w.h.clock.Now(),
+		})
+		w.mu.Unlock()
+		w.kick()
+	}()
+
+	if err := h.probes.PostStart(ctx, pod, c.Name, id); err != nil {
+		h.recorder.Eventf(pod, events.Warning, "FailedPostStartHook", "PostStartHook failed")
+		stopAt := h.clock.Now()
+		w.stopContainer(pod, r, "FailedPostStartHook", stopAt, KillDeadline(pod, stopAt, EffectiveGracePeriod(pod, nil)), false)
+		return
+	}
+	r.started, r.ready = h.probes.ContainerStarted(pod, c.Name, id)
+}
+
+// stopContainer sends SIGTERM to a running instance (after its preStop
+// hook when hook is set) and kills it at deadline. message is the Killing
+// event's text ("": "Stopping container <name>").
+func (w *podWorker) stopContainer(pod *api.Pod, r *containerRecord, message string, now, deadline time.Time, hook bool) {
+	h := w.h
+	if message == "" {
+		message = "Stopping container " + r.name
+	}
+	if !r.stopping {
+		h.recorder.Eventf(pod, events.Normal, "Killing", "%s", message)
+	}
+	r.stopping = true
+	r.killAt = deadline
+	inst, id := r.inst, r.id
+	if hook {
+		hookCtx, cancel := context.WithCancel(h.workloads)
+		timer := h.clock.AfterFunc(deadline.Sub(now), cancel)
+		// The hook runs beside the worker; SIGTERM follows it.
+		go func() {
+			defer cancel()
+			h.probes.PreStop(hookCtx, pod, r.name, id)
+			timer.Stop()
+			inst.Terminate()
+		}()
+	} else {
+		inst.Terminate()
+	}
+	h.clock.AfterFunc(deadline.Sub(now), func() {
+		select {
+		case <-inst.Done():
+		default:
+			inst.Kill()
+		}
+	})
+}
+
+// cleanup releases what the pod held on the node.
+func (w *podWorker) cleanup() {
+	w.h.ips.Release(w.uid)
+	if err := os.RemoveAll(w.dir); err != nil {
+		w.h.log.Warn("removing pod directory", "dir", w.dir, "err", err)
+	}
+}
+
+// buildStatus is the pod status from the worker's records.
+func (w *podWorker) buildStatus(pod *api.Pod, podIsTerminal bool) api.PodStatus {
+	now := w.h.clock.Now()
+	var st api.PodStatus
+	for _, c := range pod.Spec.Containers {
+		r := w.containers[c.Name]
+		if r == nil {
+			r = w.record(&c)
+		}
+		cs := clone(r.status)
+		if r.inst != nil {
+			cs.Started = boolPtr(r.started)
+			cs.Ready = r.started && r.ready && !r.stopping
+		} else {
+			cs.Started = boolPtr(false)
+			cs.Ready = false
+		}
+		st.ContainerStatuses = append(st.ContainerStatuses, cs)
+	}
+	phase := GetPhase(&pod.Spec, st.ContainerStatuses, podIsTerminal)
+	if old := pod.Status.Phase; old == api.PodSucceeded || old == api.PodFailed {
+		phase = old // terminal phases are sticky
+	}
+	st.Phase = phase
+	if w.startTime.IsZero() {
+		w.startTime = now
+	}
+	st.StartTime = api.NewTimePtr(w.startTime)
+	st.HostIP = "127.0.0.1"
+	st.HostIPs = []api.HostIP{{IP: "127.0.0.1"}}
+	if w.podIP != "" {
+		st.PodIP = w.podIP
+		st.PodIPs = []api.PodIP{{IP: w.podIP}}
+	}
+	st.Conditions = podConditions(pod, phase, st.ContainerStatuses, w.podIP != "" && !podIsTerminal, now)
+	st.QOSClass = pod.Status.QOSClass
+	return st
+}
+
+// writeStatus writes the pod's status and the worker's annotation when
+// they changed.
+func (w *podWorker) writeStatus(ctx context.Context, pod *api.Pod, podIsTerminal bool) {
+	st := w.buildStatus(pod, podIsTerminal)
+	backoff := ""
+	if len(w.backoff) > 0 {
+		b, _ := json.Marshal(w.backoff)
+		backoff = string(b)
+	}
+	dropShutdown := w.wasShutdown
+	want, _ := json.Marshal(struct {
+		S api.PodStatus
+		B string
+		D bool
+	}{st, backoff, dropShutdown})
+	stored, _ := json.Marshal(struct {
+		S api.PodStatus
+		B string
+		D bool
+	}{pod.Status, pod.Annotations[AnnotationBackoff], pod.Annotations[AnnotationNodeShutdown] != ""})
+	if bytes.Equal(want, stored) || bytes.Equal(want, w.lastWritten) {
+		return
+	}
+	_, err := w.h.st.GuaranteedUpdate(ctx, podsResource(), w.ns, w.name, func(o api.Object) (api.Object, error) {
+		p, ok := o.(*api.Pod)
+		if !ok || p.UID != w.uid {
+			return nil, errPodReplaced
+		}
+		p.Status = clone(st)
+		if backoff != "" {
+			if p.Annotations == nil {
+				p.Annotations = map[string]string{}
+			}
+			p.Annotations[AnnotationBackoff] = backoff
+		} else {
+			delete(p.Annotations, AnnotationBackoff)
+		}
+		if dropShutdown {
+			delete(p.Annotations, AnnotationNodeShutdown)
+		}
+		return p, nil
+	})
+	switch {
+	case err == nil:
+		w.lastWritten = want
+		w.wasShutdown = false
+	case errors.Is(err, errPodReplaced), api.IsNotFound(err):
+	default:
+		if ctx.Err() == nil {
+			w.h.log.Error("writing pod status", "pod", w.ns+"/"+w.name, "err", err)
+			w.wakeAt(w.h.clock.Now().Add(10 * time.Second))
+		}
+	}
+}
+
+// clone deep-copies an API value through its JSON form, the form the store
+// keeps.
+func clone[T any](v T) T {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("host: cloning %T: %v", v, err))
+	}
+	var out T
+	if err := json.Unmarshal(b, &out); err != nil {
+		panic(fmt.Sprintf("host: cloning %T: %v", v, err))
+	}
+	return out
+}

@@ -1,0 +1,427 @@
+package host
+
+import (
+	"context"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/wasmlet/wasmlet/api"
+	"github.com/wasmlet/wasmlet/host/wasi"
+	"github.com/wasmlet/wasmlet/store"
+)
+
+func podSpec(policy api.RestartPolicy, images ...string) api.PodSpec {
+	spec := api.PodSpec{RestartPolicy: policy}
+	for i, img := range images {
+		name := strings.TrimSuffix(img, ".wasm")
+		if len(images) > 1 {
+			name = name + string(rune('a'+i))
+		}
+		spec.Containers = append(spec.Containers, api.Container{Name: name, Image: img})
+	}
+	return spec
+}
+
+func phaseIs(ph api.PodPhase) func(*api.Pod) bool {
+	return func(p *api.Pod) bool { return p != nil && p.Status.Phase == ph }
+}
+
+func TestPodRunsToCompletion(t *testing.T) {
+	n := newTestNode(t, &fakeRuntime{}, nil, nil, "")
+	n.createPod("hello", podSpec(api.RestartPolicyNever, "hello.wasm"))
+	p := n.waitPod("hello", "Succeeded", phaseIs(api.PodSucceeded))
+
+	if p.Spec.NodeName != "node1" {
+		t.Errorf("nodeName = %q", p.Spec.NodeName)
+	}
+	cs := containerStatus(p, "hello")
+	if cs == nil || cs.State.Terminated == nil || cs.State.Terminated.Reason != ReasonCompleted || cs.State.Terminated.ExitCode != 0 {
+		t.Fatalf("status: %s", describe(p))
+	}
+	if !strings.HasPrefix(cs.ContainerID, "wasmlet://") || !strings.HasPrefix(cs.ImageID, "sha256:") || len(cs.ImageID) != 71 {
+		t.Errorf("containerID %q imageID %q", cs.ContainerID, cs.ImageID)
+	}
+	if cs.State.Terminated.ContainerID != cs.ContainerID {
+		t.Errorf("terminated.containerID %q, containerID %q", cs.State.Terminated.ContainerID, cs.ContainerID)
+	}
+	if !strings.HasPrefix(p.Status.PodIP, "127.42.") || p.Status.HostIP != "127.0.0.1" || p.Status.StartTime == nil {
+		t.Errorf("podIP %q hostIP %q startTime %v", p.Status.PodIP, p.Status.HostIP, p.Status.StartTime)
+	}
+	var ready, initialized, scheduled api.ConditionStatus
+	for _, c := range p.Status.Conditions {
+		switch c.Type {
+		case api.PodReady:
+			ready = c.Status
+		case api.PodInitialized:
+			initialized = c.Status
+		case api.PodScheduled:
+			scheduled = c.Status
+		}
+	}
+	if ready != api.ConditionFalse || initialized != api.ConditionTrue || scheduled != api.ConditionTrue {
+		t.Errorf("conditions: %+v", p.Status.Conditions)
+	}
+	evs := n.events("hello")
+	for _, want := range []string{
+		"Normal Scheduled Successfully assigned default/hello to node1",
+		`Normal Pulling Pulling image "hello.wasm"`,
+		`Normal Pulled Successfully pulled image "hello.wasm" in `,
+		"Normal Created Created container: hello",
+		"Normal Started Started container hello",
+	} {
+		if !hasEvent(evs, want) {
+			t.Errorf("no event %q in %q", want, evs)
+		}
+	}
+	out, err := n.logs("hello", LogOptions{})
+	if err != nil || out != "started hello\nexiting with 0\n" {
+		t.Errorf("logs = %q, %v", out, err)
+	}
+}
+
+func TestRestartPolicies(t *testing.T) {
+	tests := []struct {
+		policy api.RestartPolicy
+		image  string
+		want   api.PodPhase
+		reason string
+	}{
+		{api.RestartPolicyNever, "crash.wasm", api.PodFailed, ReasonError},
+		{api.RestartPolicyOnFailure, "hello.wasm", api.PodSucceeded, ReasonCompleted},
+		{api.RestartPolicyNever, "oom.wasm", api.PodFailed, ReasonOOMKilled},
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.policy)+"/"+tt.image, func(t *testing.T) {
+			n := newTestNode(t, &fakeRuntime{}, nil, nil, "")
+			n.createPod("p", podSpec(tt.policy, tt.image))
+			p := n.waitPod("p", string(tt.want), phaseIs(tt.want))
+			cs := containerStatus(p, strings.TrimSuffix(tt.image, ".wasm"))
+			if cs.State.Terminated == nil || cs.State.Terminated.Reason != tt.reason || cs.RestartCount != 0 {
+				t.Errorf("status: %s", describe(p))
+			}
+		})
+	}
+}
+
+// TestCrashLoopBackOff checks the restart delays exactly, in virtual time:
+// immediate, then 10 s, 20 s, 40 s.
+func TestCrashLoopBackOff(t *testing.T) {
+	for _, policy := range []api.RestartPolicy{api.RestartPolicyAlways, api.RestartPolicyOnFailure} {
+		t.Run(string(policy), func(t *testing.T) {
+			n := newTestNode(t, &fakeRuntime{}, nil, nil, "")
+			n.createPod("crash", podSpec(policy, "crash.wasm"))
+			// The first restart is immediate.
+			p := n.waitPod("crash", "first back-off", func(p *api.Pod) bool {
+				cs := containerStatus(p, "crash")
+				return cs != nil && cs.State.Waiting != nil && cs.State.Waiting.Reason == ReasonCrashLoopBackOff
+			})
+			cs := containerStatus(p, "crash")
+			if cs.RestartCount != 1 || p.Status.Phase != api.PodRunning {
+				t.Fatalf("after the first crash: %s", describe(p))
+			}
+			for i, delay := range []time.Duration{10 * time.Second, 20 * time.Second, 40 * time.Second} {
+				cs := containerStatus(p, "crash")
+				wantMsg := "back-off " + delay.String() + " restarting failed container=crash pod=crash_default(" + p.UID + ")"
+				if cs.State.Waiting.Message != wantMsg {
+					t.Fatalf("crash %d: message %q, want %q", i, cs.State.Waiting.Message, wantMsg)
+				}
+				last := cs.LastTerminationState.Terminated
+				if last == nil || last.ExitCode != 1 || last.Reason != ReasonError {
+					t.Fatalf("crash %d: lastState %s", i, stateString(cs.LastTerminationState))
+				}
+				finished := last.FinishedAt.Time
+				count := cs.RestartCount
+				n.clk.Advance(delay)
+				p = n.waitPod("crash", "next back-off", func(p *api.Pod) bool {
+					cs := containerStatus(p, "crash")
+					return cs != nil && cs.RestartCount == count+1 && cs.State.Waiting != nil && cs.State.Waiting.Reason == ReasonCrashLoopBackOff
+				})
+				started := containerStatus(p, "crash").LastTerminationState.Terminated.StartedAt.Time
+				if got := started.Sub(finished); got != delay {
+					t.Fatalf("crash %d: restarted %v after the exit, want %v", i, got, delay)
+				}
+			}
+			if !hasEvent(n.events("crash"), "Warning BackOff Back-off restarting failed container crash in pod crash_default(") {
+				t.Errorf("no BackOff event: %q", n.events("crash"))
+			}
+			out, err := n.logs("crash", LogOptions{Previous: true})
+			if err != nil || !strings.Contains(out, "exiting with 1") {
+				t.Errorf("previous logs = %q, %v", out, err)
+			}
+		})
+	}
+}
+
+func TestImagePullBackOff(t *testing.T) {
+	for _, image := range []string{"missing.wasm", "bad.wasm", "hello.wasm@sha256:" + strings.Repeat("0", 64)} {
+		t.Run(image, func(t *testing.T) {
+			n := newTestNode(t, &fakeRuntime{}, nil, nil, "")
+			n.createPod("img", api.PodSpec{Containers: []api.Container{{Name: "c", Image: image}}})
+			p := n.waitPod("img", "ErrImagePull", func(p *api.Pod) bool {
+				cs := containerStatus(p, "c")
+				return cs != nil && cs.State.Waiting != nil && cs.State.Waiting.Reason == ReasonErrImagePull
+			})
+			if msg := containerStatus(p, "c").State.Waiting.Message; msg == "" {
+				t.Error("ErrImagePull without a message")
+			}
+			if p.Status.Phase != api.PodPending {
+				t.Errorf("phase %s", p.Status.Phase)
+			}
+			errImagePull := func(p *api.Pod) bool {
+				cs := containerStatus(p, "c")
+				return cs != nil && cs.State.Waiting != nil && cs.State.Waiting.Reason == ReasonErrImagePull
+			}
+			// Retried 10 s later: the 10 s back-off is over, the pull fails
+			// again (back-off 20 s); 10 s later it is in back-off.
+			n.clk.Advance(10 * time.Second)
+			n.waitPod("img", "second ErrImagePull", func(p *api.Pod) bool {
+				return errImagePull(p) && strings.Contains(p.Annotations[AnnotationBackoff], `"delay":20000000000`)
+			})
+			n.clk.Advance(10 * time.Second)
+			p = n.waitPod("img", "ImagePullBackOff", func(p *api.Pod) bool {
+				cs := containerStatus(p, "c")
+				return cs != nil && cs.State.Waiting != nil && cs.State.Waiting.Reason == ReasonImagePullBackOff
+			})
+			if msg := containerStatus(p, "c").State.Waiting.Message; msg != `Back-off pulling image "`+image+`"` {
+				t.Errorf("message %q", msg)
+			}
+			_, err := n.logs("img", LogOptions{})
+			if err == nil || !strings.Contains(err.Error(), `container "c" in pod "img" is waiting to start: trying and failing to pull image`) {
+				t.Errorf("logs error = %v", err)
+			}
+			// At the end of the 20 s back-off it pulls again.
+			n.clk.Advance(10 * time.Second)
+			n.waitPod("img", "third ErrImagePull", func(p *api.Pod) bool {
+				return errImagePull(p) && strings.Contains(p.Annotations[AnnotationBackoff], `"delay":40000000000`)
+			})
+			evs := n.events("img")
+			if !hasEvent(evs, `Warning Failed Failed to pull image "`+image+`": `) || !hasEvent(evs, "Warning Failed Error: ErrImagePull") {
+				t.Errorf("events %q", evs)
+			}
+		})
+	}
+}
+
+// capturingRuntime remembers the instances it started.
+type capturingRuntime struct {
+	fakeRuntime
+	mu    sync.Mutex
+	insts []*fakeInstance
+}
+
+func (c *capturingRuntime) Start(ctx context.Context, mod compiledModule, cfg wasi.Config) (instance, error) {
+	fi := startScripted(ctx, mod.(string), cfg)
+	c.mu.Lock()
+	c.insts = append(c.insts, fi)
+	c.mu.Unlock()
+	return fi, nil
+}
+
+func (c *capturingRuntime) last() *fakeInstance {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.insts[len(c.insts)-1]
+}
+
+func isRunning(name string) func(*api.Pod) bool {
+	return func(p *api.Pod) bool {
+		cs := containerStatus(p, name)
+		return cs != nil && cs.State.Running != nil && cs.Ready
+	}
+}
+
+func isGone(p *api.Pod) bool { return p == nil }
+
+func TestGracefulTermination(t *testing.T) {
+	tests := []struct {
+		image     string
+		grace     *int64
+		killAfter time.Duration // 0: ends on SIGTERM
+	}{
+		{"graceful.wasm", nil, 0},
+		{"serve.wasm", nil, 30 * time.Second},
+		{"serve.wasm", i64(5), 5 * time.Second},
+		{"serve.wasm", i64(0), 2 * time.Second}, // the kubelet's 2 s floor
+	}
+	for _, tt := range tests {
+		t.Run(tt.image, func(t *testing.T) {
+			rt := &capturingRuntime{}
+			n := newTestNode(t, rt, nil, nil, "")
+			spec := podSpec(api.RestartPolicyAlways, tt.image)
+			name := spec.Containers[0].Name
+			spec.Containers[0].Ports = []api.ContainerPort{{Name: "http", ContainerPort: 8080}}
+			n.createPod("p", spec)
+			p := n.waitPod("p", "running", isRunning(name))
+			inst := rt.last()
+			if len(inst.cfg.Listeners) != 1 || inst.cfg.Listeners[0].L.Addr().String() != p.Status.PodIP+":8080" {
+				t.Fatalf("listeners %v, pod IP %s", inst.cfg.Listeners, p.Status.PodIP)
+			}
+			_, _, err := n.st.Delete(context.Background(), podsResource(), "default", "p", store.DeleteOptions{GracePeriodSeconds: tt.grace})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.killAfter == 0 {
+				n.waitPod("p", "gone", isGone)
+				return
+			}
+			<-inst.termed // SIGTERM delivered
+			n.clk.Advance(tt.killAfter - time.Second)
+			select {
+			case <-inst.Done():
+				t.Fatalf("killed before %v", tt.killAfter)
+			default:
+			}
+			n.clk.Advance(time.Second)
+			<-inst.Done()
+			if st := inst.Wait(); st.Code != 137 {
+				t.Errorf("exit %d", st.Code)
+			}
+			n.waitPod("p", "gone", isGone)
+			if !hasEvent(n.events("p"), "Normal Killing Stopping container "+name) {
+				t.Errorf("events %q", n.events("p"))
+			}
+			// The IP and the port are free again.
+			l, err := net.Listen("tcp", p.Status.PodIP+":8080")
+			if err != nil {
+				t.Fatalf("port still bound: %v", err)
+			}
+			l.Close()
+		})
+	}
+}
+
+func TestListenerConflictIsRunContainerError(t *testing.T) {
+	n := newTestNode(t, &fakeRuntime{}, nil, nil, "")
+	spec := podSpec(api.RestartPolicyAlways, "serve.wasm", "serve.wasm")
+	for i := range spec.Containers {
+		spec.Containers[i].Ports = []api.ContainerPort{{ContainerPort: 8080}}
+	}
+	n.createPod("p", spec)
+	p := n.waitPod("p", "RunContainerError", func(p *api.Pod) bool {
+		cs := containerStatus(p, "serveb")
+		return cs != nil && cs.State.Waiting != nil && (cs.State.Waiting.Reason == ReasonRunContainerError || cs.State.Waiting.Reason == ReasonCrashLoopBackOff)
+	})
+	cs := containerStatus(p, "serveb")
+	last := cs.LastTerminationState.Terminated
+	if last == nil || last.Reason != ReasonStartError || last.ExitCode != 128 || !strings.Contains(last.Message, ":8080") {
+		t.Errorf("serveb: %s", describe(p))
+	}
+}
+
+func TestNodeRestartMarksLostContainers(t *testing.T) {
+	dataDir := t.TempDir()
+	rt := &fakeRuntime{}
+	n := newTestNode(t, rt, nil, nil, dataDir)
+	n.createPod("web", podSpec(api.RestartPolicyAlways, "serve.wasm"))
+	n.createPod("never", podSpec(api.RestartPolicyNever, "serve.wasm"))
+	n.waitPod("web", "running", isRunning("serve"))
+	before := n.waitPod("never", "running", isRunning("serve"))
+	n.stop() // like kill -9: nothing is recorded
+
+	n2 := newTestNode(t, rt, n.st, n.clk, dataDir)
+	p := n2.waitPod("web", "running again", func(p *api.Pod) bool {
+		cs := containerStatus(p, "serve")
+		return cs != nil && cs.State.Running != nil && cs.RestartCount == 1
+	})
+	last := containerStatus(p, "serve").LastTerminationState.Terminated
+	if last == nil || last.Reason != ReasonContainerStatusUnknown || last.ExitCode != 137 || last.Message != messageStatusUnknown {
+		t.Errorf("web: %s", describe(p))
+	}
+	p = n2.waitPod("never", "Failed", phaseIs(api.PodFailed))
+	cs := containerStatus(p, "serve")
+	if cs.RestartCount != 1 || cs.LastTerminationState.Terminated == nil || cs.LastTerminationState.Terminated.Reason != ReasonContainerStatusUnknown {
+		t.Errorf("never: %s", describe(p))
+	}
+	if p.Status.PodIP != before.Status.PodIP {
+		t.Errorf("pod IP changed from %s to %s", before.Status.PodIP, p.Status.PodIP)
+	}
+}
+
+func TestShutdownIsNotACrash(t *testing.T) {
+	dataDir := t.TempDir()
+	rt := &capturingRuntime{}
+	n := newTestNode(t, rt, nil, nil, dataDir)
+	n.createPod("web", podSpec(api.RestartPolicyAlways, "serve.wasm"))
+	n.waitPod("web", "running", isRunning("serve"))
+	inst := rt.last()
+
+	done := make(chan error, 1)
+	go func() { done <- n.h.Shutdown(context.Background()) }()
+	<-inst.termed
+	// serve ignores SIGTERM: killed at the node's cap (20 s), not 30 s.
+	n.clk.Advance(20 * time.Second)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	n.stop()
+
+	n2 := newTestNode(t, rt, n.st, n.clk, dataDir)
+	p := n2.waitPod("web", "running again", func(p *api.Pod) bool {
+		cs := containerStatus(p, "serve")
+		return cs != nil && cs.State.Running != nil && rt.last() != inst
+	})
+	cs := containerStatus(p, "serve")
+	if cs.RestartCount != 0 || cs.LastTerminationState.Terminated != nil {
+		t.Errorf("after shutdown: %s", describe(p))
+	}
+	if _, ok := p.Annotations[AnnotationNodeShutdown]; ok {
+		t.Error("shutdown annotation left on the pod")
+	}
+}
+
+func TestLogsCurrentAndPrevious(t *testing.T) {
+	n := newTestNode(t, &fakeRuntime{}, nil, nil, "")
+	spec := podSpec(api.RestartPolicyAlways, "crash.wasm")
+	spec.Containers[0].Args = []string{"one"}
+	n.createPod("c", spec)
+	n.waitPod("c", "back-off", func(p *api.Pod) bool {
+		cs := containerStatus(p, "crash")
+		return cs != nil && cs.RestartCount == 1 && cs.State.Waiting != nil
+	})
+	// Instance 1 is both the current and the previous one while waiting.
+	for _, prev := range []bool{false, true} {
+		out, err := n.logs("c", LogOptions{Previous: prev})
+		if err != nil || out != "started crash one\nexiting with 1\n" {
+			t.Errorf("previous=%v: %q, %v", prev, out, err)
+		}
+	}
+	tail := int64(1)
+	out, err := n.logs("c", LogOptions{TailLines: &tail, Timestamps: true})
+	if err != nil || out != t0.Format(time.RFC3339Nano)+" exiting with 1\n" {
+		t.Errorf("tail 1 with timestamps: %q, %v", out, err)
+	}
+	limit := int64(4)
+	if out, _ := n.logs("c", LogOptions{LimitBytes: &limit}); out != "star" {
+		t.Errorf("limit 4: %q", out)
+	}
+	if _, err := n.logs("c", LogOptions{Container: "nope"}); err == nil || err.Error() != "container nope is not valid for pod c" {
+		t.Errorf("bad container: %v", err)
+	}
+	if _, err := n.logs("missing", LogOptions{}); !api.IsNotFound(err) {
+		t.Errorf("missing pod: %v", err)
+	}
+}
+
+func TestNodeRegistered(t *testing.T) {
+	n := newTestNode(t, &fakeRuntime{}, nil, nil, "")
+	n.createPod("hello", podSpec(api.RestartPolicyNever, "hello.wasm"))
+	n.waitPod("hello", "Succeeded", phaseIs(api.PodSucceeded))
+	o, err := n.st.Get(context.Background(), nodesResource(), "", "node1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	node := o.(*api.Node)
+	info := node.Status.NodeInfo
+	if info.ContainerRuntimeVersion != "wazero://v1.12.0" || info.KubeletVersion == "" || info.OperatingSystem == "" || info.Architecture == "" {
+		t.Errorf("nodeInfo %+v", info)
+	}
+	if len(node.Status.Conditions) != 1 || node.Status.Conditions[0].Type != api.NodeReady || node.Status.Conditions[0].Status != api.ConditionTrue {
+		t.Errorf("conditions %+v", node.Status.Conditions)
+	}
+	if len(node.Status.Addresses) != 2 || node.Status.Addresses[0].Address != "127.0.0.1" {
+		t.Errorf("addresses %+v", node.Status.Addresses)
+	}
+}
