@@ -73,6 +73,7 @@ func (h *Host) registerNode(ctx context.Context) error {
 // heartbeat renews the Ready condition's heartbeat every 10 s: one write
 // per period for the whole node, whatever the number of pods.
 func (h *Host) heartbeat(ctx context.Context) {
+	next := h.clock.Now().Add(nodeHeartbeatPeriod)
 	t := h.clock.NewTimer(nodeHeartbeatPeriod)
 	defer t.Stop()
 	for {
@@ -82,6 +83,11 @@ func (h *Host) heartbeat(ctx context.Context) {
 		case <-t.C():
 		}
 		now := api.NewTime(h.clock.Now())
+		// The next beat is on the schedule, not a period after this write.
+		next = next.Add(nodeHeartbeatPeriod)
+		if !next.After(h.clock.Now()) {
+			next = h.clock.Now().Add(nodeHeartbeatPeriod)
+		}
 		_, err := h.st.GuaranteedUpdate(ctx, nodesResource(), "", h.opts.NodeName, func(o api.Object) (api.Object, error) {
 			n, ok := o.(*api.Node)
 			if !ok {
@@ -100,7 +106,7 @@ func (h *Host) heartbeat(ctx context.Context) {
 		if err != nil && ctx.Err() == nil {
 			h.log.Warn("node heartbeat", "err", err)
 		}
-		t.Reset(nodeHeartbeatPeriod)
+		t.Reset(next.Sub(h.clock.Now()))
 	}
 }
 

@@ -425,3 +425,35 @@ func TestNodeRegistered(t *testing.T) {
 		t.Errorf("addresses %+v", node.Status.Addresses)
 	}
 }
+
+// TestIdlePodsCostNoWrites: time passing writes only the Node's heartbeat,
+// never the pods' status.
+func TestIdlePodsCostNoWrites(t *testing.T) {
+	n := newTestNode(t, &fakeRuntime{}, nil, nil, "")
+	n.createPod("web", podSpec(api.RestartPolicyAlways, "serve.wasm"))
+	before := n.waitPod("web", "running", isRunning("serve"))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for i := 1; i <= 7; i++ {
+		n.clk.Advance(10 * time.Second)
+		want := api.NewTime(n.clk.Now())
+		for {
+			o, err := n.st.Get(ctx, nodesResource(), "", "node1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if o.(*api.Node).Status.Conditions[0].LastHeartbeatTime.Equal(want.Time) {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				t.Fatalf("heartbeat %d not written", i)
+			case <-time.After(time.Millisecond):
+			}
+		}
+	}
+	after := n.waitPod("web", "still running", isRunning("serve"))
+	if after.ResourceVersion != before.ResourceVersion {
+		t.Errorf("an idle pod was written: resourceVersion %s -> %s (%s)", before.ResourceVersion, after.ResourceVersion, describe(after))
+	}
+}

@@ -1,0 +1,193 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wasmlet/wasmlet/api"
+	"github.com/wasmlet/wasmlet/internal/clock"
+	"github.com/wasmlet/wasmlet/store"
+	examples "github.com/wasmlet/wasmlet/wasm-examples"
+)
+
+// The tests below run the real WASI layer and the example guests; the host
+// still runs on a fake clock (the guests see the real one).
+
+// realRuntime returns the node's runtime, compiling into a cache shared by
+// the tests of this process.
+func realRuntime(t *testing.T) moduleRuntime {
+	t.Helper()
+	dir := filepath.Join(os.TempDir(), "wasmlet-host-test-cache")
+	rt, err := newWazeroRuntime(context.Background(), dir)
+	if err != nil {
+		t.Skipf("the WASI layer is not available: %v", err)
+	}
+	t.Cleanup(func() { rt.Close(context.Background()) })
+	return rt
+}
+
+func examplePod(t *testing.T, example string, policy api.RestartPolicy, env ...api.EnvVar) api.PodSpec {
+	t.Helper()
+	return api.PodSpec{
+		RestartPolicy: policy,
+		Containers: []api.Container{{
+			Name:  example,
+			Image: examples.MustBuild(t, example),
+			Env:   env,
+		}},
+	}
+}
+
+func TestRealHelloCompletes(t *testing.T) {
+	n := newTestNode(t, realRuntime(t), nil, nil, "")
+	n.createPod("hello", examplePod(t, "hello", api.RestartPolicyNever))
+	p := n.waitPod("hello", "Succeeded", phaseIs(api.PodSucceeded))
+	cs := containerStatus(p, "hello")
+	if cs.State.Terminated == nil || cs.State.Terminated.Reason != ReasonCompleted {
+		t.Fatalf("status: %s", describe(p))
+	}
+	out, err := n.logs("hello", LogOptions{})
+	if err != nil || out == "" {
+		t.Errorf("logs %q, %v", out, err)
+	}
+}
+
+func TestRealCrashLoop(t *testing.T) {
+	n := newTestNode(t, realRuntime(t), nil, nil, "")
+	n.createPod("crash", examplePod(t, "crash", api.RestartPolicyAlways, api.EnvVar{Name: "CRASH_AFTER", Value: "0s"}))
+	p := n.waitPod("crash", "CrashLoopBackOff", func(p *api.Pod) bool {
+		cs := containerStatus(p, "crash")
+		return cs != nil && cs.State.Waiting != nil && cs.State.Waiting.Reason == ReasonCrashLoopBackOff
+	})
+	for _, delay := range []time.Duration{10 * time.Second, 20 * time.Second, 40 * time.Second} {
+		cs := containerStatus(p, "crash")
+		if !strings.HasPrefix(cs.State.Waiting.Message, "back-off "+delay.String()+" restarting failed container=crash pod=crash_default(") {
+			t.Fatalf("message %q, want back-off %v", cs.State.Waiting.Message, delay)
+		}
+		count := cs.RestartCount
+		n.clk.Advance(delay)
+		p = n.waitPod("crash", "the next crash", func(p *api.Pod) bool {
+			cs := containerStatus(p, "crash")
+			return cs != nil && cs.RestartCount == count+1 && cs.State.Waiting != nil && cs.State.Waiting.Reason == ReasonCrashLoopBackOff
+		})
+	}
+	out, err := n.logs("crash", LogOptions{Previous: true})
+	if err != nil || !strings.Contains(out, "exiting with code 1") {
+		t.Errorf("previous logs %q, %v", out, err)
+	}
+}
+
+func TestRealMyWebServesOnItsPodIP(t *testing.T) {
+	n := newTestNode(t, realRuntime(t), nil, nil, "")
+	spec := examplePod(t, "myweb", api.RestartPolicyAlways)
+	spec.Containers[0].Ports = []api.ContainerPort{{Name: "http", ContainerPort: 8080}}
+	n.createPod("myweb", spec)
+	p := n.waitPod("myweb", "running", isRunning("myweb"))
+	if !strings.HasPrefix(p.Status.PodIP, "127.42.") {
+		t.Fatalf("pod IP %q", p.Status.PodIP)
+	}
+	resp, err := http.Get("http://" + p.Status.PodIP + ":8080/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if strings.TrimSpace(string(body)) != "Hello World! I'm myweb" {
+		t.Errorf("body %q", body)
+	}
+	// myweb drains and exits on SIGTERM: deleting it needs no virtual time.
+	if _, _, err := n.st.Delete(context.Background(), podsResource(), "default", "myweb", store.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	n.waitPod("myweb", "gone", isGone)
+}
+
+func TestRealStubbornIsKilledAtTheDeadline(t *testing.T) {
+	n := newTestNode(t, realRuntime(t), nil, nil, "")
+	n.createPod("stubborn", examplePod(t, "stubborn", api.RestartPolicyAlways))
+	n.waitPod("stubborn", "running", isRunning("stubborn"))
+	if _, _, err := n.st.Delete(context.Background(), podsResource(), "default", "stubborn", store.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	n.waitPod("stubborn", "terminating", func(p *api.Pod) bool { return p != nil && p.DeletionTimestamp != nil })
+	n.clk.Advance(30 * time.Second)
+	n.waitPod("stubborn", "gone", isGone)
+	if !hasEvent(n.events("stubborn"), "Normal Killing Stopping container stubborn") {
+		t.Errorf("events %q", n.events("stubborn"))
+	}
+}
+
+func TestRealOOMKilled(t *testing.T) {
+	n := newTestNode(t, realRuntime(t), nil, nil, "")
+	spec := examplePod(t, "hog", api.RestartPolicyNever, api.EnvVar{Name: "INTERVAL", Value: "0s"})
+	spec.Containers[0].Resources.Limits = memoryLimits("64Mi")
+	n.createPod("hog", spec)
+	p := n.waitPod("hog", "Failed", phaseIs(api.PodFailed))
+	term := containerStatus(p, "hog").State.Terminated
+	if term == nil || term.Reason != ReasonOOMKilled || term.ExitCode != 137 {
+		t.Errorf("status: %s", describe(p))
+	}
+}
+
+func TestRealInvalidModule(t *testing.T) {
+	n := newTestNode(t, realRuntime(t), nil, nil, "")
+	n.createPod("bad", api.PodSpec{Containers: []api.Container{{Name: "c", Image: "bad.wasm"}}})
+	p := n.waitPod("bad", "ErrImagePull", func(p *api.Pod) bool {
+		cs := containerStatus(p, "c")
+		return cs != nil && cs.State.Waiting != nil && cs.State.Waiting.Reason == ReasonErrImagePull
+	})
+	if msg := containerStatus(p, "c").State.Waiting.Message; !strings.Contains(msg, "is not a valid WebAssembly module") {
+		t.Errorf("message %q", msg)
+	}
+}
+
+// TestRealNodeRestartOnDisk restarts the node on the same on-disk store:
+// the running container is recorded lost and started again, counted.
+func TestRealNodeRestartOnDisk(t *testing.T) {
+	rt := realRuntime(t)
+	dataDir := t.TempDir()
+	clk := clock.NewFake(t0)
+	open := func() *store.Store {
+		st, err := store.Open(filepath.Join(dataDir, "store"), store.Options{Now: clk.Now})
+		if err != nil {
+			if errors.Is(err, os.ErrNotExist) || strings.Contains(err.Error(), "not implemented") {
+				t.Skipf("store: %v", err)
+			}
+			t.Fatal(err)
+		}
+		return st
+	}
+	st := open()
+	n := newTestNode(t, rt, st, clk, dataDir)
+	spec := examplePod(t, "myweb", api.RestartPolicyAlways)
+	spec.Containers[0].Ports = []api.ContainerPort{{Name: "http", ContainerPort: 8080}}
+	n.createPod("myweb", spec)
+	n.waitPod("myweb", "running", isRunning("myweb"))
+	n.stop()
+	st.Close()
+
+	st = open()
+	defer st.Close()
+	n2 := newTestNode(t, rt, st, clk, dataDir)
+	p := n2.waitPod("myweb", "running again", func(p *api.Pod) bool {
+		cs := containerStatus(p, "myweb")
+		return cs != nil && cs.State.Running != nil && cs.RestartCount == 1
+	})
+	last := containerStatus(p, "myweb").LastTerminationState.Terminated
+	if last == nil || last.Reason != ReasonContainerStatusUnknown || last.ExitCode != 137 {
+		t.Errorf("status: %s", describe(p))
+	}
+	resp, err := http.Get("http://" + p.Status.PodIP + ":8080/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	n2.stop()
+}
