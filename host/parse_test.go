@@ -201,7 +201,7 @@ func (p *linePipe) next() string {
 	select {
 	case s := <-p.ch:
 		return s
-	case <-time.After(10 * time.Second):
+	case <-clock.Real().After(10 * time.Second):
 		return "<timeout>"
 	}
 }

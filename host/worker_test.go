@@ -10,6 +10,7 @@ import (
 
 	"github.com/wasmlet/wasmlet/api"
 	"github.com/wasmlet/wasmlet/host/wasi"
+	"github.com/wasmlet/wasmlet/internal/clock"
 	"github.com/wasmlet/wasmlet/store"
 )
 
@@ -448,7 +449,7 @@ func TestIdlePodsCostNoWrites(t *testing.T) {
 			select {
 			case <-ctx.Done():
 				t.Fatalf("heartbeat %d not written", i)
-			case <-time.After(time.Millisecond):
+			case <-clock.Real().After(time.Millisecond):
 			}
 		}
 	}
