@@ -50,6 +50,8 @@ func (f *fakeRuntime) Close(context.Context) error { return nil }
 //	fake:serve        runs until killed, ignores SIGTERM
 //	fake:graceful     exits 0 on SIGTERM
 //	fake:oom          exits 137, OOMKilled
+//
+// Any of them run with argv[0] "check" (an exec probe) exits 0.
 type fakeInstance struct {
 	cfg     wasi.Config
 	done    chan struct{}
@@ -64,6 +66,9 @@ func startScripted(ctx context.Context, script string, cfg wasi.Config) *fakeIns
 	fi := &fakeInstance{cfg: cfg, done: make(chan struct{}), termed: make(chan struct{})}
 	fmt.Fprintf(cfg.Stdout, "started %s\n", strings.Join(cfg.Args, " "))
 	fields := strings.Fields(strings.TrimPrefix(script, "fake:"))
+	if len(cfg.Args) > 0 && cfg.Args[0] == "check" {
+		fields = []string{"exit", "0"} // an exec probe's command
+	}
 	switch fields[0] {
 	case "exit":
 		var code uint32
@@ -119,6 +124,17 @@ type testNode struct {
 
 func newTestNode(t *testing.T, rt moduleRuntime, st *store.Store, clk *clock.Fake, dataDir string) *testNode {
 	t.Helper()
+	return newTestNodeOpts(t, rt, st, clk, dataDir, nil)
+}
+
+// newTestNodeWith is newTestNode with changed options.
+func newTestNodeWith(t *testing.T, rt moduleRuntime, change func(*Options)) *testNode {
+	t.Helper()
+	return newTestNodeOpts(t, rt, nil, nil, "", change)
+}
+
+func newTestNodeOpts(t *testing.T, rt moduleRuntime, st *store.Store, clk *clock.Fake, dataDir string, change func(*Options)) *testNode {
+	t.Helper()
 	if clk == nil {
 		clk = clock.NewFake(t0)
 	}
@@ -141,10 +157,14 @@ func newTestNode(t *testing.T, rt moduleRuntime, st *store.Store, clk *clock.Fak
 	} {
 		os.WriteFile(filepath.Join(images, name), []byte(script), 0o644)
 	}
-	h, err := newHost(st, Options{
+	opts := Options{
 		NodeName: "node1", DataDir: dataDir, ImageRoot: images, Clock: clk,
 		PodCIDR: "127.42.0.0/16", ShutdownGracePeriod: 20 * time.Second,
-	}, rt)
+	}
+	if change != nil {
+		change(&opts)
+	}
+	h, err := newHost(st, opts, rt)
 	if err != nil {
 		t.Fatal(err)
 	}
