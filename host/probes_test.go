@@ -35,8 +35,10 @@ func (r *recordingProber) ContainerStarted(pod *api.Pod, container, id string) (
 	r.started <- id
 	return true, false
 }
-func (r *recordingProber) ContainerStopped(podUID, container, id string) { r.note("stopped " + container) }
-func (r *recordingProber) PodRemoved(podUID string)                      { r.note("removed") }
+func (r *recordingProber) ContainerStopped(podUID, container, id string) {
+	r.note("stopped " + container)
+}
+func (r *recordingProber) PodRemoved(podUID string) { r.note("removed") }
 func (r *recordingProber) PostStart(ctx context.Context, pod *api.Pod, container, id string) error {
 	r.note("postStart " + container)
 	return nil
