@@ -95,9 +95,13 @@ type containerRecord struct {
 
 	started, ready bool
 
-	stopping  bool
-	killAt    time.Time
-	backoffAt time.Time // finishedAt whose BackOff event was recorded
+	// spec is the container's definition the running instance started
+	// from; a change (a new image) restarts it.
+	spec         string
+	forceRestart bool
+	stopping     bool
+	killAt       time.Time
+	backoffAt    time.Time // finishedAt whose BackOff event was recorded
 }
 
 func newPodWorker(h *Host, p *api.Pod) *podWorker {
@@ -374,13 +378,23 @@ func (w *podWorker) sync(ctx context.Context) bool {
 	for i := range pod.Spec.Containers {
 		c := &pod.Spec.Containers[i]
 		r := w.record(c)
-		if r.stopping {
+		if r.inst != nil && !r.stopping && r.spec != containerSpec(c) {
+			// Restarted whatever the restart policy, as the kubelet does.
+			w.stopContainer(pod, r, fmt.Sprintf("Container %s definition changed, will be restarted", c.Name), now, KillDeadline(pod, now, EffectiveGracePeriod(pod, nil)), true)
+			r.forceRestart = true
+		}
+		if r.stopping || r.inst != nil {
+			continue
+		}
+		key := "container/" + c.Name
+		if r.forceRestart {
+			r.forceRestart = false
+			w.startContainer(ctx, pod, c, r, now)
 			continue
 		}
 		if !ShouldContainerBeRestarted(pod, r.lastState, r.lastCode) {
 			continue
 		}
-		key := "container/" + c.Name
 		if r.lastState == InstanceExited {
 			entry := w.backoffEntry(key)
 			if in, until := RestartBackoff.InBackoffSince(entry, r.lastEnd, now); in {
@@ -694,6 +708,7 @@ func (w *podWorker) startContainer(ctx context.Context, pod *api.Pod, c *api.Con
 	}
 	startedAt := h.clock.Now()
 	r.inst, r.cancel, r.id, r.log = inst, cancel, id, clog
+	r.spec = containerSpec(c)
 	r.status.ContainerID = containerIDPrefix + id
 	r.status.State = api.ContainerState{Running: &api.ContainerStateRunning{StartedAt: api.NewTime(startedAt)}}
 	r.lastState = InstanceRunning
@@ -869,6 +884,13 @@ func (w *podWorker) writeStatus(ctx context.Context, pod *api.Pod, podIsTerminal
 			w.wakeAt(w.h.clock.Now().Add(10 * time.Second))
 		}
 	}
+}
+
+// containerSpec is the identity of a container's definition (the
+// kubelet's container hash).
+func containerSpec(c *api.Container) string {
+	b, _ := json.Marshal(c)
+	return string(b)
 }
 
 // clone deep-copies an API value through its JSON form, the form the store

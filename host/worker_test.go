@@ -458,3 +458,30 @@ func TestIdlePodsCostNoWrites(t *testing.T) {
 		t.Errorf("an idle pod was written: resourceVersion %s -> %s (%s)", before.ResourceVersion, after.ResourceVersion, describe(after))
 	}
 }
+
+func TestDefinitionChangeRestartsTheContainer(t *testing.T) {
+	rt := &capturingRuntime{}
+	n := newTestNode(t, rt, nil, nil, "")
+	n.createPod("web", podSpec(api.RestartPolicyNever, "graceful.wasm"))
+	n.waitPod("web", "running", isRunning("graceful"))
+	first := rt.last()
+	_, err := n.st.GuaranteedUpdate(context.Background(), podsResource(), "default", "web", func(o api.Object) (api.Object, error) {
+		p := o.(*api.Pod)
+		p.Spec.Containers[0].Image = "serve.wasm"
+		return p, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-first.Done()
+	p := n.waitPod("web", "restarted with the new image", func(p *api.Pod) bool {
+		cs := containerStatus(p, "graceful")
+		return cs != nil && cs.State.Running != nil && cs.Image == "serve.wasm" && cs.RestartCount == 1
+	})
+	if !hasEvent(n.events("web"), "Normal Killing Container graceful definition changed, will be restarted") {
+		t.Errorf("events %q", n.events("web"))
+	}
+	if p.Status.Phase != api.PodRunning {
+		t.Errorf("phase %s", p.Status.Phase)
+	}
+}
