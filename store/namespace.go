@@ -148,7 +148,7 @@ func (s *Store) deleteNamespace(r *api.ResourceInfo, name string, opts DeleteOpt
 		return nil, false, err
 	}
 	gone := false
-	err = s.db.View(func(txn *badger.Txn) error {
+	err = s.view(func(txn *badger.Txn) error {
 		_, _, err := getObject(txn, r, "", name)
 		if api.IsNotFound(err) {
 			gone, err = true, nil
@@ -167,7 +167,7 @@ func (s *Store) purgeNamespace(namespace string) error {
 			continue
 		}
 		var names []string
-		err := s.db.View(func(txn *badger.Txn) error {
+		err := s.view(func(txn *badger.Txn) error {
 			prefix := prefixOf(r, namespace)
 			it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
 			defer it.Close()
@@ -255,7 +255,7 @@ func (s *Store) resumeNamespaceDeletions() error {
 		return nil
 	}
 	var terminating []string
-	err := s.db.View(func(txn *badger.Txn) error {
+	err := s.view(func(txn *badger.Txn) error {
 		objs, err := listObjects(txn, nsr, "", ListOptions{})
 		for _, o := range objs {
 			if o.GetObjectMeta().DeletionTimestamp != nil {

@@ -268,6 +268,15 @@ func (s *Store) enter() error {
 
 func (s *Store) leave() { s.life.RUnlock() }
 
+// view runs fn in a read transaction, as one operation.
+func (s *Store) view(fn func(*badger.Txn) error) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	return storageError(s.db.View(fn))
+}
+
 // Create stores a new object. It sets uid, creationTimestamp, generation 1 and
 // resourceVersion, and a name from generateName when name is empty (with
 // Kubernetes' 5-character suffix). An existing name is api.NewAlreadyExists;
@@ -275,10 +284,6 @@ func (s *Store) leave() { s.life.RUnlock() }
 // (`namespaces "x" not found`), and one in a namespace being deleted is
 // Forbidden. It returns the stored object.
 func (s *Store) Create(ctx context.Context, obj api.Object) (api.Object, error) {
-	if err := s.enter(); err != nil {
-		return nil, err
-	}
-	defer s.leave()
 	res, err := resourceOf(obj)
 	if err != nil {
 		return nil, err
@@ -321,12 +326,8 @@ const maxGenerateAttempts = 8
 
 // Get returns the object, or api.NewNotFound.
 func (s *Store) Get(ctx context.Context, r *api.ResourceInfo, namespace, name string) (api.Object, error) {
-	if err := s.enter(); err != nil {
-		return nil, err
-	}
-	defer s.leave()
 	var out api.Object
-	err := s.db.View(func(txn *badger.Txn) error {
+	err := s.view(func(txn *badger.Txn) error {
 		var err error
 		out, _, err = getObject(txn, r, namespace, name)
 		return err
@@ -338,15 +339,11 @@ func (s *Store) Get(ctx context.Context, r *api.ResourceInfo, namespace, name st
 // that match opts, sorted by namespace then name, and the resourceVersion the
 // list is consistent with.
 func (s *Store) List(ctx context.Context, r *api.ResourceInfo, namespace string, opts ListOptions) ([]api.Object, string, error) {
-	if err := s.enter(); err != nil {
-		return nil, "", err
-	}
-	defer s.leave()
 	var (
 		out []api.Object
 		rv  uint64
 	)
-	err := s.db.View(func(txn *badger.Txn) error {
+	err := s.view(func(txn *badger.Txn) error {
 		var err error
 		if rv, err = readRV(txn); err != nil {
 			return err
@@ -378,10 +375,6 @@ func (s *Store) UpdateStatus(ctx context.Context, obj api.Object) (api.Object, e
 }
 
 func (s *Store) update(obj api.Object, mode updateMode) (api.Object, error) {
-	if err := s.enter(); err != nil {
-		return nil, err
-	}
-	defer s.leave()
 	res, err := resourceOf(obj)
 	if err != nil {
 		return nil, err
@@ -414,10 +407,6 @@ func (s *Store) update(obj api.Object, mode updateMode) (api.Object, error) {
 // return an error to abort; it must not keep the object it is given. The
 // rules of Update on metadata apply.
 func (s *Store) GuaranteedUpdate(ctx context.Context, r *api.ResourceInfo, namespace, name string, tryUpdate func(api.Object) (api.Object, error)) (api.Object, error) {
-	if err := s.enter(); err != nil {
-		return nil, err
-	}
-	defer s.leave()
 	if !r.Namespaced {
 		namespace = ""
 	}
@@ -426,7 +415,7 @@ func (s *Store) GuaranteedUpdate(ctx context.Context, r *api.ResourceInfo, names
 			return nil, err
 		}
 		var cur api.Object
-		err := s.db.View(func(txn *badger.Txn) error {
+		err := s.view(func(txn *badger.Txn) error {
 			var err error
 			cur, _, err = getObject(txn, r, namespace, name)
 			return err
@@ -484,10 +473,6 @@ func (s *Store) GuaranteedUpdate(ctx context.Context, r *api.ResourceInfo, names
 // It returns the object as it is after the call (still present, or as it
 // was when removed) and whether it was removed.
 func (s *Store) Delete(ctx context.Context, r *api.ResourceInfo, namespace, name string, opts DeleteOptions) (api.Object, bool, error) {
-	if err := s.enter(); err != nil {
-		return nil, false, err
-	}
-	defer s.leave()
 	if !r.Namespaced {
 		namespace = ""
 	}

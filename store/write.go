@@ -35,6 +35,10 @@ type txnWriter struct {
 // commits what it wrote together with the new resourceVersion. Nothing is
 // written when fn fails or writes nothing.
 func (s *Store) writeTxn(fn func(*txnWriter) error) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	txn := s.db.NewTransaction(true)
