@@ -39,13 +39,13 @@ func (w *txnWriter) delete(r *api.ResourceInfo, namespace, name string, opts Del
 	}
 	fins, changed := gcFinalizers(nm.Finalizers, opts.PropagationPolicy)
 	if !graceful && !changed && len(nm.Finalizers) == 0 {
-		out, err := w.remove(r, cur, cur)
+		out, err := w.remove(r, cur)
 		return out, err == nil, err
 	}
 	nm.Finalizers = fins
 	if !graceful {
 		if len(fins) == 0 {
-			out, err := w.remove(r, next, cur)
+			out, err := w.remove(r, next)
 			return out, err == nil, err
 		}
 		zero := int64(0)
@@ -65,7 +65,7 @@ func (w *txnWriter) delete(r *api.ResourceInfo, namespace, name string, opts Del
 	}
 	// A grace period of 0: written with its deletionTimestamp, then gone,
 	// in the same transaction.
-	gone, err := w.remove(r, out, out)
+	gone, err := w.remove(r, out)
 	return gone, err == nil, err
 }
 

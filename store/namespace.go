@@ -220,7 +220,7 @@ func (w *txnWriter) finishNamespaces() error {
 			return err
 		}
 		if empty {
-			if _, err := w.remove(nsr, cur, cur); err != nil {
+			if _, err := w.remove(nsr, cur); err != nil {
 				return err
 			}
 		}

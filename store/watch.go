@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"sync"
@@ -14,14 +15,33 @@ import (
 // change is one committed write, as the history keeps it. Its objects are
 // shared by every watcher and never modified; watchers send copies.
 type change struct {
-	rv   uint64
-	typ  EventType // Added, Modified or Deleted
-	res  *api.ResourceInfo
-	obj  api.Object // the state after the write; for Deleted the last state
-	prev api.Object // the state before; nil for Added
+	rv  uint64
+	typ EventType // Added, Modified or Deleted
+	res *api.ResourceInfo
+	obj api.Object // the state after the write; for Deleted the last state
+	// prevRaw is the stored state a MODIFIED change replaced. It is kept
+	// encoded: it is only read when a watcher filters, and decoded only
+	// for the DELETED a watcher gets when the object stops matching.
+	prevRaw []byte
 
-	// fields and prevFields are computed on first use, under Store.mu.
+	// Computed on first use, under Store.mu.
 	fields, prevFields map[string]string
+	prevLabels         map[string]string
+	prevLabelsRead     bool
+}
+
+// previousLabels are the labels of the state a MODIFIED change replaced.
+func (c *change) previousLabels() map[string]string {
+	if !c.prevLabelsRead {
+		var m struct {
+			Metadata struct {
+				Labels map[string]string `json:"labels"`
+			} `json:"metadata"`
+		}
+		_ = json.Unmarshal(c.prevRaw, &m) // stored by us: it decodes
+		c.prevLabels, c.prevLabelsRead = m.Metadata.Labels, true
+	}
+	return c.prevLabels
 }
 
 // publish appends c to the history and hands it to every watcher. The
@@ -238,19 +258,37 @@ func (w *watcher) filter(c *change) (Event, bool) {
 			return Event{Type: Deleted, Object: c.obj.DeepCopyObject()}, true
 		}
 	case Modified:
-		old := c.prev != nil && w.matches(c.prev, &c.prevFields)
+		old := c.prevRaw != nil && w.matchesPrevious(c)
 		switch {
 		case cur && old:
 			return Event{Type: Modified, Object: c.obj.DeepCopyObject()}, true
 		case cur:
 			return Event{Type: Added, Object: c.obj.DeepCopyObject()}, true
 		case old:
-			o := c.prev.DeepCopyObject()
+			o, err := decode(w.res, c.prevRaw)
+			if err != nil {
+				return Event{}, false
+			}
 			o.GetObjectMeta().ResourceVersion = strconv.FormatUint(c.rv, 10)
 			return Event{Type: Deleted, Object: o}, true
 		}
 	}
 	return Event{}, false
+}
+
+func (w *watcher) matchesPrevious(c *change) bool {
+	if w.label != nil && !w.label.Matches(c.previousLabels()) {
+		return false
+	}
+	if w.field != nil {
+		if c.prevFields == nil {
+			c.prevFields = fieldsOf(w.res, c.prevRaw)
+		}
+		if !w.field.Matches(c.prevFields) {
+			return false
+		}
+	}
+	return true
 }
 
 func (w *watcher) matches(obj api.Object, fields *map[string]string) bool {

@@ -67,9 +67,9 @@ func (s *Store) writeTxn(fn func(*txnWriter) error) error {
 }
 
 // put writes obj (which the writer owns from now on) with the next
-// resourceVersion; prev is the stored state it replaces, nil for a create.
-// It returns a copy of what was stored.
-func (w *txnWriter) put(r *api.ResourceInfo, obj, prev api.Object) (api.Object, error) {
+// resourceVersion; prevRaw is the stored state it replaces, nil for a
+// create. It returns a copy of what was stored.
+func (w *txnWriter) put(r *api.ResourceInfo, obj api.Object, prevRaw []byte) (api.Object, error) {
 	rv := w.rv + 1
 	m := obj.GetObjectMeta()
 	m.ResourceVersion = strconv.FormatUint(rv, 10)
@@ -90,17 +90,17 @@ func (w *txnWriter) put(r *api.ResourceInfo, obj, prev api.Object) (api.Object, 
 	}
 	w.rv = rv
 	typ := Modified
-	if prev == nil {
+	if prevRaw == nil {
 		typ = Added
 	}
-	w.changes = append(w.changes, &change{rv: rv, typ: typ, res: r, obj: stored, prev: prev})
+	w.changes = append(w.changes, &change{rv: rv, typ: typ, res: r, obj: stored, prevRaw: prevRaw})
 	return stored.DeepCopyObject(), nil
 }
 
-// remove deletes the object whose last state is last (prev is the state
-// stored before this transaction) and returns a copy of last with the
-// deletion's resourceVersion, as Kubernetes returns and watches show it.
-func (w *txnWriter) remove(r *api.ResourceInfo, last, prev api.Object) (api.Object, error) {
+// remove deletes the object whose last state is last and returns a copy
+// of it with the deletion's resourceVersion, as Kubernetes returns and
+// watches show it.
+func (w *txnWriter) remove(r *api.ResourceInfo, last api.Object) (api.Object, error) {
 	gone := last.DeepCopyObject()
 	m := gone.GetObjectMeta()
 	if err := w.txn.Delete(keyOf(r, m.Namespace, m.Name)); err != nil {
@@ -108,7 +108,7 @@ func (w *txnWriter) remove(r *api.ResourceInfo, last, prev api.Object) (api.Obje
 	}
 	w.rv++
 	m.ResourceVersion = strconv.FormatUint(w.rv, 10)
-	w.changes = append(w.changes, &change{rv: w.rv, typ: Deleted, res: r, obj: gone, prev: prev})
+	w.changes = append(w.changes, &change{rv: w.rv, typ: Deleted, res: r, obj: gone})
 	if r.Namespaced {
 		if w.touched == nil {
 			w.touched = map[string]bool{}
@@ -128,7 +128,7 @@ func (w *txnWriter) putIfChanged(r *api.ResourceInfo, next, cur api.Object, curR
 	if bytes.Equal(raw, curRaw) {
 		return cur, nil
 	}
-	return w.put(r, next, cur)
+	return w.put(r, next, curRaw)
 }
 
 // encode is the stored form of obj: its JSON with kind and apiVersion.
@@ -264,7 +264,7 @@ func (w *txnWriter) update(r *api.ResourceInfo, cur api.Object, curRaw []byte, i
 	// whose grace period has run out is gone.
 	if len(nm.Finalizers) == 0 && len(cm.Finalizers) > 0 && cm.DeletionTimestamp != nil &&
 		cm.DeletionGracePeriodSeconds != nil && *cm.DeletionGracePeriodSeconds == 0 {
-		return w.remove(r, next, cur)
+		return w.remove(r, next)
 	}
 	return w.putIfChanged(r, next, cur, curRaw)
 }
