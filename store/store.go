@@ -142,8 +142,10 @@ type Store struct {
 	now     func() time.Time
 	history int
 
-	// life is held shared by every operation and exclusively by Close, so
-	// that Close never pulls the database from under a running call.
+	// life is held shared by every transaction (never across a caller's
+	// function, such as GuaranteedUpdate's tryUpdate) and exclusively by
+	// Close, so that Close never pulls the database from under a running
+	// call.
 	life   sync.RWMutex
 	closed bool
 
