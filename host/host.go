@@ -323,13 +323,18 @@ func (h *Host) runPods(ctx context.Context) error {
 		seen := map[string]bool{}
 		if first {
 			// Rebuild the IP table before any worker allocates.
+			ours := map[string]bool{}
 			for _, o := range objs {
-				if p, ok := o.(*api.Pod); ok && p.Spec.NodeName == h.opts.NodeName && p.Status.PodIP != "" {
-					if !h.ips.Reserve(p.UID, p.Status.PodIP) {
-						h.log.Warn("pod IP not reusable", "pod", p.Namespace+"/"+p.Name, "ip", p.Status.PodIP)
-					}
+				p, ok := o.(*api.Pod)
+				if !ok || p.Spec.NodeName != h.opts.NodeName {
+					continue
+				}
+				ours[p.UID] = true
+				if p.Status.PodIP != "" && !h.ips.Reserve(p.UID, p.Status.PodIP) {
+					h.log.Warn("pod IP not reusable", "pod", p.Namespace+"/"+p.Name, "ip", p.Status.PodIP)
 				}
 			}
+			h.removeOrphanPodDirs(ours)
 			first = false
 		}
 		for _, o := range objs {
@@ -357,6 +362,22 @@ func (h *Host) runPods(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// removeOrphanPodDirs removes the volumes and logs of pods deleted while
+// the node was down.
+func (h *Host) removeOrphanPodDirs(ours map[string]bool) {
+	entries, err := os.ReadDir(h.podsDir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if e.IsDir() && !ours[e.Name()] {
+			if err := os.RemoveAll(filepath.Join(h.podsDir, e.Name())); err != nil {
+				h.log.Warn("removing the directory of a deleted pod", "dir", e.Name(), "err", err)
+			}
+		}
+	}
 }
 
 // watchLoop dispatches watch events until ctx ends (false) or the watch

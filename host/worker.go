@@ -101,6 +101,7 @@ type containerRecord struct {
 	forceRestart bool
 	stopping     bool
 	killAt       time.Time
+	killTimer    clock.Timer
 	backoffAt    time.Time // finishedAt whose BackOff event was recorded
 }
 
@@ -573,6 +574,10 @@ func (w *podWorker) applyExit(pod *api.Pod, e instanceExit) {
 	r.inst, r.cancel = nil, nil
 	r.stopping = false
 	r.killAt = time.Time{}
+	if r.killTimer != nil {
+		r.killTimer.Stop()
+		r.killTimer = nil
+	}
 	r.lastState = InstanceExited
 	r.lastCode = e.code
 	r.lastEnd = e.at
@@ -762,26 +767,31 @@ func (w *podWorker) stopContainer(pod *api.Pod, r *containerRecord, message stri
 	r.stopping = true
 	r.killAt = deadline
 	inst, id := r.inst, r.id
-	if hook {
-		hookCtx, cancel := context.WithCancel(h.workloads)
-		timer := h.clock.AfterFunc(deadline.Sub(now), cancel)
-		// The hook runs beside the worker; SIGTERM follows it.
-		go func() {
-			defer cancel()
-			h.probes.PreStop(hookCtx, pod, r.name, id)
-			timer.Stop()
-			inst.Terminate()
-		}()
-	} else {
-		inst.Terminate()
+	// The kill is armed first, on the absolute deadline: whatever the hook
+	// and the guest do, the instance ends then.
+	if r.killTimer != nil {
+		r.killTimer.Stop()
 	}
-	h.clock.AfterFunc(deadline.Sub(now), func() {
+	r.killTimer = h.clock.AfterFunc(deadline.Sub(h.clock.Now()), func() {
 		select {
 		case <-inst.Done():
 		default:
 			inst.Kill()
 		}
 	})
+	if !hook {
+		inst.Terminate()
+		return
+	}
+	hookCtx, cancel := context.WithCancel(h.workloads)
+	hookTimer := h.clock.AfterFunc(deadline.Sub(h.clock.Now()), cancel)
+	// The hook runs beside the worker; SIGTERM follows it.
+	go func() {
+		defer cancel()
+		h.probes.PreStop(hookCtx, pod, r.name, id)
+		hookTimer.Stop()
+		inst.Terminate()
+	}()
 }
 
 // cleanup releases what the pod held on the node.
