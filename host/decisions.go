@@ -29,6 +29,9 @@ const (
 	exitCodeKilled = 137
 
 	messageStatusUnknown = "The container could not be located when the pod was deleted.  The container used to be Running"
+	// messageStatusUnknownTerminal is the state of a container of a terminal
+	// pod that never ran (again).
+	messageStatusUnknownTerminal = "The container could not be located when the pod was terminated"
 )
 
 // Grace periods (k8s-semantics.md section 4).

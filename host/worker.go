@@ -826,6 +826,20 @@ func (w *podWorker) buildStatus(pod *api.Pod, podIsTerminal bool) api.PodStatus 
 		phase = old // terminal phases are sticky
 	}
 	st.Phase = phase
+	if phase == api.PodSucceeded || phase == api.PodFailed {
+		// A terminal pod has no waiting containers: one that will not run
+		// again is terminated, as the kubelet reports it.
+		for i := range st.ContainerStatuses {
+			cs := &st.ContainerStatuses[i]
+			if cs.State.Waiting != nil {
+				cs.State = api.ContainerState{Terminated: &api.ContainerStateTerminated{
+					ExitCode: exitCodeKilled,
+					Reason:   ReasonContainerStatusUnknown,
+					Message:  messageStatusUnknownTerminal,
+				}}
+			}
+		}
+	}
 	if w.startTime.IsZero() {
 		w.startTime = now
 	}

@@ -336,6 +336,9 @@ func TestNodeRestartMarksLostContainers(t *testing.T) {
 	if cs.RestartCount != 1 || cs.LastTerminationState.Terminated == nil || cs.LastTerminationState.Terminated.Reason != ReasonContainerStatusUnknown {
 		t.Errorf("never: %s", describe(p))
 	}
+	if term := cs.State.Terminated; term == nil || term.Reason != ReasonContainerStatusUnknown || term.Message != messageStatusUnknownTerminal {
+		t.Errorf("never: state %s", stateString(cs.State))
+	}
 	if p.Status.PodIP != before.Status.PodIP {
 		t.Errorf("pod IP changed from %s to %s", before.Status.PodIP, p.Status.PodIP)
 	}
