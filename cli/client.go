@@ -1,0 +1,71 @@
+package cli
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+
+	ucli "github.com/urfave/cli/v2"
+
+	"github.com/wasmlet/wasmlet/api"
+	"github.com/wasmlet/wasmlet/client"
+)
+
+// nodeClient is what the verbs ask of a node. It is the client package's
+// Client; the verbs name only this much of it so that tests can see at a
+// glance what the CLI depends on.
+type nodeClient interface {
+	Get(ctx context.Context, r *api.ResourceInfo, namespace, name string) (api.Object, error)
+	List(ctx context.Context, r *api.ResourceInfo, namespace string, opts client.ListOptions) ([]api.Object, error)
+	Create(ctx context.Context, obj api.Object) (api.Object, error)
+	Update(ctx context.Context, obj api.Object) (api.Object, error)
+	Patch(ctx context.Context, r *api.ResourceInfo, namespace, name string, pt client.PatchType, data []byte) (api.Object, error)
+	Delete(ctx context.Context, r *api.ResourceInfo, namespace, name string, opts client.DeleteOptions) error
+	GetScale(ctx context.Context, r *api.ResourceInfo, namespace, name string) (*api.Scale, error)
+	UpdateScale(ctx context.Context, r *api.ResourceInfo, namespace, name string, s *api.Scale) (*api.Scale, error)
+	ServerVersion(ctx context.Context) (*api.VersionInfo, error)
+}
+
+// clientFlags are the flags of every verb that talks to a node.
+func clientFlags() []ucli.Flag {
+	return []ucli.Flag{
+		&ucli.StringFlag{Name: "kubeconfig", Usage: "path to the kubeconfig file (default: $KUBECONFIG, then the default data dir's)"},
+		&ucli.StringFlag{Name: "namespace", Aliases: []string{"n"}, Usage: "the namespace of the request"},
+	}
+}
+
+// allNamespacesFlag is -A of the verbs that can span namespaces.
+var allNamespacesFlag = &ucli.BoolFlag{Name: "all-namespaces", Aliases: []string{"A"},
+	Usage: "across all namespaces; a namespace given with -n is ignored"}
+
+// kubeconfigPath is where a client finds its node: --kubeconfig, then
+// $KUBECONFIG (its first entry), then the default data dir's kubeconfig.
+func (e *environment) kubeconfigPath(c *ucli.Context) string {
+	if p := c.String("kubeconfig"); p != "" {
+		return p
+	}
+	if p := e.env("KUBECONFIG"); p != "" {
+		return filepath.SplitList(p)[0]
+	}
+	return filepath.Join(client.DefaultDataDir(), "kubeconfig.yaml")
+}
+
+func (e *environment) env(key string) string {
+	if e.getenv != nil {
+		return e.getenv(key)
+	}
+	return os.Getenv(key)
+}
+
+// connect returns a client for the node the flags point at.
+func (e *environment) connect(c *ucli.Context) (nodeClient, error) {
+	return client.FromKubeconfig(e.kubeconfigPath(c))
+}
+
+// namespace is -n, or `default`.
+func namespace(c *ucli.Context) string {
+	if ns := c.String("namespace"); ns != "" {
+		return ns
+	}
+	return "default"
+}

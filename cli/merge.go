@@ -1,0 +1,88 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"reflect"
+)
+
+// threeWayMergePatch computes the JSON merge patch (RFC 7386) that apply
+// sends: from original (the last applied configuration, nil if none),
+// modified (the file now) and current (the live object).
+//
+//   - A field in modified that current lacks or holds differently is set.
+//   - A field in original that modified no longer has is removed (null).
+//   - A field in neither stays as it is live (replicas set by scale,
+//     fields the node defaulted or owns).
+//
+// Lists are replaced whole, as a merge patch does. Because the node fills
+// defaults into list elements (containers' imagePullPolicy, ...), a list
+// that the file states exactly as last applied is left alone even when the
+// live one differs; otherwise every apply of an unchanged file would
+// rewrite them. Strategic merge with patch merge keys replaces this later.
+func threeWayMergePatch(original, modified, current map[string]any) map[string]any {
+	patch := map[string]any{}
+	for k, mv := range modified {
+		cv, inCurrent := current[k]
+		ov, inOriginal := original[k]
+		if mm, ok := mv.(map[string]any); ok {
+			cm, liveMap := cv.(map[string]any)
+			if !liveMap {
+				patch[k] = mv
+				continue
+			}
+			om, _ := ov.(map[string]any)
+			if sub := threeWayMergePatch(om, mm, cm); len(sub) > 0 {
+				patch[k] = sub
+			}
+			continue
+		}
+		if _, isList := mv.([]any); isList && inOriginal && inCurrent && jsonEqual(ov, mv) {
+			if _, liveList := cv.([]any); liveList {
+				continue
+			}
+		}
+		if !inCurrent || !jsonEqual(cv, mv) {
+			patch[k] = mv
+		}
+	}
+	for k := range original {
+		if _, still := modified[k]; still {
+			continue
+		}
+		if _, live := current[k]; live {
+			patch[k] = nil
+		}
+	}
+	return patch
+}
+
+func jsonEqual(a, b any) bool {
+	return reflect.DeepEqual(normalize(a), normalize(b))
+}
+
+// normalize makes numbers comparable whatever decoded them.
+func normalize(v any) any {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return v
+	}
+	var out any
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	if d.Decode(&out) != nil {
+		return v
+	}
+	return out
+}
+
+// toMap turns JSON into a generic object, numbers kept exact.
+func toMap(b []byte) (map[string]any, error) {
+	var m map[string]any
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	if err := d.Decode(&m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}

@@ -1,0 +1,212 @@
+package printers
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/wasmlet/wasmlet/api"
+	"sigs.k8s.io/yaml"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+// now is when the fixtures are printed.
+var now = time.Date(2026, 1, 10, 12, 0, 0, 0, time.UTC)
+
+// fixtures reads testdata/<resource>.yaml, a list of objects in
+// Kubernetes' JSON names, into typed objects of that kind.
+func fixtures(t *testing.T, resource string) (*api.ResourceInfo, []api.Object) {
+	t.Helper()
+	r, ok := api.LookupResource(resource)
+	if !ok {
+		t.Fatalf("no resource %q", resource)
+	}
+	b, err := os.ReadFile(filepath.Join("testdata", resource+".yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var raws []json.RawMessage
+	if err := yaml.Unmarshal(b, &raws); err != nil {
+		t.Fatalf("%s.yaml: %v", resource, err)
+	}
+	var objs []api.Object
+	for i, raw := range raws {
+		obj := r.New()
+		if err := json.Unmarshal(raw, obj); err != nil {
+			t.Fatalf("%s.yaml item %d: %v", resource, i, err)
+		}
+		objs = append(objs, obj)
+	}
+	return r, objs
+}
+
+// golden compares got with testdata/<name>.golden, or rewrites it with
+// -update.
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name+".golden")
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./cli/... -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from %s\n--- got:\n%s\n--- want:\n%s", name, path, got, want)
+	}
+}
+
+func TestTables(t *testing.T) {
+	tests := []struct {
+		golden   string
+		resource string
+		opts     TableOptions
+	}{
+		{"pods", "pods", TableOptions{}},
+		{"pods-wide", "pods", TableOptions{Wide: true}},
+		{"pods-all-namespaces-labels", "pods", TableOptions{WithNamespace: true, ShowLabels: true}},
+		{"pods-no-headers-kind", "pods", TableOptions{NoHeaders: true, WithKind: true}},
+		{"replicasets", "replicasets", TableOptions{}},
+		{"replicasets-wide", "replicasets", TableOptions{Wide: true, WithKind: true}},
+		{"replicationcontrollers-wide", "replicationcontrollers", TableOptions{Wide: true, ShowLabels: true}},
+		{"events", "events", TableOptions{}},
+		{"events-wide", "events", TableOptions{Wide: true}},
+		{"namespaces", "namespaces", TableOptions{WithNamespace: true}},
+		{"nodes", "nodes", TableOptions{}},
+		{"nodes-wide", "nodes", TableOptions{Wide: true}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.golden, func(t *testing.T) {
+			r, objs := fixtures(t, tt.resource)
+			tt.opts.Now = now
+			var buf bytes.Buffer
+			if err := PrintTable(&buf, r, objs, tt.opts); err != nil {
+				t.Fatal(err)
+			}
+			golden(t, "table-"+tt.golden, buf.Bytes())
+		})
+	}
+}
+
+func TestOutputs(t *testing.T) {
+	pods, podObjs := fixtures(t, "pods")
+	rs, rsObjs := fixtures(t, "replicasets")
+	one := []Item{{pods, podObjs[0]}}
+	mixed := []Item{{rs, rsObjs[0]}, {pods, podObjs[0]}}
+	tests := []struct {
+		golden string
+		print  func(*bytes.Buffer) error
+	}{
+		{"yaml-single", func(b *bytes.Buffer) error { return PrintYAML(b, one, true) }},
+		{"yaml-list", func(b *bytes.Buffer) error { return PrintYAML(b, mixed, false) }},
+		{"yaml-empty", func(b *bytes.Buffer) error { return PrintYAML(b, nil, false) }},
+		{"json-single", func(b *bytes.Buffer) error { return PrintJSON(b, one, true) }},
+		{"json-list", func(b *bytes.Buffer) error { return PrintJSON(b, mixed, false) }},
+		{"json-empty", func(b *bytes.Buffer) error { return PrintJSON(b, nil, false) }},
+		{"name", func(b *bytes.Buffer) error { return PrintName(b, mixed) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.golden, func(t *testing.T) {
+			var buf bytes.Buffer
+			if err := tt.print(&buf); err != nil {
+				t.Fatal(err)
+			}
+			golden(t, tt.golden, buf.Bytes())
+		})
+	}
+}
+
+func TestHumanDuration(t *testing.T) {
+	tests := []struct {
+		d    time.Duration
+		want string
+	}{
+		{-3 * time.Second, "<invalid>"},
+		{-1500 * time.Millisecond, "0s"},
+		{0, "0s"},
+		{999 * time.Millisecond, "0s"},
+		{59 * time.Second, "59s"},
+		{119 * time.Second, "119s"},
+		{120 * time.Second, "2m"},
+		{121 * time.Second, "2m1s"},
+		{9*time.Minute + 59*time.Second, "9m59s"},
+		{10 * time.Minute, "10m"},
+		{10*time.Minute + 30*time.Second, "10m"},
+		{179 * time.Minute, "179m"},
+		{3 * time.Hour, "3h"},
+		{3*time.Hour + 5*time.Minute, "3h5m"},
+		{7*time.Hour + 59*time.Minute, "7h59m"},
+		{8 * time.Hour, "8h"},
+		{47 * time.Hour, "47h"},
+		{48 * time.Hour, "2d"},
+		{49 * time.Hour, "2d1h"},
+		{8*24*time.Hour - time.Hour, "7d23h"},
+		{8 * 24 * time.Hour, "8d"},
+		{729 * 24 * time.Hour, "729d"},
+		{730 * 24 * time.Hour, "2y"},
+		{731 * 24 * time.Hour, "2y1d"},
+		{8*365*24*time.Hour - 24*time.Hour, "7y364d"},
+		{8 * 365 * 24 * time.Hour, "8y"},
+		{20 * 365 * 24 * time.Hour, "20y"},
+	}
+	for _, tt := range tests {
+		if got := HumanDuration(tt.d); got != tt.want {
+			t.Errorf("HumanDuration(%v) = %q, want %q", tt.d, got, tt.want)
+		}
+	}
+}
+
+func TestPodStatus(t *testing.T) {
+	_, objs := fixtures(t, "pods")
+	want := map[string]PodSummary{
+		"myweb":      {Ready: 1, Total: 1, Status: "Running"},
+		"creating":   {Ready: 0, Total: 2, Status: "ContainerCreating"},
+		"crasher":    {Ready: 0, Total: 1, Status: "CrashLoopBackOff", Restarts: 4, LastRestart: time.Date(2026, 1, 10, 11, 58, 30, 0, time.UTC)},
+		"job":        {Ready: 0, Total: 1, Status: "Completed"},
+		"failed":     {Ready: 0, Total: 1, Status: "Signal:9"},
+		"going":      {Ready: 1, Total: 1, Status: "Terminating"},
+		"init-wait":  {Ready: 0, Total: 1, Status: "Init:1/2"},
+		"init-crash": {Ready: 0, Total: 1, Status: "Init:CrashLoopBackOff", Restarts: 3, LastRestart: time.Date(2026, 1, 10, 11, 55, 0, 0, time.UTC)},
+		"sidecar":    {Ready: 2, Total: 3, Status: "NotReady", Restarts: 3, LastRestart: time.Date(2026, 1, 10, 9, 59, 59, 0, time.UTC)},
+		"other":      {Ready: 0, Total: 1, Status: "Pending"},
+	}
+	for _, obj := range objs {
+		pod := obj.(*api.Pod)
+		got := PodStatus(pod)
+		w := want[pod.Name]
+		if got.Ready != w.Ready || got.Total != w.Total || got.Status != w.Status ||
+			got.Restarts != w.Restarts || !got.LastRestart.Equal(w.LastRestart) {
+			t.Errorf("%s: got %+v, want %+v", pod.Name, got, w)
+		}
+	}
+}
+
+func TestFormatLabelSelector(t *testing.T) {
+	tests := []struct {
+		sel  *api.LabelSelector
+		want string
+	}{
+		{nil, "<none>"},
+		{&api.LabelSelector{}, "<none>"},
+		{&api.LabelSelector{MatchLabels: map[string]string{"b": "2", "a": "1"}}, "a=1,b=2"},
+		{&api.LabelSelector{MatchExpressions: []api.LabelSelectorRequirement{
+			{Key: "z", Operator: api.LabelSelectorOpExists},
+			{Key: "env", Operator: api.LabelSelectorOpNotIn, Values: []string{"test", "dev"}},
+		}}, "env notin (dev,test),z"},
+		{&api.LabelSelector{MatchExpressions: []api.LabelSelectorRequirement{{Key: "a", Operator: "Bogus"}}}, "<error>"},
+	}
+	for _, tt := range tests {
+		if got := FormatLabelSelector(tt.sel); got != tt.want {
+			t.Errorf("FormatLabelSelector(%+v) = %q, want %q", tt.sel, got, tt.want)
+		}
+	}
+}

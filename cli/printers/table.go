@@ -1,0 +1,164 @@
+// Package printers turns objects into what kubectl prints: its tables
+// (the columns of Kubernetes' server-side printers, aligned as kubectl's
+// tabwriter aligns them), `-o yaml`, `-o json` and `-o name`.
+//
+// Printers take the time to print ages against (`now`), so that their
+// output is a pure function of their input and golden files stay stable.
+// They never talk to a node.
+package printers
+
+import (
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/wasmlet/wasmlet/api"
+)
+
+// TableOptions are the flags of `get` that shape a table.
+type TableOptions struct {
+	// Wide adds the columns of `-o wide`.
+	Wide bool
+	// NoHeaders leaves out the header line.
+	NoHeaders bool
+	// ShowLabels adds a LABELS column.
+	ShowLabels bool
+	// WithNamespace adds a NAMESPACE column first (`-A`).
+	WithNamespace bool
+	// WithKind names objects `kind.group/name`, as kubectl does when one
+	// call prints several kinds.
+	WithKind bool
+	// Now is the time ages are measured to.
+	Now time.Time
+}
+
+// Table is a header and rows of cells, one row per object.
+type Table struct {
+	Columns []string
+	Rows    [][]string
+}
+
+// kubectl's tabwriter settings: cells padded to a minimum of 6, then 3
+// spaces between columns. The last cell of a line is never padded.
+const (
+	tabMinWidth = 6
+	tabWidth    = 4
+	tabPadding  = 3
+)
+
+// NewTabWriter returns a writer that aligns tab-separated cells as kubectl
+// does. Flush it after each table.
+func NewTabWriter(w io.Writer) *tabwriter.Writer {
+	return tabwriter.NewWriter(w, tabMinWidth, tabWidth, tabPadding, ' ', 0)
+}
+
+// BuildTable builds the table of objs, which are all of kind r.
+func BuildTable(r *api.ResourceInfo, objs []api.Object, opts TableOptions) Table {
+	p := printerFor(r)
+	t := Table{Columns: p.columns(opts.Wide)}
+	if opts.WithNamespace && r.Namespaced {
+		t.Columns = append([]string{"NAMESPACE"}, t.Columns...)
+	}
+	if opts.ShowLabels {
+		t.Columns = append(t.Columns, "LABELS")
+	}
+	for _, obj := range objs {
+		row := p.row(obj, opts.Now, opts.Wide)
+		meta := obj.GetObjectMeta()
+		if opts.WithKind && len(row) > 0 {
+			row[0] = KindPrefix(r) + "/" + row[0]
+		}
+		if opts.WithNamespace && r.Namespaced {
+			row = append([]string{meta.Namespace}, row...)
+		}
+		if opts.ShowLabels {
+			row = append(row, FormatLabels(meta.Labels))
+		}
+		t.Rows = append(t.Rows, row)
+	}
+	return t
+}
+
+// PrintTable writes the table of objs (all of kind r) to w, aligned.
+func PrintTable(w io.Writer, r *api.ResourceInfo, objs []api.Object, opts TableOptions) error {
+	t := BuildTable(r, objs, opts)
+	tw := NewTabWriter(w)
+	if !opts.NoHeaders {
+		writeRow(tw, t.Columns)
+	}
+	for _, row := range t.Rows {
+		writeRow(tw, row)
+	}
+	return tw.Flush()
+}
+
+func writeRow(w io.Writer, cells []string) {
+	fmt.Fprintln(w, strings.Join(cells, "\t"))
+}
+
+// KindPrefix is how kubectl names a kind before an object's name:
+// `pod`, `replicaset.apps`.
+func KindPrefix(r *api.ResourceInfo) string {
+	k := strings.ToLower(r.Kind)
+	if r.Group != "" {
+		k += "." + r.Group
+	}
+	return k
+}
+
+// FormatLabels is `a=b,c=d` with keys sorted, or `<none>`.
+func FormatLabels(labels map[string]string) string {
+	if len(labels) == 0 {
+		return "<none>"
+	}
+	parts := make([]string, 0, len(labels))
+	for _, k := range slices.Sorted(maps.Keys(labels)) {
+		parts = append(parts, k+"="+labels[k])
+	}
+	return strings.Join(parts, ",")
+}
+
+// kindPrinter knows one kind's columns.
+type kindPrinter interface {
+	columns(wide bool) []string
+	row(obj api.Object, now time.Time, wide bool) []string
+}
+
+// printerFor returns the columns of r's kind; a kind without its own
+// printer gets kubectl's default NAME AGE.
+func printerFor(r *api.ResourceInfo) kindPrinter {
+	if p, ok := kindPrinters[r.Kind]; ok {
+		return p
+	}
+	return defaultPrinter{}
+}
+
+var kindPrinters = map[string]kindPrinter{
+	"Pod":                   podPrinter{},
+	"ReplicaSet":            replicaSetPrinter{},
+	"ReplicationController": replicationControllerPrinter{},
+	"Event":                 eventPrinter{},
+	"Namespace":             namespacePrinter{},
+	"Node":                  nodePrinter{},
+}
+
+type defaultPrinter struct{}
+
+func (defaultPrinter) columns(bool) []string { return []string{"NAME", "AGE"} }
+
+func (defaultPrinter) row(obj api.Object, now time.Time, _ bool) []string {
+	m := obj.GetObjectMeta()
+	return []string{m.Name, age(m.CreationTimestamp, now)}
+}
+
+// orNone is s, or `<none>` when s is empty.
+func orNone(s string) string {
+	if s == "" {
+		return "<none>"
+	}
+	return s
+}

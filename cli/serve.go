@@ -1,0 +1,84 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	ucli "github.com/urfave/cli/v2"
+
+	"github.com/wasmlet/wasmlet"
+)
+
+func (e *environment) serveCommand() *ucli.Command {
+	return &ucli.Command{
+		Name:  "serve",
+		Usage: "run a node (store, API server, pods, controllers) until SIGINT or SIGTERM",
+		Flags: []ucli.Flag{
+			dataDirFlag(),
+			&ucli.StringFlag{Name: "listen", Value: "127.0.0.1:7443", Usage: "address of the HTTPS API"},
+			&ucli.StringFlag{Name: "node-name", Value: hostname(), Usage: "name of the v1 Node object"},
+			&ucli.StringFlag{Name: "image-root", Value: workingDir(), Usage: "directory relative image paths are resolved against"},
+			&ucli.StringFlag{Name: "pod-cidr", Value: "127.42.0.0/16", Usage: "loopback range pod IPs come from"},
+			&ucli.StringSliceFlag{Name: "allow-host-path", Usage: "directory under which hostPath volumes are allowed (repeatable)"},
+			&ucli.DurationFlag{Name: "shutdown-grace-period", Value: 30 * time.Second, Usage: "longest grace period a pod gets when the node stops"},
+		},
+		Action: e.serve,
+	}
+}
+
+func (e *environment) serve(c *ucli.Context) error {
+	if c.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments: %v", c.Args().Slice())
+	}
+	dataDir := c.String("data-dir")
+	if dataDir == "" {
+		return errors.New("--data-dir must not be empty")
+	}
+	cfg := wasmlet.NewConfig().
+		WithDataDir(dataDir).
+		WithListen(c.String("listen")).
+		WithNodeName(c.String("node-name")).
+		WithImageRoot(c.String("image-root")).
+		WithPodCIDR(c.String("pod-cidr")).
+		WithAllowedHostPaths(c.StringSlice("allow-host-path")...).
+		WithShutdownGracePeriod(c.Duration("shutdown-grace-period")).
+		WithLogger(slog.New(slog.NewTextHandler(e.stderr, nil)))
+
+	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	node, err := wasmlet.New(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer node.Close()
+	if err := node.Start(ctx); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stderr, "wasmlet node %q serving on https://%s\n", c.String("node-name"), node.APIAddr())
+	fmt.Fprintf(e.stderr, "kubeconfig: %s\n", filepath.Join(dataDir, "kubeconfig.yaml"))
+	<-ctx.Done()
+	fmt.Fprintln(e.stderr, "stopping: pods get their grace period")
+	return node.Close()
+}
+
+func hostname() string {
+	h, err := os.Hostname()
+	if err != nil {
+		return "wasmlet"
+	}
+	return h
+}
+
+func workingDir() string {
+	d, err := os.Getwd()
+	if err != nil {
+		return "."
+	}
+	return d
+}
