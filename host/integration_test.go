@@ -151,7 +151,6 @@ func TestRealInvalidModule(t *testing.T) {
 // TestRealNodeRestartOnDisk restarts the node on the same on-disk store:
 // the running container is recorded lost and started again, counted.
 func TestRealNodeRestartOnDisk(t *testing.T) {
-	rt := realRuntime(t)
 	dataDir := t.TempDir()
 	clk := clock.NewFake(t0)
 	open := func() *store.Store {
@@ -165,7 +164,7 @@ func TestRealNodeRestartOnDisk(t *testing.T) {
 		return st
 	}
 	st := open()
-	n := newTestNode(t, rt, st, clk, dataDir)
+	n := newTestNode(t, realRuntime(t), st, clk, dataDir)
 	spec := examplePod(t, "myweb", api.RestartPolicyAlways)
 	spec.Containers[0].Ports = []api.ContainerPort{{Name: "http", ContainerPort: 8080}}
 	n.createPod("myweb", spec)
@@ -175,7 +174,8 @@ func TestRealNodeRestartOnDisk(t *testing.T) {
 
 	st = open()
 	defer st.Close()
-	n2 := newTestNode(t, rt, st, clk, dataDir)
+	// A new process: a new runtime (Close released the first one).
+	n2 := newTestNode(t, realRuntime(t), st, clk, dataDir)
 	p := n2.waitPod("myweb", "running again", func(p *api.Pod) bool {
 		cs := containerStatus(p, "myweb")
 		return cs != nil && cs.State.Running != nil && cs.RestartCount == 1
