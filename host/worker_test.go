@@ -488,3 +488,60 @@ func TestDefinitionChangeRestartsTheContainer(t *testing.T) {
 		t.Errorf("phase %s", p.Status.Phase)
 	}
 }
+
+// TestGuestABIConfig keeps docs/guest-abi.md true for what the host hands
+// the WASI layer: argv, environment, mounts and listeners, in order.
+func TestGuestABIConfig(t *testing.T) {
+	rt := &capturingRuntime{}
+	n := newTestNode(t, rt, nil, nil, "")
+	hostDir := t.TempDir()
+	spec := api.PodSpec{
+		Volumes: []api.Volume{
+			{Name: "scratch", VolumeSource: api.VolumeSource{EmptyDir: &api.EmptyDirVolumeSource{}}},
+			{Name: "host", VolumeSource: api.VolumeSource{HostPath: &api.HostPathVolumeSource{Path: hostDir}}},
+		},
+		Containers: []api.Container{
+			{
+				Name: "app", Image: "serve.wasm", Args: []string{"-v", "$(GREETING)"},
+				Env:          []api.EnvVar{{Name: "GREETING", Value: "hi"}, {Name: "B", Value: "$(GREETING)-b"}},
+				VolumeMounts: []api.VolumeMount{{Name: "host", MountPath: "/host", ReadOnly: true}, {Name: "scratch", MountPath: "/data"}},
+				Ports:        []api.ContainerPort{{Name: "http", ContainerPort: 8080}, {ContainerPort: 9090}, {Name: "dns", ContainerPort: 53, Protocol: "UDP"}},
+			},
+			{Name: "cmd", Image: "serve.wasm", Command: []string{"/bin/tool", "run"}, Args: []string{"x"}},
+		},
+	}
+	n.createPod("abi", spec)
+	p := n.waitPod("abi", "running", func(p *api.Pod) bool { return isRunning("app")(p) && isRunning("cmd")(p) })
+
+	rt.mu.Lock()
+	insts := append([]*fakeInstance(nil), rt.insts...)
+	rt.mu.Unlock()
+	byArg0 := map[string]*fakeInstance{}
+	for _, in := range insts {
+		byArg0[in.cfg.Args[0]] = in
+	}
+	app, cmd := byArg0["app"], byArg0["/bin/tool"]
+	if app == nil || cmd == nil {
+		t.Fatalf("instances: %v", byArg0)
+	}
+	if got := strings.Join(app.cfg.Args, " "); got != "app -v hi" {
+		t.Errorf("app argv %q", got)
+	}
+	if got := strings.Join(cmd.cfg.Args, " "); got != "/bin/tool run x" {
+		t.Errorf("cmd argv %q", got)
+	}
+	wantEnv := "GREETING=hi B=hi-b HOSTNAME=abi POD_NAME=abi POD_NAMESPACE=default POD_IP=" + p.Status.PodIP
+	if got := strings.Join(app.cfg.Env, " "); got != wantEnv {
+		t.Errorf("env %q, want %q", got, wantEnv)
+	}
+	m := app.cfg.Mounts
+	if len(m) != 2 || m[0].GuestPath != "/host" || m[0].HostDir != hostDir || !m[0].ReadOnly ||
+		m[1].GuestPath != "/data" || !strings.HasSuffix(m[1].HostDir, "/pods/"+p.UID+"/volumes/scratch") || m[1].ReadOnly {
+		t.Errorf("mounts %+v", m)
+	}
+	ls := app.cfg.Listeners
+	if len(ls) != 2 || ls[0].Name != "http" || ls[0].L.Addr().String() != p.Status.PodIP+":8080" ||
+		ls[1].Name != "" || ls[1].L.Addr().String() != p.Status.PodIP+":9090" {
+		t.Errorf("listeners %+v", ls)
+	}
+}
