@@ -545,3 +545,26 @@ func TestGuestABIConfig(t *testing.T) {
 		t.Errorf("listeners %+v", ls)
 	}
 }
+
+func TestLogsFollowEndsWithTheContainer(t *testing.T) {
+	n := newTestNode(t, &fakeRuntime{}, nil, nil, "")
+	n.createPod("g", podSpec(api.RestartPolicyAlways, "graceful.wasm"))
+	n.waitPod("g", "running", isRunning("graceful"))
+	pr, pw := ioPipe()
+	done := make(chan error, 1)
+	go func() { done <- n.h.Logs(context.Background(), "default", "g", LogOptions{Follow: true}, pw) }()
+	if got := pr.next(); got != "started graceful\n" {
+		t.Fatalf("first line %q", got)
+	}
+	if _, _, err := n.st.Delete(context.Background(), podsResource(), "default", "g", store.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-clock.Real().After(10 * time.Second):
+		t.Fatal("follow did not end with the container")
+	}
+}
