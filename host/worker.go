@@ -39,7 +39,11 @@ type podWorker struct {
 	kills      []killRequest
 	shutdownCh chan struct{} // closed when Shutdown asks the pod to stop
 	shutdownAt time.Time
-	instWG     sync.WaitGroup // instance waiters
+	// stoppedCh is closed by the worker once, shutting down, it has no
+	// instance left.
+	stoppedCh   chan struct{}
+	stoppedOnce sync.Once
+	instWG      sync.WaitGroup // instance waiters
 
 	liveMu sync.Mutex
 	live   map[string]*containerLog // "<container>/<id>" -> open log of a running instance
@@ -112,6 +116,7 @@ func newPodWorker(h *Host, p *api.Pod) *podWorker {
 		kickCh:         make(chan struct{}, 1),
 		supervisionEnd: make(chan struct{}),
 		shutdownCh:     make(chan struct{}),
+		stoppedCh:      make(chan struct{}),
 		containers:     map[string]*containerRecord{},
 		backoff:        map[string]BackoffEntry{},
 		live:           map[string]*containerLog{},
@@ -193,10 +198,9 @@ func (w *podWorker) shutdown(ctx context.Context) {
 	}
 	w.mu.Unlock()
 	w.kick()
-	done := make(chan struct{})
-	go func() { w.instWG.Wait(); close(done) }()
 	select {
-	case <-done:
+	case <-w.stoppedCh:
+	case <-w.supervisionEnd:
 	case <-ctx.Done():
 	}
 }
@@ -329,6 +333,9 @@ func (w *podWorker) sync(ctx context.Context) bool {
 			if r.inst != nil && !r.stopping {
 				w.stopContainer(pod, r, "", now, deadline, true)
 			}
+		}
+		if !w.anyRunning() {
+			w.stoppedOnce.Do(func() { close(w.stoppedCh) })
 		}
 		return false
 	}
