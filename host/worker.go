@@ -821,7 +821,7 @@ func (w *podWorker) buildStatus(pod *api.Pod, podIsTerminal bool) api.PodStatus 
 		cs := clone(r.status)
 		if r.inst != nil {
 			cs.Started = boolPtr(r.started)
-			cs.Ready = r.started && r.ready && !r.stopping
+			cs.Ready = r.started && r.ready // a terminating container stays ready until it stops, as on a cluster
 		} else {
 			cs.Started = boolPtr(false)
 			cs.Ready = false
