@@ -118,9 +118,9 @@ func (h *Host) nodeObject(now time.Time) *api.Node {
 	}
 	mem := machineMemory()
 	resources := api.ResourceList{
-		api.ResourcePods:   api.MustParseQuantity(strconv.Itoa(maxPods)),
-		api.ResourceMemory: api.MustParseQuantity(strconv.FormatUint(mem/1024, 10) + "Ki"),
-		api.ResourceCPU:    api.MustParseQuantity(strconv.Itoa(runtime.NumCPU())),
+		api.ResourcePods:   quantity(strconv.Itoa(maxPods)),
+		api.ResourceMemory: quantity(strconv.FormatUint(mem/1024, 10) + "Ki"),
+		api.ResourceCPU:    quantity(strconv.Itoa(runtime.NumCPU())),
 	}
 	return &api.Node{
 		TypeMeta: api.TypeMeta{Kind: "Node", APIVersion: "v1"},

@@ -858,7 +858,6 @@ func (w *podWorker) buildStatus(pod *api.Pod, podIsTerminal bool) api.PodStatus 
 		st.PodIPs = []api.PodIP{{IP: w.podIP}}
 	}
 	st.Conditions = podConditions(pod, phase, st.ContainerStatuses, w.podIP != "" && !podIsTerminal, now)
-	st.QOSClass = pod.Status.QOSClass
 	return st
 }
 
