@@ -40,6 +40,9 @@ type environment struct {
 	// getenv reads the environment (KUBECONFIG, XDG_DATA_HOME); tests
 	// replace it.
 	getenv func(string) string
+	// dial replaces the client's FromKubeconfig (tests of the verbs' logic
+	// without a node).
+	dial func(kubeconfig string) (nodeClient, error)
 }
 
 func (e *environment) run(ctx context.Context, args []string) int {

@@ -59,6 +59,9 @@ func (e *environment) env(key string) string {
 
 // connect returns a client for the node the flags point at.
 func (e *environment) connect(c *ucli.Context) (nodeClient, error) {
+	if e.dial != nil {
+		return e.dial(e.kubeconfigPath(c))
+	}
 	return client.FromKubeconfig(e.kubeconfigPath(c))
 }
 

@@ -34,7 +34,7 @@ func (e *environment) loadManifests(paths []string, recursive bool) ([]manifest,
 			tm := obj.GetTypeMeta()
 			return nil, fmt.Errorf("no matches for kind %q in version %q", tm.Kind, tm.APIVersion)
 		}
-		applied, err := json.Marshal(obj)
+		applied, err := appliedConfiguration(obj)
 		if err != nil {
 			return nil, err
 		}
@@ -44,4 +44,48 @@ func (e *environment) loadManifests(paths []string, recursive bool) ([]manifest,
 		return nil, fmt.Errorf("no objects passed to apply")
 	}
 	return out, nil
+}
+
+// appliedConfiguration is the object as the file states it: its JSON
+// without what a typed object adds that the file cannot have said (null
+// and empty fields, a status). Apply compares it with the live object and
+// records it; a null creationTimestamp in it would otherwise be "changed"
+// by every apply.
+func appliedConfiguration(obj api.Object) ([]byte, error) {
+	b, err := json.Marshal(obj)
+	if err != nil {
+		return nil, err
+	}
+	m, err := toMap(b)
+	if err != nil {
+		return nil, err
+	}
+	delete(m, "status")
+	prune(m)
+	return json.Marshal(m)
+}
+
+// prune removes null values, and maps left empty outside lists, depth
+// first. In list elements an empty map can be what the file says
+// (`emptyDir: {}`), so it stays.
+func prune(m map[string]any) { pruneMap(m, true) }
+
+func pruneMap(m map[string]any, dropEmpty bool) {
+	for k, v := range m {
+		switch v := v.(type) {
+		case nil:
+			delete(m, k)
+		case map[string]any:
+			pruneMap(v, dropEmpty)
+			if dropEmpty && len(v) == 0 {
+				delete(m, k)
+			}
+		case []any:
+			for _, e := range v {
+				if em, ok := e.(map[string]any); ok {
+					pruneMap(em, false)
+				}
+			}
+		}
+	}
 }

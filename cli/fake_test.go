@@ -1,0 +1,197 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/wasmlet/wasmlet/api"
+	"github.com/wasmlet/wasmlet/client"
+)
+
+// memoryNode is a node's API in memory, holding objects as JSON: enough of
+// create, get, list, merge patch, delete and scale for the verbs' own
+// logic (apply's three-way merge, label's words, delete's wait) to be
+// tested without a node. The real node is tested in cli_test.go.
+type memoryNode struct {
+	mu      sync.Mutex
+	objects map[string][]byte
+	rv      int
+	now     time.Time
+}
+
+func newMemoryNode(now time.Time) *memoryNode {
+	return &memoryNode{objects: map[string][]byte{}, now: now}
+}
+
+func key(r *api.ResourceInfo, ns, name string) string {
+	return r.GroupResource() + "/" + ns + "/" + name
+}
+
+func (m *memoryNode) decode(r *api.ResourceInfo, b []byte) (api.Object, error) {
+	obj := r.New()
+	if err := json.Unmarshal(b, obj); err != nil {
+		return nil, err
+	}
+	return obj, nil
+}
+
+func (m *memoryNode) Get(_ context.Context, r *api.ResourceInfo, ns, name string) (api.Object, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	b, ok := m.objects[key(r, ns, name)]
+	if !ok {
+		return nil, api.NewNotFound(r.Group, r.Resource, name)
+	}
+	return m.decode(r, b)
+}
+
+func (m *memoryNode) List(_ context.Context, r *api.ResourceInfo, ns string, opts client.ListOptions) ([]api.Object, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []api.Object
+	for _, b := range m.objects {
+		obj, err := m.decode(r, b)
+		if err != nil {
+			continue
+		}
+		ri, _ := api.ResourceOf(obj)
+		meta := obj.GetObjectMeta()
+		if ri != r || (ns != "" && meta.Namespace != ns) {
+			continue
+		}
+		if k, v, ok := cutSelector(opts.LabelSelector); ok && meta.Labels[k] != v {
+			continue
+		}
+		out = append(out, obj)
+	}
+	return out, nil
+}
+
+// cutSelector understands the one selector form the tests use, k=v.
+func cutSelector(s string) (string, string, bool) {
+	for i := range s {
+		if s[i] == '=' {
+			return s[:i], s[i+1:], true
+		}
+	}
+	return "", "", false
+}
+
+func (m *memoryNode) Create(_ context.Context, obj api.Object) (api.Object, error) {
+	r, _ := api.ResourceOf(obj)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	obj = obj.DeepCopyObject()
+	meta := obj.GetObjectMeta()
+	k := key(r, meta.Namespace, meta.Name)
+	if _, ok := m.objects[k]; ok {
+		return nil, api.NewAlreadyExists(r.Group, r.Resource, meta.Name)
+	}
+	m.rv++
+	meta.ResourceVersion = strconv.Itoa(m.rv)
+	meta.UID = fmt.Sprintf("uid-%d", m.rv)
+	meta.CreationTimestamp = api.NewTime(m.now)
+	obj.GetTypeMeta().Kind, obj.GetTypeMeta().APIVersion = r.Kind, r.APIVersion()
+	b, err := json.Marshal(obj)
+	if err != nil {
+		return nil, err
+	}
+	m.objects[k] = b
+	return obj, nil
+}
+
+func (m *memoryNode) Update(ctx context.Context, obj api.Object) (api.Object, error) {
+	return nil, api.NewMethodNotSupported("", "", "update")
+}
+
+func (m *memoryNode) Patch(_ context.Context, r *api.ResourceInfo, ns, name string, pt client.PatchType, data []byte) (api.Object, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k := key(r, ns, name)
+	b, ok := m.objects[k]
+	if !ok {
+		return nil, api.NewNotFound(r.Group, r.Resource, name)
+	}
+	cur, err := toMap(b)
+	if err != nil {
+		return nil, err
+	}
+	p, err := toMap(data)
+	if err != nil {
+		return nil, api.NewBadRequest(err.Error())
+	}
+	patched, err := json.Marshal(mergePatch(cur, p))
+	if err != nil {
+		return nil, err
+	}
+	m.objects[k] = patched
+	return m.decode(r, patched)
+}
+
+// mergePatch is RFC 7386.
+func mergePatch(target, patch map[string]any) map[string]any {
+	out := map[string]any{}
+	for k, v := range target {
+		out[k] = v
+	}
+	for k, pv := range patch {
+		if pv == nil {
+			delete(out, k)
+			continue
+		}
+		if pm, ok := pv.(map[string]any); ok {
+			tm, _ := out[k].(map[string]any)
+			out[k] = mergePatch(tm, pm)
+			continue
+		}
+		out[k] = pv
+	}
+	return out
+}
+
+func (m *memoryNode) Delete(_ context.Context, r *api.ResourceInfo, ns, name string, _ client.DeleteOptions) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k := key(r, ns, name)
+	if _, ok := m.objects[k]; !ok {
+		return api.NewNotFound(r.Group, r.Resource, name)
+	}
+	delete(m.objects, k)
+	return nil
+}
+
+func (m *memoryNode) GetScale(ctx context.Context, r *api.ResourceInfo, ns, name string) (*api.Scale, error) {
+	obj, err := m.Get(ctx, r, ns, name)
+	if err != nil {
+		return nil, err
+	}
+	b, _ := json.Marshal(obj)
+	var v struct {
+		Spec struct {
+			Replicas int32 `json:"replicas"`
+		} `json:"spec"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return nil, err
+	}
+	s := &api.Scale{}
+	s.Name, s.Namespace = name, ns
+	s.Spec.Replicas = v.Spec.Replicas
+	return s, nil
+}
+
+func (m *memoryNode) UpdateScale(ctx context.Context, r *api.ResourceInfo, ns, name string, s *api.Scale) (*api.Scale, error) {
+	patch := fmt.Sprintf(`{"spec":{"replicas":%d}}`, s.Spec.Replicas)
+	if _, err := m.Patch(ctx, r, ns, name, client.MergePatch, []byte(patch)); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (m *memoryNode) ServerVersion(context.Context) (*api.VersionInfo, error) {
+	return &api.VersionInfo{GitVersion: "v1.32.0"}, nil
+}
