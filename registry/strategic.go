@@ -1,0 +1,387 @@
+package registry
+
+import (
+	"fmt"
+	"strings"
+)
+
+// A strategic merge patch is a JSON merge patch that knows, for each list
+// of the kind, whether it is merged element by element (and by which key)
+// or replaced. Kubernetes reads that from the patchStrategy and
+// patchMergeKey tags of its Go structs; wasmlet keeps the same facts in the
+// schema below, for the kinds it serves.
+
+// patchSchema describes one JSON value: the fields of an object, or the
+// elements of a list and how the list merges.
+type patchSchema struct {
+	fields map[string]*patchSchema
+	// For lists: mergeKey names the field that identifies an element of a
+	// list of objects merged element by element; mergeSet marks a list of
+	// primitives merged as a set; neither means the list is replaced.
+	mergeKey string
+	mergeSet bool
+	// retainKeys: a patch of one of these objects may carry $retainKeys.
+	retainKeys bool
+	elem       *patchSchema
+}
+
+func object(fields map[string]*patchSchema) *patchSchema {
+	return &patchSchema{fields: fields}
+}
+
+func mergeList(key string, elem *patchSchema) *patchSchema {
+	return &patchSchema{mergeKey: key, elem: elem}
+}
+
+var setList = &patchSchema{mergeSet: true}
+
+// The schemas of wasmlet's kinds, after Kubernetes' types.
+var (
+	objectMetaSchema = object(map[string]*patchSchema{
+		"finalizers":      setList,
+		"ownerReferences": mergeList("uid", nil),
+	})
+	containerSchema = object(map[string]*patchSchema{
+		"ports":         mergeList("containerPort", nil),
+		"env":           mergeList("name", nil),
+		"volumeMounts":  mergeList("mountPath", nil),
+		"volumeDevices": mergeList("devicePath", nil),
+	})
+	volumeSchema  = &patchSchema{retainKeys: true}
+	podSpecSchema = object(map[string]*patchSchema{
+		"containers":          mergeList("name", containerSchema),
+		"initContainers":      mergeList("name", containerSchema),
+		"ephemeralContainers": mergeList("name", containerSchema),
+		"volumes":             mergeList("name", volumeSchema),
+		"imagePullSecrets":    mergeList("name", nil),
+		"hostAliases":         mergeList("ip", nil),
+		"schedulingGates":     mergeList("name", nil),
+		"resourceClaims":      mergeList("name", volumeSchema),
+		"topologySpreadConstraints": mergeList("topologyKey", nil),
+	})
+	conditionsStatusSchema = object(map[string]*patchSchema{
+		"conditions": mergeList("type", nil),
+	})
+	podStatusSchema = object(map[string]*patchSchema{
+		"conditions": mergeList("type", nil),
+		"podIPs":     mergeList("ip", nil),
+		"hostIPs":    mergeList("ip", nil),
+	})
+	podTemplateSchema = object(map[string]*patchSchema{
+		"metadata": objectMetaSchema,
+		"spec":     podSpecSchema,
+	})
+	controllerSchema = object(map[string]*patchSchema{
+		"metadata": objectMetaSchema,
+		"spec":     object(map[string]*patchSchema{"template": podTemplateSchema}),
+		"status":   conditionsStatusSchema,
+	})
+	kindSchemas = map[string]*patchSchema{
+		"Pod": object(map[string]*patchSchema{
+			"metadata": objectMetaSchema,
+			"spec":     podSpecSchema,
+			"status":   podStatusSchema,
+		}),
+		"ReplicaSet":            controllerSchema,
+		"ReplicationController": controllerSchema,
+		"Node": object(map[string]*patchSchema{
+			"metadata": objectMetaSchema,
+			"spec":     object(map[string]*patchSchema{"podCIDRs": setList}),
+			"status": object(map[string]*patchSchema{
+				"conditions": mergeList("type", nil),
+				"addresses":  mergeList("type", nil),
+			}),
+		}),
+	}
+	// genericSchema is for kinds without lists to merge (Event,
+	// Namespace, Scale).
+	genericSchema = object(map[string]*patchSchema{"metadata": objectMetaSchema})
+)
+
+func schemaFor(kind string) *patchSchema {
+	if s, ok := kindSchemas[kind]; ok {
+		return s
+	}
+	return genericSchema
+}
+
+func (s *patchSchema) field(name string) *patchSchema {
+	if s == nil || s.fields == nil {
+		return nil
+	}
+	return s.fields[name]
+}
+
+// Directives of a strategic merge patch.
+const (
+	directiveMarker          = "$patch"
+	retainKeysDirective      = "$retainKeys"
+	deleteFromPrimitivePrefx = "$deleteFromPrimitiveList/"
+	setElementOrderPrefix    = "$setElementOrder/"
+)
+
+// applyStrategicPatch applies patch to doc (an object) by the schema of
+// kind. doc is modified.
+func applyStrategicPatch(doc, patch map[string]any, kind string) (map[string]any, error) {
+	return strategicMergeMap(doc, patch, schemaFor(kind), "")
+}
+
+func strategicMergeMap(doc, patch map[string]any, s *patchSchema, path string) (map[string]any, error) {
+	if v, ok := patch[directiveMarker]; ok {
+		switch v {
+		case "replace":
+			return stripDirectives(patch).(map[string]any), nil
+		case "delete":
+			return nil, nil
+		case "merge":
+		default:
+			return nil, fmt.Errorf("%s: unknown patch type %v", pathOr(path), v)
+		}
+	}
+	if doc == nil {
+		doc = map[string]any{}
+	}
+	if rk, ok := patch[retainKeysDirective]; ok {
+		keys, ok := rk.([]any)
+		if !ok {
+			return nil, fmt.Errorf("%s: $retainKeys must be a list of field names", pathOr(path))
+		}
+		keep := map[string]bool{}
+		for _, k := range keys {
+			ks, ok := k.(string)
+			if !ok {
+				return nil, fmt.Errorf("%s: $retainKeys must be a list of field names", pathOr(path))
+			}
+			keep[ks] = true
+		}
+		for k := range doc {
+			if !keep[k] {
+				delete(doc, k)
+			}
+		}
+	}
+	for k, v := range patch {
+		switch {
+		case k == directiveMarker || k == retainKeysDirective:
+			continue
+		case strings.HasPrefix(k, setElementOrderPrefix):
+			continue
+		case strings.HasPrefix(k, deleteFromPrimitivePrefx):
+			field := strings.TrimPrefix(k, deleteFromPrimitivePrefx)
+			gone, ok := v.([]any)
+			if !ok {
+				return nil, fmt.Errorf("%s: %s must be a list", pathOr(path), k)
+			}
+			if list, ok := doc[field].([]any); ok {
+				doc[field] = removeValues(list, gone)
+			}
+			continue
+		}
+		child := s.field(k)
+		childPath := joinPath(path, k)
+		if v == nil {
+			delete(doc, k)
+			continue
+		}
+		switch pv := v.(type) {
+		case map[string]any:
+			dv, _ := doc[k].(map[string]any)
+			merged, err := strategicMergeMap(dv, pv, child, childPath)
+			if err != nil {
+				return nil, err
+			}
+			if merged == nil {
+				delete(doc, k)
+			} else {
+				doc[k] = merged
+			}
+		case []any:
+			dv, _ := doc[k].([]any)
+			merged, err := strategicMergeList(dv, pv, child, childPath)
+			if err != nil {
+				return nil, err
+			}
+			doc[k] = merged
+		default:
+			doc[k] = v
+		}
+	}
+	// Directives of the fields that were not otherwise patched.
+	for k, v := range patch {
+		if field, ok := strings.CutPrefix(k, setElementOrderPrefix); ok {
+			if list, ok := doc[field].([]any); ok {
+				doc[field] = orderElements(list, v, s.field(field))
+			}
+		}
+	}
+	return doc, nil
+}
+
+func strategicMergeList(doc, patch []any, s *patchSchema, path string) ([]any, error) {
+	// A {"$patch": "replace"} element replaces the whole list with the
+	// patch's other elements.
+	for _, e := range patch {
+		if m, ok := e.(map[string]any); ok && m[directiveMarker] == "replace" && len(m) == 1 {
+			out := []any{}
+			for _, e := range patch {
+				if m, ok := e.(map[string]any); ok && m[directiveMarker] == "replace" && len(m) == 1 {
+					continue
+				}
+				out = append(out, stripDirectives(e))
+			}
+			return out, nil
+		}
+	}
+	switch {
+	case s != nil && s.mergeSet:
+		out := append([]any{}, doc...)
+		for _, e := range patch {
+			if !containsValue(out, e) {
+				out = append(out, e)
+			}
+		}
+		return out, nil
+	case s != nil && s.mergeKey != "":
+		out := append([]any{}, doc...)
+		for _, e := range patch {
+			pm, ok := e.(map[string]any)
+			if !ok {
+				return nil, fmt.Errorf("%s: an element of a list merged by %q is not an object", pathOr(path), s.mergeKey)
+			}
+			key, hasKey := pm[s.mergeKey]
+			if !hasKey {
+				return nil, fmt.Errorf("%s: an element of the patch has no merge key %q", pathOr(path), s.mergeKey)
+			}
+			i := indexByKey(out, s.mergeKey, key)
+			if pm[directiveMarker] == "delete" {
+				if i >= 0 {
+					out = append(out[:i:i], out[i+1:]...)
+				}
+				continue
+			}
+			if i < 0 {
+				out = append(out, stripDirectives(pm))
+				continue
+			}
+			dm, _ := out[i].(map[string]any)
+			merged, err := strategicMergeMap(dm, pm, s.elem, fmt.Sprintf("%s[%s=%v]", path, s.mergeKey, key))
+			if err != nil {
+				return nil, err
+			}
+			if merged == nil {
+				out = append(out[:i:i], out[i+1:]...)
+			} else {
+				out[i] = merged
+			}
+		}
+		return out, nil
+	default:
+		return stripDirectives(patch).([]any), nil
+	}
+}
+
+// orderElements orders list as the $setElementOrder directive says; the
+// elements it does not name keep their order, after the named ones.
+func orderElements(list []any, order any, s *patchSchema) []any {
+	want, ok := order.([]any)
+	if !ok {
+		return list
+	}
+	out := make([]any, 0, len(list))
+	used := make([]bool, len(list))
+	for _, w := range want {
+		for i, e := range list {
+			if used[i] {
+				continue
+			}
+			match := false
+			if s != nil && s.mergeKey != "" {
+				wm, _ := w.(map[string]any)
+				em, _ := e.(map[string]any)
+				match = wm != nil && em != nil && jsonEqual(wm[s.mergeKey], em[s.mergeKey])
+			} else {
+				match = jsonEqual(w, e)
+			}
+			if match {
+				out = append(out, e)
+				used[i] = true
+				break
+			}
+		}
+	}
+	for i, e := range list {
+		if !used[i] {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func indexByKey(list []any, key string, value any) int {
+	for i, e := range list {
+		if m, ok := e.(map[string]any); ok && jsonEqual(m[key], value) {
+			return i
+		}
+	}
+	return -1
+}
+
+func containsValue(list []any, v any) bool {
+	for _, e := range list {
+		if jsonEqual(e, v) {
+			return true
+		}
+	}
+	return false
+}
+
+func removeValues(list, gone []any) []any {
+	out := []any{}
+	for _, e := range list {
+		if !containsValue(gone, e) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// stripDirectives removes the $-directives from a value the patch adds.
+func stripDirectives(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		m := make(map[string]any, len(t))
+		for k, e := range t {
+			if k == directiveMarker || k == retainKeysDirective ||
+				strings.HasPrefix(k, setElementOrderPrefix) || strings.HasPrefix(k, deleteFromPrimitivePrefx) {
+				continue
+			}
+			if e == nil {
+				continue
+			}
+			m[k] = stripDirectives(e)
+		}
+		return m
+	case []any:
+		l := make([]any, 0, len(t))
+		for _, e := range t {
+			l = append(l, stripDirectives(e))
+		}
+		return l
+	default:
+		return v
+	}
+}
+
+func joinPath(path, field string) string {
+	if path == "" {
+		return field
+	}
+	return path + "." + field
+}
+
+func pathOr(path string) string {
+	if path == "" {
+		return "the patch"
+	}
+	return path
+}
