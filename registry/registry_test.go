@@ -244,7 +244,9 @@ func TestPatch(t *testing.T) {
 		{"strategic env", StrategicMergePatch, `{"spec":{"containers":[{"name":"app","env":[{"name":"B","value":"2"}]}]}}`,
 			func(p *api.Pod) bool { return len(p.Spec.Containers[0].Env) == 2 }, ""},
 		{"merge replaces lists", MergePatch, `{"spec":{"containers":[{"name":"app","image":"x.wasm"}]}}`,
-			func(p *api.Pod) bool { return len(p.Spec.Containers[0].Env) == 0 && p.Spec.Containers[0].Image == "x.wasm" }, ""},
+			func(p *api.Pod) bool {
+				return len(p.Spec.Containers[0].Env) == 0 && p.Spec.Containers[0].Image == "x.wasm"
+			}, ""},
 		{"json patch", JSONPatch, `[{"op":"add","path":"/metadata/annotations","value":{"a":"b"}}]`,
 			func(p *api.Pod) bool { return p.Annotations["a"] == "b" }, ""},
 		{"status ignored on the main resource", MergePatch, `{"status":{"phase":"Failed"}}`,

@@ -49,14 +49,14 @@ var (
 	})
 	volumeSchema  = &patchSchema{retainKeys: true}
 	podSpecSchema = object(map[string]*patchSchema{
-		"containers":          mergeList("name", containerSchema),
-		"initContainers":      mergeList("name", containerSchema),
-		"ephemeralContainers": mergeList("name", containerSchema),
-		"volumes":             mergeList("name", volumeSchema),
-		"imagePullSecrets":    mergeList("name", nil),
-		"hostAliases":         mergeList("ip", nil),
-		"schedulingGates":     mergeList("name", nil),
-		"resourceClaims":      mergeList("name", volumeSchema),
+		"containers":                mergeList("name", containerSchema),
+		"initContainers":            mergeList("name", containerSchema),
+		"ephemeralContainers":       mergeList("name", containerSchema),
+		"volumes":                   mergeList("name", volumeSchema),
+		"imagePullSecrets":          mergeList("name", nil),
+		"hostAliases":               mergeList("ip", nil),
+		"schedulingGates":           mergeList("name", nil),
+		"resourceClaims":            mergeList("name", volumeSchema),
 		"topologySpreadConstraints": mergeList("topologyKey", nil),
 	})
 	conditionsStatusSchema = object(map[string]*patchSchema{
