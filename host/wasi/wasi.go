@@ -3,16 +3,37 @@
 // host owns every socket, pipe and file of a guest, can wait for readiness on
 // Go's netpoller, and can end every blocking call when the pod is killed.
 //
-// It uses wazero's public API only.
+// It uses wazero's public API only, and never touches a file outside the
+// directories it is given nor a socket it was not handed.
+//
+// An instance finds its state through the context of the call into the
+// guest: Start puts the *Instance in the context it passes to wazero, and
+// wazero hands that context to every host function the guest calls. No table
+// of instances exists, so nothing outlives an instance by accident.
+//
+// The runtime must be created with wazero's WithCloseOnContextDone(true):
+// Kill ends a guest that is running its own code (rather than waiting in a
+// host call) by cancelling the context of its call, which wazero only
+// watches with that option.
 package wasi
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
+	"fmt"
 	"io"
 	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
+	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/wasmlet/wasmlet/internal/clock"
 )
@@ -63,40 +84,321 @@ type ExitStatus struct {
 	// out of memory.
 	Code uint32
 	// OOMKilled: the guest was refused memory growth beyond its limit and
-	// then trapped or was killed.
+	// was killed for it.
 	OOMKilled bool
-	// Killed: ended by Kill.
+	// Killed: ended by Kill (or by the end of Start's context).
 	Killed bool
 	// Message describes a trap or a start error ("" for a plain exit).
 	Message string
 }
 
-// Instance is one running guest.
-type Instance struct{}
+// Exit codes the layer gives on its own.
+const (
+	ExitCodeTrap   = 128 + 6 // SIGABRT
+	ExitCodeKilled = 128 + 9 // SIGKILL
+)
 
-var errNotImplemented = errors.New("wasi: not implemented")
+// ModuleName is the name of the host module guests import.
+const ModuleName = "wasi_snapshot_preview1"
+
+// Errors of Start and Instantiate.
+var (
+	// ErrNoStart: the module exports no _start (it is not a WASI command).
+	ErrNoStart = errors.New("wasi: the module exports no _start function")
+	// ErrListener: a listener cannot be handed over (not a TCP listener).
+	ErrListener = errors.New("wasi: listener cannot be handed over")
+	// ErrNotStarted: a guest called the layer without being started by
+	// Start (instantiated directly in the runtime).
+	ErrNotStarted = errors.New("wasi: module was not started by wasi.Start")
+)
+
+// Instance is one running guest.
+type Instance struct {
+	clock   clock.Clock
+	started time.Time // for the monotonic clock
+	rand    io.Reader
+	args  []string
+	env   []string
+
+	fds fdTable
+
+	term     chan struct{} // closed by Terminate: stdin reaches EOF
+	termOnce sync.Once
+
+	kill     chan struct{} // closed by Kill
+	killOnce sync.Once
+	killed   atomic.Bool
+	oom      atomic.Bool
+	oomMsg   atomic.Value // string
+	cancel   context.CancelFunc
+
+	done   chan struct{}
+	status ExitStatus
+}
+
+type instanceKey struct{}
 
 // Instantiate registers the layer's host module in rt. It must be called
 // once per runtime, before any guest is started.
-func Instantiate(ctx context.Context, rt wazero.Runtime) error { return errNotImplemented }
+func Instantiate(ctx context.Context, rt wazero.Runtime) error {
+	b := rt.NewHostModuleBuilder(ModuleName)
+	for _, f := range hostFuncs() {
+		var results []api.ValueType
+		if !f.noResult {
+			results = []api.ValueType{api.ValueTypeI32}
+		}
+		b = b.NewFunctionBuilder().
+			WithGoModuleFunction(f.wrap(), f.params, results).
+			WithName(f.name).
+			Export(f.name)
+	}
+	_, err := b.Instantiate(ctx)
+	return err
+}
 
 // Start runs the compiled command module's _start in its own goroutine.
 // An error here (a listener that cannot be handed over, a mount that cannot
 // be opened, a module that does not link) means nothing started and every
-// listener in cfg was closed.
+// listener in cfg was closed. When ctx ends, the instance is killed.
 func Start(ctx context.Context, rt wazero.Runtime, mod wazero.CompiledModule, cfg Config) (*Instance, error) {
-	return nil, errNotImplemented
+	i := &Instance{
+		clock: cfg.Clock,
+		rand:  cfg.Rand,
+		args:  cfg.Args,
+		term:  make(chan struct{}),
+		kill:  make(chan struct{}),
+		done:  make(chan struct{}),
+	}
+	if i.clock == nil {
+		i.clock = clock.Real()
+	}
+	i.started = i.clock.Now()
+	if i.rand == nil {
+		i.rand = rand.Reader
+	}
+	fail := func(err error) (*Instance, error) {
+		i.fds.closeAll()
+		for _, l := range cfg.Listeners {
+			if l.L != nil {
+				l.L.Close()
+			}
+		}
+		return nil, err
+	}
+	if _, ok := mod.ExportedFunctions()["_start"]; !ok {
+		return fail(ErrNoStart)
+	}
+	if err := i.fds.init(cfg); err != nil {
+		return fail(err)
+	}
+	i.env = listenEnv(cfg)
+
+	// A module whose initial memory is already over the limit is killed
+	// at once, as a container whose first allocation exceeds its limit.
+	if limit := cfg.MemoryLimitBytes; limit > 0 {
+		if min := minMemoryBytes(mod); min > limit {
+			i.fds.closeAll()
+			i.oom.Store(true)
+			i.status = ExitStatus{Code: ExitCodeKilled, OOMKilled: true,
+				Message: fmt.Sprintf("out of memory: the module needs %d bytes of memory at start, over its limit of %d", min, limit)}
+			close(i.done)
+			return i, nil
+		}
+	}
+
+	// The guest runs under a context of its own: Kill cancels it, which
+	// wazero watches (WithCloseOnContextDone) to stop a guest that runs its
+	// own code; ctx's values pass through.
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	i.cancel = cancel
+	runCtx = context.WithValue(runCtx, instanceKey{}, i)
+	if cfg.MemoryLimitBytes > 0 {
+		runCtx = experimental.WithMemoryAllocator(runCtx, &limitedAllocator{limit: cfg.MemoryLimitBytes, inst: i})
+	}
+	m, err := rt.InstantiateModule(runCtx, mod, wazero.NewModuleConfig().WithName("").WithStartFunctions())
+	if err != nil {
+		cancel()
+		return fail(err)
+	}
+	stop := context.AfterFunc(ctx, i.Kill)
+	go i.run(runCtx, m, stop)
+	return i, nil
+}
+
+func (i *Instance) run(ctx context.Context, m api.Module, stop func() bool) {
+	_, err := m.ExportedFunction("_start").Call(ctx)
+	stop()
+	st := ExitStatus{}
+	var exit *sys.ExitError
+	switch {
+	case i.oom.Load():
+		msg, _ := i.oomMsg.Load().(string)
+		st = ExitStatus{Code: ExitCodeKilled, OOMKilled: true, Message: msg}
+	case i.killed.Load():
+		st = ExitStatus{Code: ExitCodeKilled, Killed: true}
+	case err == nil:
+	case errors.As(err, &exit):
+		st.Code = exit.ExitCode()
+	default:
+		st = ExitStatus{Code: ExitCodeTrap, Message: err.Error()}
+	}
+	i.fds.closeAll()
+	m.Close(context.WithoutCancel(ctx))
+	i.cancel()
+	i.status = st
+	close(i.done)
 }
 
 // Terminate delivers SIGTERM: the guest's stdin reaches end-of-file.
-func (i *Instance) Terminate() {}
+func (i *Instance) Terminate() {
+	i.termOnce.Do(func() { close(i.term) })
+}
 
 // Kill ends the guest: every blocking call returns within 10 ms, the module
 // is closed with exit code 137, and every fd of the instance is closed.
-func (i *Instance) Kill() {}
+func (i *Instance) Kill() { i.end(false, "") }
+
+// end kills the instance, for Kill or for refused memory growth.
+func (i *Instance) end(oom bool, msg string) {
+	i.killOnce.Do(func() {
+		if oom {
+			i.oomMsg.Store(msg)
+			i.oom.Store(true)
+		}
+		i.killed.Store(true)
+		close(i.kill)
+		if i.cancel != nil {
+			i.cancel()
+		}
+		// Closing the sockets wakes every wait on the netpoller.
+		i.fds.closeAll()
+	})
+}
 
 // Done is closed when the instance has ended and released everything.
-func (i *Instance) Done() <-chan struct{} { return nil }
+func (i *Instance) Done() <-chan struct{} { return i.done }
 
 // Wait blocks until the instance ends and returns how.
-func (i *Instance) Wait() ExitStatus { return ExitStatus{} }
+func (i *Instance) Wait() ExitStatus {
+	<-i.done
+	return i.status
+}
+
+// isKilled reports whether Kill was called.
+func (i *Instance) isKilled() bool { return i.killed.Load() }
+
+// listenEnv is cfg.Env with the socket-activation variables for the
+// listeners; variables of those names already in cfg.Env are dropped so that
+// the guest reads the layer's.
+func listenEnv(cfg Config) []string {
+	if len(cfg.Listeners) == 0 {
+		return cfg.Env
+	}
+	env := make([]string, 0, len(cfg.Env)+3)
+	for _, kv := range cfg.Env {
+		k, _, _ := strings.Cut(kv, "=")
+		if k == "LISTEN_FDS" || k == "LISTEN_FDNAMES" || k == "LISTEN_FDS_START" {
+			continue
+		}
+		env = append(env, kv)
+	}
+	names := make([]string, len(cfg.Listeners))
+	for n, l := range cfg.Listeners {
+		names[n] = l.Name
+		if names[n] == "" {
+			names[n] = "unknown"
+		}
+	}
+	return append(env,
+		"LISTEN_FDS="+strconv.Itoa(len(cfg.Listeners)),
+		"LISTEN_FDNAMES="+strings.Join(names, ":"),
+		"LISTEN_FDS_START="+strconv.Itoa(3+len(cfg.Mounts)),
+	)
+}
+
+// hostFunc is one function of the host module. fn returns the WASI errno,
+// which the wrapper stores as the result.
+type hostFunc struct {
+	name     string
+	params   []api.ValueType
+	noResult bool
+	fn       func(i *Instance, mem api.Memory, stack []uint64) errno
+}
+
+func (f hostFunc) wrap() api.GoModuleFunc {
+	return func(ctx context.Context, mod api.Module, stack []uint64) {
+		i, _ := ctx.Value(instanceKey{}).(*Instance)
+		if i == nil {
+			panic(ErrNotStarted)
+		}
+		if i.isKilled() {
+			panic(sys.NewExitError(ExitCodeKilled))
+		}
+		e := f.fn(i, mod.Memory(), stack)
+		if i.isKilled() {
+			panic(sys.NewExitError(ExitCodeKilled))
+		}
+		if !f.noResult {
+			stack[0] = uint64(e)
+		}
+	}
+}
+
+const (
+	i32 = api.ValueTypeI32
+	i64 = api.ValueTypeI64
+)
+
+func params(ts ...api.ValueType) []api.ValueType { return ts }
+
+// hostFuncs lists every function of wasi_snapshot_preview1.
+func hostFuncs() []hostFunc {
+	return []hostFunc{
+		{name: "args_get", params: params(i32, i32), fn: argsGet},
+		{name: "args_sizes_get", params: params(i32, i32), fn: argsSizesGet},
+		{name: "environ_get", params: params(i32, i32), fn: environGet},
+		{name: "environ_sizes_get", params: params(i32, i32), fn: environSizesGet},
+		{name: "clock_res_get", params: params(i32, i32), fn: clockResGet},
+		{name: "clock_time_get", params: params(i32, i64, i32), fn: clockTimeGet},
+		{name: "fd_advise", params: params(i32, i64, i64, i32), fn: fdAdvise},
+		{name: "fd_allocate", params: params(i32, i64, i64), fn: fdAllocate},
+		{name: "fd_close", params: params(i32), fn: fdClose},
+		{name: "fd_datasync", params: params(i32), fn: fdDatasync},
+		{name: "fd_fdstat_get", params: params(i32, i32), fn: fdFdstatGet},
+		{name: "fd_fdstat_set_flags", params: params(i32, i32), fn: fdFdstatSetFlags},
+		{name: "fd_fdstat_set_rights", params: params(i32, i64, i64), fn: fdFdstatSetRights},
+		{name: "fd_filestat_get", params: params(i32, i32), fn: fdFilestatGet},
+		{name: "fd_filestat_set_size", params: params(i32, i64), fn: fdFilestatSetSize},
+		{name: "fd_filestat_set_times", params: params(i32, i64, i64, i32), fn: fdFilestatSetTimes},
+		{name: "fd_pread", params: params(i32, i32, i32, i64, i32), fn: fdPread},
+		{name: "fd_prestat_get", params: params(i32, i32), fn: fdPrestatGet},
+		{name: "fd_prestat_dir_name", params: params(i32, i32, i32), fn: fdPrestatDirName},
+		{name: "fd_pwrite", params: params(i32, i32, i32, i64, i32), fn: fdPwrite},
+		{name: "fd_read", params: params(i32, i32, i32, i32), fn: fdRead},
+		{name: "fd_readdir", params: params(i32, i32, i32, i64, i32), fn: fdReaddir},
+		{name: "fd_renumber", params: params(i32, i32), fn: fdRenumber},
+		{name: "fd_seek", params: params(i32, i64, i32, i32), fn: fdSeek},
+		{name: "fd_sync", params: params(i32), fn: fdSync},
+		{name: "fd_tell", params: params(i32, i32), fn: fdTell},
+		{name: "fd_write", params: params(i32, i32, i32, i32), fn: fdWrite},
+		{name: "path_create_directory", params: params(i32, i32, i32), fn: pathCreateDirectory},
+		{name: "path_filestat_get", params: params(i32, i32, i32, i32, i32), fn: pathFilestatGet},
+		{name: "path_filestat_set_times", params: params(i32, i32, i32, i32, i64, i64, i32), fn: pathFilestatSetTimes},
+		{name: "path_link", params: params(i32, i32, i32, i32, i32, i32, i32), fn: pathLink},
+		{name: "path_open", params: params(i32, i32, i32, i32, i32, i64, i64, i32, i32), fn: pathOpen},
+		{name: "path_readlink", params: params(i32, i32, i32, i32, i32, i32), fn: pathReadlink},
+		{name: "path_remove_directory", params: params(i32, i32, i32), fn: pathRemoveDirectory},
+		{name: "path_rename", params: params(i32, i32, i32, i32, i32, i32), fn: pathRename},
+		{name: "path_symlink", params: params(i32, i32, i32, i32, i32), fn: pathSymlink},
+		{name: "path_unlink_file", params: params(i32, i32, i32), fn: pathUnlinkFile},
+		{name: "poll_oneoff", params: params(i32, i32, i32, i32), fn: pollOneoff},
+		{name: "proc_exit", params: params(i32), noResult: true, fn: procExit},
+		{name: "proc_raise", params: params(i32), fn: procRaise},
+		{name: "sched_yield", fn: schedYield},
+		{name: "random_get", params: params(i32, i32), fn: randomGet},
+		{name: "sock_accept", params: params(i32, i32, i32), fn: sockAccept},
+		{name: "sock_recv", params: params(i32, i32, i32, i32, i32, i32), fn: sockRecv},
+		{name: "sock_send", params: params(i32, i32, i32, i32, i32), fn: sockSend},
+		{name: "sock_shutdown", params: params(i32, i32), fn: sockShutdown},
+	}
+}

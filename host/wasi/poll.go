@@ -1,0 +1,313 @@
+package wasi
+
+import (
+	"sync"
+	"time"
+
+	"github.com/tetratelabs/wazero/api"
+)
+
+// poll_oneoff waits for real readiness: a socket when the netpoller says
+// so, stdin when SIGTERM closed it, a clock when its timer fires. Files and
+// the log writers are always ready. A wait holds no OS thread: one
+// goroutine per socket parks on the netpoller through RawConn.Read or
+// Write with a callback that reports readiness without consuming anything,
+// and the first to wake ends the others by moving their deadline into the
+// past.
+
+// Subscription and event tags.
+const (
+	eventClock   = 0
+	eventFdRead  = 1
+	eventFdWrite = 2
+
+	subclockAbstime = 1
+	eventHangup     = 1
+
+	subscriptionSize = 48
+	eventSize        = 32
+)
+
+type subscription struct {
+	userdata uint64
+	tag      uint8
+	// clock
+	timeout time.Duration // from the start of the call
+	// fd_read, fd_write
+	entry *fdEntry
+	err   errno
+}
+
+type event struct {
+	userdata uint64
+	err      errno
+	tag      uint8
+	nbytes   uint64
+	flags    uint16
+}
+
+func pollOneoff(i *Instance, mem api.Memory, s []uint64) errno {
+	in, out, n, neventsPtr := u32(s[0]), u32(s[1]), u32(s[2]), u32(s[3])
+	if n == 0 {
+		return errnoInval
+	}
+	raw, ok := mem.Read(in, n*subscriptionSize)
+	if !ok {
+		return errnoFault
+	}
+	if _, ok := mem.Read(out, n*eventSize); !ok {
+		return errnoFault
+	}
+	subs := make([]subscription, n)
+	for k := range subs {
+		subs[k] = i.parseSubscription(raw[k*subscriptionSize : (k+1)*subscriptionSize])
+	}
+	start := i.clock.Now()
+	events := i.readyEvents(subs, 0)
+	if len(events) == 0 {
+		if en := i.waitReady(subs); en != errnoSuccess {
+			return en
+		}
+		events = i.readyEvents(subs, i.clock.Since(start))
+	}
+	for k, ev := range events {
+		p := out + uint32(k)*eventSize
+		b, _ := mem.Read(p, eventSize)
+		clear(b)
+		mem.WriteUint64Le(p, ev.userdata)
+		mem.WriteUint16Le(p+8, uint16(ev.err))
+		mem.WriteByte(p+10, ev.tag)
+		if ev.tag != eventClock {
+			mem.WriteUint64Le(p+16, ev.nbytes)
+			mem.WriteUint16Le(p+24, ev.flags)
+		}
+	}
+	if !mem.WriteUint32Le(neventsPtr, uint32(len(events))) {
+		return errnoFault
+	}
+	return errnoSuccess
+}
+
+func le64(b []byte) uint64 {
+	var v uint64
+	for k := 7; k >= 0; k-- {
+		v = v<<8 | uint64(b[k])
+	}
+	return v
+}
+
+func (i *Instance) parseSubscription(b []byte) subscription {
+	sub := subscription{userdata: le64(b[0:]), tag: b[8]}
+	switch sub.tag {
+	case eventClock:
+		id := uint32(le64(b[16:]))
+		timeout := le64(b[24:])
+		flags := uint16(b[40]) | uint16(b[41])<<8
+		if flags&subclockAbstime == 0 {
+			sub.timeout = durationOf(timeout)
+			break
+		}
+		now, en := i.now(id)
+		if en != errnoSuccess {
+			sub.err = en
+			break
+		}
+		if timeout > now {
+			sub.timeout = durationOf(timeout - now)
+		}
+	case eventFdRead, eventFdWrite:
+		e, en := i.fds.get(uint32(le64(b[16:])))
+		if en != errnoSuccess {
+			sub.err = en
+			break
+		}
+		sub.entry = e
+	default:
+		sub.err = errnoInval
+	}
+	return sub
+}
+
+func durationOf(ns uint64) time.Duration {
+	if ns > uint64(1<<63-1) {
+		return 1<<63 - 1
+	}
+	return time.Duration(ns)
+}
+
+// readyEvents lists the subscriptions ready now, elapsed after the start of
+// the call.
+func (i *Instance) readyEvents(subs []subscription, elapsed time.Duration) []event {
+	var events []event
+	var socks []pollFd
+	var sockSubs []int
+	for k := range subs {
+		sub := &subs[k]
+		if sub.err != errnoSuccess {
+			events = append(events, event{userdata: sub.userdata, err: sub.err, tag: sub.tag})
+			continue
+		}
+		switch sub.tag {
+		case eventClock:
+			if sub.timeout <= elapsed {
+				events = append(events, event{userdata: sub.userdata, tag: eventClock})
+			}
+			continue
+		}
+		e := sub.entry
+		switch e.kind {
+		case kindStdin:
+			if sub.tag == eventFdWrite {
+				events = append(events, event{userdata: sub.userdata, err: errnoBadf, tag: sub.tag})
+				continue
+			}
+			select {
+			case <-i.term:
+				events = append(events, event{userdata: sub.userdata, tag: sub.tag, flags: eventHangup})
+			default:
+			}
+		case kindListener, kindConn:
+			ev := int16(pollIn)
+			if sub.tag == eventFdWrite {
+				ev = pollOut
+			}
+			fd := -1
+			e.sock.rc.Control(func(f uintptr) { fd = int(f) })
+			if fd < 0 {
+				events = append(events, event{userdata: sub.userdata, err: errnoBadf, tag: sub.tag})
+				continue
+			}
+			socks = append(socks, pollFd{fd: int32(fd), events: ev})
+			sockSubs = append(sockSubs, k)
+		case kindDir:
+			events = append(events, event{userdata: sub.userdata, err: errnoBadf, tag: sub.tag})
+		default:
+			// Files and writers never make a reader or writer wait.
+			events = append(events, event{userdata: sub.userdata, tag: sub.tag, nbytes: fileRemaining(e, sub.tag)})
+		}
+	}
+	if len(socks) > 0 {
+		if err := pollNow(socks); err != nil {
+			for _, k := range sockSubs {
+				events = append(events, event{userdata: subs[k].userdata, err: errnoOf(err), tag: subs[k].tag})
+			}
+			return events
+		}
+		for n, p := range socks {
+			if p.revents == 0 {
+				continue
+			}
+			ev := event{userdata: subs[sockSubs[n]].userdata, tag: subs[sockSubs[n]].tag}
+			if p.revents&pollHup != 0 {
+				ev.flags = eventHangup
+			}
+			events = append(events, ev)
+		}
+	}
+	return events
+}
+
+// fileRemaining is the nbytes of a file's read event: what is left to read.
+func fileRemaining(e *fdEntry, tag uint8) uint64 {
+	if e.kind != kindFile || tag != eventFdRead {
+		return 0
+	}
+	fi, err := e.file.Stat()
+	if err != nil {
+		return 0
+	}
+	pos, err := e.file.Seek(0, 1)
+	if err != nil || pos >= fi.Size() {
+		return 0
+	}
+	return uint64(fi.Size() - pos)
+}
+
+// waitReady waits until one of subs may be ready, or the instance is
+// killed (EINTR, which the caller turns into the exit).
+func (i *Instance) waitReady(subs []subscription) errno {
+	var (
+		wake     = make(chan struct{}, 1)
+		stdin    <-chan struct{}
+		timer    <-chan time.Time
+		earliest = time.Duration(-1)
+		waiting  []*socket
+		wg       sync.WaitGroup
+	)
+	for k := range subs {
+		sub := &subs[k]
+		if sub.err != errnoSuccess {
+			continue
+		}
+		if sub.tag == eventClock {
+			if earliest < 0 || sub.timeout < earliest {
+				earliest = sub.timeout
+			}
+			continue
+		}
+		switch sub.entry.kind {
+		case kindStdin:
+			stdin = i.term
+		case kindListener, kindConn:
+			s := sub.entry.sock
+			write := sub.tag == eventFdWrite
+			waiting = append(waiting, s)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				s.waitReady(write)
+				select {
+				case wake <- struct{}{}:
+				default:
+				}
+			}()
+		}
+	}
+	if earliest >= 0 {
+		t := i.clock.NewTimer(earliest)
+		defer t.Stop()
+		timer = t.C()
+	}
+	var killed bool
+	select {
+	case <-wake:
+	case <-stdin:
+	case <-timer:
+	case <-i.kill:
+		killed = true
+	}
+	if len(waiting) > 0 {
+		past := time.Unix(1, 0)
+		for _, s := range waiting {
+			s.setReadDeadline(past)
+			s.setWriteDeadline(past)
+		}
+		wg.Wait()
+		for _, s := range waiting {
+			s.setReadDeadline(time.Time{})
+			s.setWriteDeadline(time.Time{})
+		}
+	}
+	if killed {
+		return errnoIntr
+	}
+	return errnoSuccess
+}
+
+// waitReady parks on the netpoller until the socket is ready for reading
+// (accepting) or writing, or its deadline passes, or it is closed.
+func (s *socket) waitReady(write bool) {
+	if write {
+		s.rc.Write(func(fd uintptr) bool { return readyNow(fd, pollOut) })
+		return
+	}
+	s.rc.Read(func(fd uintptr) bool { return readyNow(fd, pollIn) })
+}
+
+func readyNow(fd uintptr, ev int16) bool {
+	p := []pollFd{{fd: int32(fd), events: ev}}
+	if err := pollNow(p); err != nil {
+		return true
+	}
+	return p[0].revents != 0
+}
