@@ -117,8 +117,8 @@ type Instance struct {
 	clock   clock.Clock
 	started time.Time // for the monotonic clock
 	rand    io.Reader
-	args  []string
-	env   []string
+	args    []string
+	env     []string
 
 	fds fdTable
 
