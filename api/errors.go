@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"reflect"
+	"regexp"
 	"strings"
 )
 
@@ -215,24 +217,16 @@ type FieldError struct {
 
 func (e *FieldError) Error() string { return e.Field + ": " + e.ErrorBody() }
 
-// ErrorBody is the message without the field path, as Kubernetes builds it.
+// ErrorBody is the message without the field path, as Kubernetes builds it:
+// simple values print plainly, strings quoted, Stringers by String, and
+// anything else in Go syntax, with "null" for nil.
 func (e *FieldError) ErrorBody() string {
 	s := fieldErrorTypeText[e.Type]
-	switch e.Type {
-	case ErrorTypeRequired, ErrorTypeForbidden, ErrorTypeTooLong, ErrorTypeInternal:
+	switch {
+	case e.Type == ErrorTypeRequired, e.Type == ErrorTypeForbidden, e.Type == ErrorTypeTooLong, e.Type == ErrorTypeInternal:
+	case e.BadValue == omitValue:
 	default:
-		if e.BadValue != nil {
-			switch v := e.BadValue.(type) {
-			case string:
-				s += ": " + fmt.Sprintf("%q", v)
-			case *string:
-				if v != nil {
-					s += ": " + fmt.Sprintf("%q", *v)
-				}
-			default:
-				s += ": " + fmt.Sprintf("%v", v)
-			}
-		}
+		s += ": " + formatBadValue(e.BadValue)
 	}
 	if e.Detail != "" {
 		s += ": " + e.Detail
@@ -240,18 +234,55 @@ func (e *FieldError) ErrorBody() string {
 	return s
 }
 
+// omitValue as a BadValue prints no value.
+var omitValue = struct{ omit bool }{true}
+
+func formatBadValue(v any) string {
+	rv := reflect.ValueOf(v)
+	if v == nil {
+		return "null"
+	}
+	if rv.Kind() == reflect.Pointer {
+		if rv.IsNil() {
+			return "null"
+		}
+		if _, ok := v.(fmt.Stringer); !ok {
+			v = rv.Elem().Interface()
+		}
+	} else if p := reflect.New(rv.Type()); p.Type().Implements(reflect.TypeFor[fmt.Stringer]()) {
+		p.Elem().Set(rv)
+		v = p.Interface()
+	}
+	switch t := v.(type) {
+	case int64, int32, float64, float32, bool:
+		return fmt.Sprintf("%v", t)
+	case string:
+		return fmt.Sprintf("%q", t)
+	case fmt.Stringer:
+		return t.String()
+	}
+	// Kubernetes prints its own types as v1.X; ours are api.X.
+	return goTypeName.ReplaceAllString(fmt.Sprintf("%#v", v), "v1.$1")
+}
+
+var goTypeName = regexp.MustCompile(`\bapi\.([A-Z])`)
+
 // ErrorList is every field error of one object.
 type ErrorList []*FieldError
 
 // ToAggregateString joins the errors as Kubernetes does: one error alone, or
-// several in brackets.
+// several in brackets, each message once.
 func (l ErrorList) ToAggregateString() string {
-	if len(l) == 1 {
-		return l[0].Error()
+	seen := make(map[string]bool, len(l))
+	parts := make([]string, 0, len(l))
+	for _, e := range l {
+		if m := e.Error(); !seen[m] {
+			seen[m] = true
+			parts = append(parts, m)
+		}
 	}
-	parts := make([]string, len(l))
-	for i, e := range l {
-		parts[i] = e.Error()
+	if len(parts) == 1 {
+		return parts[0]
 	}
 	return "[" + strings.Join(parts, ", ") + "]"
 }
