@@ -88,6 +88,7 @@ func (e *environment) newApp() *ucli.App {
 			e.applyCommand(),
 			e.createCommand(),
 			e.getCommand(),
+			e.describeCommand(),
 			e.deleteCommand(),
 			e.labelCommand(),
 			e.scaleCommand(),

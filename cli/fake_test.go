@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"sort"
 	"strconv"
 	"sync"
 	"time"
@@ -63,22 +65,37 @@ func (m *memoryNode) List(_ context.Context, r *api.ResourceInfo, ns string, opt
 		if ri != r || (ns != "" && meta.Namespace != ns) {
 			continue
 		}
-		if k, v, ok := cutSelector(opts.LabelSelector); ok && meta.Labels[k] != v {
+		sel, err := api.ParseSelector(opts.LabelSelector)
+		if err != nil {
+			return nil, api.NewBadRequest(err.Error())
+		}
+		if !sel.Matches(meta.Labels) {
 			continue
 		}
 		out = append(out, obj)
 	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i].GetObjectMeta(), out[j].GetObjectMeta()
+		return a.Namespace+"/"+a.Name < b.Namespace+"/"+b.Name
+	})
 	return out, nil
 }
 
-// cutSelector understands the one selector form the tests use, k=v.
-func cutSelector(s string) (string, string, bool) {
-	for i := range s {
-		if s[i] == '=' {
-			return s[:i], s[i+1:], true
+// seed stores objects as they are, with their own UIDs and times, as a
+// node would have written them.
+func (m *memoryNode) seed(objs ...api.Object) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, obj := range objs {
+		r, _ := api.ResourceOf(obj)
+		obj.GetTypeMeta().Kind, obj.GetTypeMeta().APIVersion = r.Kind, r.APIVersion()
+		meta := obj.GetObjectMeta()
+		b, err := json.Marshal(obj)
+		if err != nil {
+			panic(err)
 		}
+		m.objects[key(r, meta.Namespace, meta.Name)] = b
 	}
-	return "", "", false
 }
 
 func (m *memoryNode) Create(_ context.Context, obj api.Object) (api.Object, error) {
@@ -194,4 +211,11 @@ func (m *memoryNode) UpdateScale(ctx context.Context, r *api.ResourceInfo, ns, n
 
 func (m *memoryNode) ServerVersion(context.Context) (*api.VersionInfo, error) {
 	return &api.VersionInfo{GitVersion: "v1.32.0"}, nil
+}
+
+func (m *memoryNode) Logs(ctx context.Context, ns, pod string, opts client.LogOptions, w io.Writer) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	fmt.Fprintf(w, "log of %s/%s container %s\n", ns, pod, opts.Container)
+	return nil
 }
