@@ -283,4 +283,3 @@ func indent(s string) string {
 	}
 	return strings.ReplaceAll(s, "\n", "\n    ")
 }
-
