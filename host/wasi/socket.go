@@ -30,26 +30,52 @@ type socket struct {
 	closeErr         error
 }
 
-type rawListener interface {
+type fileListener interface {
 	net.Listener
-	SyscallConn() (syscall.RawConn, error)
-	SetDeadline(time.Time) error
+	File() (*os.File, error)
 }
 
+// newListenerSocket wraps a listener. Go's RawConn of a listener offers no
+// Read to wait with, so the socket is also opened as a connection (a
+// duplicate of its descriptor, registered with the netpoller): waiting
+// for it to be readable is waiting for a connection to accept, and
+// accept(2) on it takes one from the same queue.
 func newListenerSocket(l net.Listener) (*socket, error) {
-	rl, ok := l.(rawListener)
+	fl, ok := l.(fileListener)
 	if !ok {
 		return nil, errors.New("not a listener of the operating system")
 	}
-	rc, err := rl.SyscallConn()
+	f, err := fl.File()
 	if err != nil {
 		return nil, err
 	}
-	return &socket{
-		listener: true, closer: l, rc: rc,
-		setReadDeadline:  rl.SetDeadline,
-		setWriteDeadline: func(time.Time) error { return nil },
-	}, nil
+	c, err := net.FileConn(f)
+	f.Close()
+	if err != nil {
+		return nil, err
+	}
+	s, err := newConnSocket(c)
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	s.listener = true
+	s.closer = closers{c, l}
+	s.setWriteDeadline = func(time.Time) error { return nil }
+	return s, nil
+}
+
+// closers closes each of its elements.
+type closers []interface{ Close() error }
+
+func (cs closers) Close() error {
+	var err error
+	for _, c := range cs {
+		if e := c.Close(); err == nil {
+			err = e
+		}
+	}
+	return err
 }
 
 type rawConn interface {

@@ -161,37 +161,19 @@ func Instantiate(ctx context.Context, rt wazero.Runtime) error {
 // be opened, a module that does not link) means nothing started and every
 // listener in cfg was closed. When ctx ends, the instance is killed.
 func Start(ctx context.Context, rt wazero.Runtime, mod wazero.CompiledModule, cfg Config) (*Instance, error) {
-	i := &Instance{
-		clock: cfg.Clock,
-		rand:  cfg.Rand,
-		args:  cfg.Args,
-		term:  make(chan struct{}),
-		kill:  make(chan struct{}),
-		done:  make(chan struct{}),
+	if _, ok := mod.ExportedFunctions()["_start"]; !ok {
+		closeListeners(cfg)
+		return nil, ErrNoStart
 	}
-	if i.clock == nil {
-		i.clock = clock.Real()
-	}
-	i.started = i.clock.Now()
-	if i.rand == nil {
-		i.rand = rand.Reader
+	i, err := newInstance(cfg)
+	if err != nil {
+		return nil, err
 	}
 	fail := func(err error) (*Instance, error) {
 		i.fds.closeAll()
-		for _, l := range cfg.Listeners {
-			if l.L != nil {
-				l.L.Close()
-			}
-		}
+		closeListeners(cfg)
 		return nil, err
 	}
-	if _, ok := mod.ExportedFunctions()["_start"]; !ok {
-		return fail(ErrNoStart)
-	}
-	if err := i.fds.init(cfg); err != nil {
-		return fail(err)
-	}
-	i.env = listenEnv(cfg)
 
 	// A module whose initial memory is already over the limit is killed
 	// at once, as a container whose first allocation exceeds its limit.
@@ -223,6 +205,41 @@ func Start(ctx context.Context, rt wazero.Runtime, mod wazero.CompiledModule, cf
 	stop := context.AfterFunc(ctx, i.Kill)
 	go i.run(runCtx, m, stop)
 	return i, nil
+}
+
+// newInstance opens the fds of cfg (closing every listener of cfg when it
+// fails).
+func newInstance(cfg Config) (*Instance, error) {
+	i := &Instance{
+		clock: cfg.Clock,
+		rand:  cfg.Rand,
+		args:  cfg.Args,
+		term:  make(chan struct{}),
+		kill:  make(chan struct{}),
+		done:  make(chan struct{}),
+	}
+	if i.clock == nil {
+		i.clock = clock.Real()
+	}
+	i.started = i.clock.Now()
+	if i.rand == nil {
+		i.rand = rand.Reader
+	}
+	if err := i.fds.init(cfg); err != nil {
+		i.fds.closeAll()
+		closeListeners(cfg)
+		return nil, err
+	}
+	i.env = listenEnv(cfg)
+	return i, nil
+}
+
+func closeListeners(cfg Config) {
+	for _, l := range cfg.Listeners {
+		if l.L != nil {
+			l.L.Close()
+		}
+	}
 }
 
 func (i *Instance) run(ctx context.Context, m api.Module, stop func() bool) {
