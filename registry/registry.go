@@ -298,7 +298,7 @@ func (r *Registry) prepareUpdate(res *api.ResourceInfo, in, cur api.Object) (api
 	}
 	keepSystemMeta(next.GetObjectMeta(), cur.GetObjectMeta())
 	api.Default(next)
-	if errs := validateUpdate(next, cur); len(errs) > 0 {
+	if errs := api.ValidateUpdate(next, cur); len(errs) > 0 {
 		return nil, api.NewInvalid(res.Group, res.Kind, cur.GetObjectMeta().Name, errs)
 	}
 	if err := r.checkHostPaths(res, next); err != nil {
@@ -314,7 +314,7 @@ func (r *Registry) prepareStatusUpdate(res *api.ResourceInfo, in, cur api.Object
 	if err != nil {
 		return nil, err
 	}
-	if errs := validateUpdate(next, cur); len(errs) > 0 {
+	if errs := api.ValidateUpdate(next, cur); len(errs) > 0 {
 		return nil, api.NewInvalid(res.Group, res.Kind, cur.GetObjectMeta().Name, errs)
 	}
 	return next, nil
@@ -551,9 +551,4 @@ func newUID() string {
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
-}
-
-// validateUpdate checks an update against the stored object.
-func validateUpdate(next, cur api.Object) api.ErrorList {
-	return api.Validate(next)
 }
