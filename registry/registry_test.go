@@ -242,7 +242,9 @@ func TestPatch(t *testing.T) {
 		{"merge labels", MergePatch, `{"metadata":{"labels":{"tier":"front","app":null}}}`,
 			func(p *api.Pod) bool { return p.Labels["tier"] == "front" && p.Labels["app"] == "" }, ""},
 		{"strategic image", StrategicMergePatch, `{"spec":{"containers":[{"name":"app","image":"s.wasm"}]}}`,
-			func(p *api.Pod) bool { return len(p.Spec.Containers[0].Env) == 1 && p.Spec.Containers[0].Image == "s.wasm" }, ""},
+			func(p *api.Pod) bool {
+				return len(p.Spec.Containers[0].Env) == 1 && p.Spec.Containers[0].Image == "s.wasm"
+			}, ""},
 		{"merge replaces lists", MergePatch, `{"spec":{"containers":[{"name":"app","image":"x.wasm"}]}}`,
 			nil, api.StatusReasonInvalid},
 		{"json patch", JSONPatch, `[{"op":"add","path":"/metadata/annotations","value":{"a":"b"}}]`,
