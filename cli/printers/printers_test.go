@@ -6,6 +6,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -75,6 +76,7 @@ func TestTables(t *testing.T) {
 		{"pods-wide", "pods", TableOptions{Wide: true}},
 		{"pods-all-namespaces-labels", "pods", TableOptions{WithNamespace: true, ShowLabels: true}},
 		{"pods-no-headers-kind", "pods", TableOptions{NoHeaders: true, WithKind: true}},
+		{"pods-label-columns", "pods", TableOptions{LabelColumns: []string{"app", "example.com/tier"}, ShowLabels: true}},
 		{"replicasets", "replicasets", TableOptions{}},
 		{"replicasets-wide", "replicasets", TableOptions{Wide: true, WithKind: true}},
 		{"replicationcontrollers-wide", "replicationcontrollers", TableOptions{Wide: true, ShowLabels: true}},
@@ -207,6 +209,102 @@ func TestFormatLabelSelector(t *testing.T) {
 	for _, tt := range tests {
 		if got := FormatLabelSelector(tt.sel); got != tt.want {
 			t.Errorf("FormatLabelSelector(%+v) = %q, want %q", tt.sel, got, tt.want)
+		}
+	}
+}
+
+func TestCustomColumns(t *testing.T) {
+	pods, objs := fixtures(t, "pods")
+	var generic []any
+	for _, o := range objs[:4] {
+		g, err := Generic(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		generic = append(generic, g)
+	}
+	cols, err := ParseCustomColumns("NAME:.metadata.name,IMAGES:.spec.containers[*].image,PHASE:{.status.phase},IP:status.podIP")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := PrintCustomColumns(&buf, cols, generic, false); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "custom-columns", buf.Bytes())
+
+	file, err := ParseCustomColumnsFile(strings.NewReader("NAME   IMAGES\n.metadata.name   .spec.containers[*].image\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf.Reset()
+	if err := PrintCustomColumns(&buf, file, generic, true); err != nil {
+		t.Fatal(err)
+	}
+	want := "myweb      myweb.wasm\ncreating   a.wasm,b.wasm\ncrasher    crash.wasm\njob        job.wasm\n"
+	if buf.String() != want {
+		t.Errorf("custom-columns-file:\n%s\nwant\n%s", buf.String(), want)
+	}
+
+	for spec, want := range map[string]string{
+		"":             "custom-columns format specified but no custom columns given",
+		"NAME":         "unexpected custom-columns spec: NAME, expected <header>:<json-path-expr>",
+		"NAME:{.a":     "unexpected path string, expected a 'name1.name2' or '.name1.name2' or '{name1.name2}' or '{.name1.name2}'",
+		"NAME:.a[?(x)": "error parsing jsonpath {.a[?(x)}, unterminated array",
+	} {
+		if _, err := ParseCustomColumns(spec); err == nil || err.Error() != want {
+			t.Errorf("ParseCustomColumns(%q) = %v, want %q", spec, err, want)
+		}
+	}
+	_ = pods
+}
+
+func TestSortItems(t *testing.T) {
+	pods, objs := fixtures(t, "pods")
+	names := func(items []Item) string {
+		var n []string
+		for _, it := range items {
+			n = append(n, it.Object.GetObjectMeta().Name)
+		}
+		return strings.Join(n, " ")
+	}
+	items := func() []Item {
+		var out []Item
+		for _, o := range objs {
+			out = append(out, Item{pods, o})
+		}
+		return out
+	}
+	tests := []struct{ path, want, err string }{
+		{path: ".metadata.name", want: "crasher creating failed going init-crash init-wait job myweb other sidecar"},
+		{path: "{.metadata.creationTimestamp}", want: "other failed sidecar job going init-crash crasher init-wait myweb creating"},
+		{path: ".status.podIP", want: "creating job failed init-wait init-crash other myweb crasher going sidecar"},
+		{path: ".status.containerStatuses[0].restartCount", want: "other myweb creating job failed going init-wait init-crash sidecar crasher"},
+		{path: ".nope", err: `couldn't find any field with path "{.nope}" in the list of objects`},
+	}
+	for _, tt := range tests {
+		it := items()
+		err := SortItems(it, tt.path)
+		if tt.err != "" {
+			if err == nil || err.Error() != tt.err {
+				t.Errorf("SortItems(%s) = %v, want %s", tt.path, err, tt.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("SortItems(%s): %v", tt.path, err)
+			continue
+		}
+		if got := names(it); got != tt.want {
+			t.Errorf("SortItems(%s) = %s\nwant %s", tt.path, got, tt.want)
+		}
+	}
+	for _, tt := range []struct {
+		a, b string
+		less bool
+	}{{"web-2", "web-10", true}, {"web-10", "web-2", false}, {"a", "b", true}, {"a01", "a1", false}, {"a1", "a01", true}, {"x", "x1", true}} {
+		if got := naturalLess(tt.a, tt.b); got != tt.less {
+			t.Errorf("naturalLess(%q, %q) = %v", tt.a, tt.b, got)
 		}
 	}
 }

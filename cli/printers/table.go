@@ -27,6 +27,9 @@ type TableOptions struct {
 	NoHeaders bool
 	// ShowLabels adds a LABELS column.
 	ShowLabels bool
+	// LabelColumns adds a column for each of these label keys (`-L`),
+	// headed by the key's last part in upper case.
+	LabelColumns []string
 	// WithNamespace adds a NAMESPACE column first (`-A`).
 	WithNamespace bool
 	// WithKind names objects `kind.group/name`, as kubectl does when one
@@ -63,6 +66,10 @@ func BuildTable(r *api.ResourceInfo, objs []api.Object, opts TableOptions) Table
 	if opts.WithNamespace && r.Namespaced {
 		t.Columns = append([]string{"NAMESPACE"}, t.Columns...)
 	}
+	for _, k := range opts.LabelColumns {
+		parts := strings.Split(k, "/")
+		t.Columns = append(t.Columns, strings.ToUpper(parts[len(parts)-1]))
+	}
 	if opts.ShowLabels {
 		t.Columns = append(t.Columns, "LABELS")
 	}
@@ -74,6 +81,9 @@ func BuildTable(r *api.ResourceInfo, objs []api.Object, opts TableOptions) Table
 		}
 		if opts.WithNamespace && r.Namespaced {
 			row = append([]string{meta.Namespace}, row...)
+		}
+		for _, k := range opts.LabelColumns {
+			row = append(row, meta.Labels[k])
 		}
 		if opts.ShowLabels {
 			row = append(row, FormatLabels(meta.Labels))
