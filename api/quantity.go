@@ -51,9 +51,14 @@ var (
 	ErrSuffix      = errors.New("unable to parse quantity's suffix")
 )
 
-// maxExponent bounds the power of ten a quantity may be written with, so that
-// "1e999999999" cannot make the node compute a billion-digit number.
-const maxExponent = 1000
+// maxExponent bounds the power of ten a quantity may be written with, and
+// maxDigits the digits of its number, so that "1e999999999" or a megabyte of
+// digits cannot make the node compute with numbers of that size; both are far
+// beyond any amount of a resource.
+const (
+	maxExponent = 1000
+	maxDigits   = 128
+)
 
 var (
 	decimalSuffixes = map[string]int{"n": -9, "u": -6, "m": -3, "": 0, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18}
@@ -128,6 +133,9 @@ func parseNano(s string) (*big.Int, Format, error) {
 	}
 	if nDigits == 0 {
 		return nil, "", ErrFormatWrong
+	}
+	if nDigits > maxDigits {
+		return nil, "", ErrNumeric
 	}
 	suffix := s[i:]
 	if strings.IndexFunc(suffix, func(r rune) bool {
