@@ -30,9 +30,6 @@ func (o *Namespace) DeepCopyObject() Object             { return deepCopy(o) }
 func (o *Node) DeepCopyObject() Object                  { return deepCopy(o) }
 func (o *Scale) DeepCopyObject() Object                 { return deepCopy(o) }
 
-// DeepCopy returns a copy of the pod that shares no memory with it.
-func (o *Pod) DeepCopy() *Pod { return deepCopy(o) }
-
 // DeepCopy returns a copy that shares no memory with the receiver.
 func (o *ReplicaSet) DeepCopy() *ReplicaSet { return deepCopy(o) }
 
