@@ -25,7 +25,7 @@ func richPod() *Pod {
 	p.Spec.Volumes = append(p.Spec.Volumes, Volume{Name: "h", VolumeSource: VolumeSource{HostPath: &HostPathVolumeSource{Path: "/x", Type: ptrTo(HostPathDirectory)}}})
 	p.Status = PodStatus{Phase: PodRunning, StartTime: &now, Conditions: []PodCondition{{Type: PodReady, Status: ConditionTrue, LastTransitionTime: now}},
 		ContainerStatuses: []ContainerStatus{{Name: "web", Started: ptrTo(true), State: ContainerState{Running: &ContainerStateRunning{StartedAt: now}}}},
-		PodIPs: []PodIP{{IP: "127.0.0.2"}}}
+		PodIPs:            []PodIP{{IP: "127.0.0.2"}}}
 	return p
 }
 
