@@ -65,8 +65,10 @@ type apiResourceList struct {
 	Resources    []apiResource `json:"resources"`
 }
 
-// autoscalingGroup is served for its Scale kind, which lives only as the
-// scale subresource of ReplicaSets and ReplicationControllers.
+// autoscalingGroup is the group of the Scale kind, which lives only as the
+// scale subresource of ReplicaSets and ReplicationControllers. The group
+// itself is not listed: it would have no resources, and client-go's
+// discovery takes an empty group for a broken one.
 const autoscalingGroup = "autoscaling"
 
 // groups are the API groups other than the core one, in discovery order.
@@ -76,9 +78,6 @@ func groups() []string {
 		if r.Group != "" && !slices.Contains(out, r.Group) {
 			out = append(out, r.Group)
 		}
-	}
-	if !slices.Contains(out, autoscalingGroup) {
-		out = append(out, autoscalingGroup)
 	}
 	return out
 }

@@ -48,6 +48,10 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		s.serveAPIGroupList(w, r)
 		return
 	}
+	if p == "/openapi/v3" || strings.HasPrefix(p, "/openapi/v3/") {
+		s.serveOpenAPIV3(w, r, strings.TrimPrefix(strings.TrimPrefix(p, "/openapi/v3"), "/"))
+		return
+	}
 	segs := strings.Split(strings.TrimPrefix(p, "/"), "/")
 	var group, ver string
 	var rest []string
