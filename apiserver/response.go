@@ -103,6 +103,8 @@ func readBody(r *http.Request) ([]byte, error) {
 	switch mt {
 	case "application/json", "*/*":
 		return b, nil
+	case protobufContentType:
+		return protobufBody(b)
 	case "application/yaml", "application/x-yaml", "text/yaml":
 		j, err := yaml.YAMLToJSON(b)
 		if err != nil {

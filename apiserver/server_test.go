@@ -412,7 +412,7 @@ func TestBadRequests(t *testing.T) {
 	}{
 		{"malformed body", "POST", "/api/v1/namespaces/default/pods", "application/json", `{"metadata":`, 400, api.StatusReasonBadRequest, ""},
 		{"huge body", "POST", "/api/v1/namespaces/default/pods", "application/json", `{"a":"` + strings.Repeat("x", 4<<20) + `"}`, 413, api.StatusReasonRequestEntityTooLarge, ""},
-		{"wrong content type", "POST", "/api/v1/namespaces/default/pods", "application/vnd.kubernetes.protobuf", `x`, 415, api.StatusReasonUnsupportedMediaType, ""},
+		{"wrong content type", "POST", "/api/v1/namespaces/default/pods", "application/vnd.kubernetes.protobuf", "k8s\x00\x0a\x0d\x0a\x02v1\x12\x03Pod", 415, api.StatusReasonUnsupportedMediaType, ""},
 		{"wrong kind", "POST", "/api/v1/namespaces/default/pods", "application/json", `{"apiVersion":"apps/v1","kind":"ReplicaSet"}`, 400, api.StatusReasonBadRequest, ""},
 		{"namespace mismatch", "POST", "/api/v1/namespaces/default/pods", "application/json", `{"metadata":{"name":"p","namespace":"other"}}`, 400, api.StatusReasonBadRequest, ""},
 		{"strict", "POST", "/api/v1/namespaces/default/pods?fieldValidation=Strict", "application/json", pod, 400, api.StatusReasonBadRequest, ""},

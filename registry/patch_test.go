@@ -3,6 +3,8 @@ package registry
 import (
 	"encoding/json"
 	"testing"
+
+	"github.com/wasmlet/wasmlet/api"
 )
 
 func mustJSON(t *testing.T, s string) map[string]any {
@@ -245,5 +247,23 @@ func FuzzApplyPatch(f *testing.F) {
 	f.Fuzz(func(t *testing.T, which uint8, patch []byte) {
 		m, _ := decodeJSON([]byte(doc))
 		_, _ = applyPatch(m.(map[string]any), types[int(which)%len(types)], patch, "Pod")
+	})
+}
+
+// FuzzDecode: any body decodes to an object or a Status error.
+func FuzzDecode(f *testing.F) {
+	f.Add([]byte(`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"},"spec":{"containers":[{"name":"a","bogus":1}]}}`), uint8(0))
+	f.Add([]byte(`{"kind":"ReplicaSet"}`), uint8(1))
+	f.Add([]byte(`[1,2`), uint8(2))
+	modes := []string{FieldValidationStrict, FieldValidationWarn, FieldValidationIgnore}
+	f.Fuzz(func(t *testing.T, b []byte, mode uint8) {
+		res, ok := api.LookupResource("pods")
+		if !ok {
+			t.Skip("no pods")
+		}
+		obj, _, err := Decode(res, b, modes[int(mode)%len(modes)])
+		if err == nil && obj == nil {
+			t.Error("no object and no error")
+		}
 	})
 }
