@@ -1,0 +1,357 @@
+package wasi_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental/sock"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+
+	"github.com/wasmlet/wasmlet/host/wasi"
+	examples "github.com/wasmlet/wasmlet/wasm-examples"
+)
+
+// Benchmarks of the layer, side by side with wazero's built-in WASI where
+// the built-in can run the same thing. docs/BENCHMARKS.md has the numbers.
+
+var (
+	benchIdleGuests        = flag.Int("wasi.bench.idle", 20, "idle web server guests of BenchmarkIdle (the layer)")
+	benchIdleBuiltinGuests = flag.Int("wasi.bench.idle.builtin", 2, "idle web server guests of BenchmarkIdle (the built-in WASI)")
+	benchIdleWindow        = flag.Duration("wasi.bench.window", 2*time.Second, "how long BenchmarkIdle measures")
+)
+
+// builtinRuntime is a runtime with wazero's built-in WASI.
+func builtinRuntime(b *testing.B) wazero.Runtime {
+	ctx := context.Background()
+	rt := wazero.NewRuntimeWithConfig(ctx, runtimeConfig())
+	wasi_snapshot_preview1.MustInstantiate(ctx, rt)
+	b.Cleanup(func() { rt.Close(ctx) })
+	return rt
+}
+
+func compileIn(b *testing.B, rt wazero.Runtime, name string) wazero.CompiledModule {
+	wasm, err := os.ReadFile(examples.MustBuild(b, name))
+	if err != nil {
+		b.Fatal(err)
+	}
+	m, err := rt.CompileModule(context.Background(), wasm)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return m
+}
+
+// freePort returns a port of 127.0.0.1 free a moment ago (the built-in
+// WASI binds its listeners itself).
+func freePort(b *testing.B) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// startBuiltinMyweb runs myweb with the built-in WASI on port; cancel
+// ends it.
+func startBuiltinMyweb(b *testing.B, rt wazero.Runtime, mod wazero.CompiledModule, port int) (cancel func()) {
+	ctx, cancelCtx := context.WithCancel(context.Background())
+	sctx := sock.WithConfig(ctx, sock.NewConfig().WithTCPListener("127.0.0.1", port))
+	// stdin that never ends: its end would be the guest's SIGTERM.
+	stdin, stdinW := io.Pipe()
+	mc := wazero.NewModuleConfig().WithName("").WithArgs("myweb").
+		WithEnv("LISTEN_FDS", "1").WithEnv("LISTEN_FDS_START", "3").WithEnv("HOSTNAME", "builtin").
+		WithStdin(stdin).WithSysWalltime().WithSysNanotime().WithSysNanosleep().WithRandSource(rand.Reader)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if _, err := rt.InstantiateModule(sctx, mod, mc); err != nil && ctx.Err() == nil {
+			b.Logf("built-in WASI guest on port %d: %v", port, err)
+		}
+	}()
+	return func() {
+		cancelCtx()
+		stdinW.Close()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+		}
+	}
+}
+
+// builtinSettle waits until a guest of the built-in WASI has bound its
+// port. Its guests answer a first request and then reset connections, so
+// the benchmarks of idle guests do not ask them anything.
+func builtinSettle(b *testing.B, addr string) {
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			c.Close()
+			time.Sleep(100 * time.Millisecond)
+			return
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("%s is not bound", addr)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func waitServing(b *testing.B, addr string) {
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if _, err := get("http://" + addr + "/"); err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("%s does not answer", addr)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// startLayerMyweb runs myweb with the layer and returns it and its address.
+func startLayerMyweb(b *testing.B, mod wazero.CompiledModule) (*wasi.Instance, string) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	inst, err := wasi.Start(context.Background(), testRT, mod, wasi.Config{
+		Args: []string{"myweb"}, Env: []string{"HOSTNAME=layer"}, Stdout: io.Discard,
+		Listeners: []wasi.Listener{{Name: "http", L: l}},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return inst, l.Addr().String()
+}
+
+// BenchmarkIdle measures the CPU time the process spends while N web
+// server guests wait for requests, in percent of one core per guest and in
+// all.
+func BenchmarkIdle(b *testing.B) {
+	b.Run("layer", func(b *testing.B) {
+		mod := compiled(b, "myweb")
+		var insts []*wasi.Instance
+		for range *benchIdleGuests {
+			inst, addr := startLayerMyweb(b, mod)
+			insts = append(insts, inst)
+			waitServing(b, addr)
+		}
+		defer func() {
+			for _, i := range insts {
+				i.Kill()
+				<-i.Done()
+			}
+		}()
+		measureIdle(b, len(insts))
+	})
+	b.Run("builtin", func(b *testing.B) {
+		rt := builtinRuntime(b)
+		mod := compileIn(b, rt, "myweb")
+		var stops []func()
+		for range *benchIdleBuiltinGuests {
+			port := freePort(b)
+			stops = append(stops, startBuiltinMyweb(b, rt, mod, port))
+			builtinSettle(b, "127.0.0.1:"+strconv.Itoa(port))
+		}
+		defer func() {
+			for _, s := range stops {
+				s()
+			}
+		}()
+		measureIdle(b, len(stops))
+	})
+}
+
+func measureIdle(b *testing.B, guests int) {
+	time.Sleep(200 * time.Millisecond)
+	b.ResetTimer()
+	var used, wall time.Duration
+	for range b.N {
+		before, start := cpuTime(b), time.Now()
+		time.Sleep(*benchIdleWindow)
+		used += cpuTime(b) - before
+		wall += time.Since(start)
+	}
+	b.StopTimer()
+	core := 100 * float64(used) / float64(wall)
+	b.ReportMetric(core, "%core")
+	b.ReportMetric(core/float64(guests), "%core/guest")
+	b.ReportMetric(float64(guests), "guests")
+}
+
+// BenchmarkRequest measures a request to a web server guest, on a new
+// connection each time, and reports the median.
+func BenchmarkRequest(b *testing.B) {
+	run := func(b *testing.B, addr string) {
+		waitServing(b, addr)
+		lat := make([]time.Duration, 0, b.N)
+		b.ResetTimer()
+		for range b.N {
+			start := time.Now()
+			if _, err := get("http://" + addr + "/"); err != nil {
+				b.Fatal(err)
+			}
+			lat = append(lat, time.Since(start))
+		}
+		b.StopTimer()
+		slices.Sort(lat)
+		b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "µs-median")
+	}
+	b.Run("layer", func(b *testing.B) {
+		inst, addr := startLayerMyweb(b, compiled(b, "myweb"))
+		defer func() { inst.Kill(); <-inst.Done() }()
+		run(b, addr)
+	})
+	b.Run("builtin", func(b *testing.B) {
+		rt := builtinRuntime(b)
+		port := freePort(b)
+		stop := startBuiltinMyweb(b, rt, compileIn(b, rt, "myweb"), port)
+		defer stop()
+		addr := "127.0.0.1:" + strconv.Itoa(port)
+		builtinSettle(b, addr)
+		for range 3 {
+			if _, err := get("http://" + addr + "/"); err != nil {
+				b.Skipf("the built-in WASI does not serve the guest: %v", err)
+			}
+		}
+		run(b, addr)
+	})
+}
+
+// BenchmarkStart instantiates a tiny guest and runs it to its exit.
+func BenchmarkStart(b *testing.B) {
+	b.Run("layer", func(b *testing.B) {
+		mod := compiled(b, "tiny")
+		var out bytes.Buffer
+		for range b.N {
+			out.Reset()
+			inst, err := wasi.Start(context.Background(), testRT, mod, wasi.Config{Args: []string{"tiny"}, Stdout: &out})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if st := inst.Wait(); st.Code != 0 {
+				b.Fatal(st)
+			}
+		}
+	})
+	b.Run("builtin", func(b *testing.B) {
+		rt := builtinRuntime(b)
+		mod := compileIn(b, rt, "tiny")
+		var out bytes.Buffer
+		ctx := context.Background()
+		for range b.N {
+			out.Reset()
+			m, err := rt.InstantiateModule(ctx, mod, wazero.NewModuleConfig().WithName("").WithArgs("tiny").WithStdout(&out))
+			if err != nil && err.Error() != "module closed with exit_code(0)" {
+				b.Fatal(err)
+			}
+			if m != nil {
+				m.Close(ctx)
+			}
+		}
+	})
+}
+
+// BenchmarkMemoryPerInstance reports the Go heap that each idle web server
+// guest keeps (its linear memory included).
+func BenchmarkMemoryPerInstance(b *testing.B) {
+	const n = 10
+	measure := func(b *testing.B, start func() func()) {
+		for range b.N {
+			runtime.GC()
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			var stops []func()
+			for range n {
+				stops = append(stops, start())
+			}
+			runtime.GC()
+			runtime.ReadMemStats(&after)
+			for _, s := range stops {
+				s()
+			}
+			b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n/(1<<20), "MiB/instance")
+		}
+	}
+	b.Run("layer", func(b *testing.B) {
+		mod := compiled(b, "myweb")
+		measure(b, func() func() {
+			inst, addr := startLayerMyweb(b, mod)
+			waitServing(b, addr)
+			return func() { inst.Kill(); <-inst.Done() }
+		})
+	})
+	b.Run("builtin", func(b *testing.B) {
+		rt := builtinRuntime(b)
+		mod := compileIn(b, rt, "myweb")
+		measure(b, func() func() {
+			port := freePort(b)
+			stop := startBuiltinMyweb(b, rt, mod, port)
+			builtinSettle(b, "127.0.0.1:"+strconv.Itoa(port))
+			return stop
+		})
+	})
+}
+
+// BenchmarkKill measures how long a guest blocked in a call (a sleep, a
+// poll on its sockets) or running its own code takes to end after Kill.
+func BenchmarkKill(b *testing.B) {
+	cases := []struct {
+		name string
+		cfg  wasi.Config
+	}{
+		{"stubborn", wasi.Config{Args: []string{"stubborn"}, Env: []string{"INTERVAL=1h"}}},
+		{"myweb", wasi.Config{Args: []string{"myweb"}}},
+		{"spin", wasi.Config{Args: []string{"spin"}}},
+	}
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
+			mod := compiled(b, c.name)
+			var total time.Duration
+			for range b.N {
+				cfg := c.cfg
+				var out syncBuffer
+				cfg.Stdout = &out
+				if c.name == "myweb" {
+					l, err := net.Listen("tcp", "127.0.0.1:0")
+					if err != nil {
+						b.Fatal(err)
+					}
+					cfg.Listeners = []wasi.Listener{{Name: "http", L: l}}
+				}
+				inst, err := wasi.Start(context.Background(), testRT, mod, cfg)
+				if err != nil {
+					b.Fatal(err)
+				}
+				for out.String() == "" {
+					time.Sleep(time.Millisecond)
+				}
+				time.Sleep(10 * time.Millisecond)
+				start := time.Now()
+				inst.Kill()
+				<-inst.Done()
+				total += time.Since(start)
+			}
+			b.ReportMetric(float64(total.Microseconds())/float64(b.N), "µs/kill")
+		})
+	}
+}
+
+var _ = api.ValueTypeI32
+var _ = fmt.Sprint
