@@ -3,6 +3,7 @@ package apiserver_test
 import (
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -161,5 +162,165 @@ func TestKubectl(t *testing.T) {
 	}
 	if out := k.must("", "get", "ns"); !strings.Contains(out, "team") || !strings.Contains(out, "Active") {
 		t.Errorf("get ns:\n%s", out)
+	}
+}
+
+const podManifest = `apiVersion: v1
+kind: Pod
+metadata:
+  name: hello
+  labels:
+    app: hello
+spec:
+  containers:
+  - name: hello
+    image: hello.wasm
+    env:
+    - name: GREETING
+      value: hi
+`
+
+const rcManifest = `apiVersion: v1
+kind: ReplicationController
+metadata:
+  name: web-rc
+  annotations:
+    note: first
+spec:
+  replicas: 2
+  selector:
+    app: web
+  template:
+    metadata:
+      labels:
+        app: web
+    spec:
+      containers:
+      - name: web
+        image: web.wasm
+        env:
+        - name: A
+          value: "1"
+        - name: B
+          value: "2"
+`
+
+// TestKubectlVerbs runs the verbs of the course, one after the other, on
+// one node.
+func TestKubectlVerbs(t *testing.T) {
+	logs := func(ctx context.Context, ns, pod string, opts apiserver.LogOptions, w io.Writer) error {
+		_, err := io.WriteString(w, "hello from "+ns+"/"+pod+"\n")
+		return err
+	}
+	n := startNode(t, logs)
+	k := newKubectl(t, n)
+
+	if out := k.must(podManifest, "create", "-f", "-"); strings.TrimSpace(out) != "pod/hello created" {
+		t.Errorf("create: %q", out)
+	}
+	if out := k.must("", "get", "pod", "hello", "-o", "wide"); !strings.Contains(out, "NOMINATED NODE") || !strings.Contains(out, "hello   0/1     Pending") {
+		t.Errorf("get -o wide:\n%s", out)
+	}
+	if out := k.must("", "get", "pods", "-o", "name"); strings.TrimSpace(out) != "pod/hello" {
+		t.Errorf("get -o name: %q", out)
+	}
+	if out := k.must("", "describe", "pod", "hello"); !strings.Contains(out, "Name:") || !strings.Contains(out, "GREETING:  hi") {
+		t.Errorf("describe pod:\n%s", out)
+	}
+	if out := k.must("", "logs", "hello"); out != "hello from default/hello\n" {
+		t.Errorf("logs: %q", out)
+	}
+	if out := k.must("", "annotate", "pod", "hello", "note=x"); strings.TrimSpace(out) != "pod/hello annotated" {
+		t.Errorf("annotate: %q", out)
+	}
+	if _, errOut, ok := k.run("", "label", "pod", "hello", "app=other"); ok || !strings.Contains(errOut, "already has a value (hello)") {
+		t.Errorf("label without --overwrite: %s", errOut)
+	}
+	k.must("", "label", "pod", "hello", "app=other", "--overwrite")
+	k.must("", "label", "pod", "hello", "app-")
+	if out := k.must("", "get", "pod", "hello", "--show-labels"); !strings.Contains(out, "<none>") {
+		t.Errorf("labels after removal:\n%s", out)
+	}
+	if out := k.must("", "patch", "pod", "hello", "--type", "merge", "-p", `{"metadata":{"labels":{"m":"1"}}}`); strings.TrimSpace(out) != "pod/hello patched" {
+		t.Errorf("patch merge: %q", out)
+	}
+	if out := k.must("", "patch", "pod", "hello", "--type", "json", "-p", `[{"op":"replace","path":"/spec/containers/0/image","value":"hello2.wasm"}]`); strings.TrimSpace(out) != "pod/hello patched" {
+		t.Errorf("patch json: %q", out)
+	}
+	if out := k.must("", "patch", "pod", "hello", "--type", "merge", "-p", `{"metadata":{"labels":{"m":"1"}}}`); strings.TrimSpace(out) != "pod/hello patched (no change)" {
+		t.Errorf("patch no change: %q", out)
+	}
+	if _, errOut, ok := k.run("", "patch", "pod", "hello", "-p", `{"spec":{"containers":[{"name":"hello","env":[{"name":"X","value":"y"}]}]}}`); ok || !strings.Contains(errOut, "Forbidden: pod updates may not change fields") {
+		t.Errorf("patch of an immutable field: %s", errOut)
+	}
+
+	if out := k.must(rcManifest, "apply", "-f", "-"); strings.TrimSpace(out) != "replicationcontroller/web-rc created" {
+		t.Errorf("apply rc: %q", out)
+	}
+	// The file drops env B and the annotation: apply removes them, and
+	// keeps what was never in the file.
+	k.must("", "scale", "rc", "web-rc", "--replicas=4")
+	changed := strings.Replace(strings.Replace(rcManifest, "        - name: B\n          value: \"2\"\n", "", 1), "  annotations:\n    note: first\n", "", 1)
+	changed = strings.Replace(changed, "  replicas: 2\n", "", 1)
+	if out := k.must(changed, "apply", "-f", "-"); strings.TrimSpace(out) != "replicationcontroller/web-rc configured" {
+		t.Errorf("apply changed rc: %q", out)
+	}
+	out := k.must("", "get", "rc", "web-rc", "-o", "jsonpath={.spec.replicas} {.spec.template.spec.containers[0].env[*].name} {.metadata.annotations.note}")
+	// replicas left the file: apply removes it and the default (1) is
+	// back, as with Kubernetes.
+	if out != "1 A " {
+		t.Errorf("after the three-way apply: %q", out)
+	}
+	if out := k.must(changed, "diff", "-f", "-"); out != "" {
+		t.Errorf("diff of an applied file: %q", out)
+	}
+	if out, _, ok := k.run(rcManifest, "diff", "-f", "-"); ok || !strings.Contains(out, "+        - name: B") {
+		t.Errorf("diff of a changed file (exit 1 expected):\n%s", out)
+	}
+	if out := k.must(rcManifest, "apply", "--dry-run=server", "-f", "-"); !strings.Contains(out, "(server dry run)") {
+		t.Errorf("server dry run: %q", out)
+	}
+	if out := k.must("", "get", "rc", "web-rc", "-o", "jsonpath={.spec.template.spec.containers[0].env[*].name}"); out != "A" {
+		t.Errorf("a dry run changed the object: %q", out)
+	}
+	if out := k.must(rcManifest, "replace", "-f", "-"); strings.TrimSpace(out) != "replicationcontroller/web-rc replaced" {
+		t.Errorf("replace: %q", out)
+	}
+	if out := k.must("", "describe", "rc", "web-rc"); !strings.Contains(out, "Replicas:") || !strings.Contains(out, "Selector:") {
+		t.Errorf("describe rc:\n%s", out)
+	}
+	if out := k.must("", "get", "all"); !strings.Contains(out, "pod/hello") || !strings.Contains(out, "replicationcontroller/web-rc") {
+		t.Errorf("get all:\n%s", out)
+	}
+
+	// edit with an editor that changes a label.
+	editor := filepath.Join(t.TempDir(), "editor.sh")
+	if err := os.WriteFile(editor, []byte("#!/bin/sh\nsed -i 's/note: first/note: edited/' \"$1\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("KUBE_EDITOR", editor)
+	if out := k.must("", "edit", "rc", "web-rc"); strings.TrimSpace(out) != "replicationcontroller/web-rc edited" {
+		t.Errorf("edit: %q", out)
+	}
+	if out := k.must("", "get", "rc", "web-rc", "-o", "jsonpath={.metadata.annotations.note}"); out != "edited" {
+		t.Errorf("after edit: %q", out)
+	}
+
+	if out, errOut, _ := k.run("", "events"); !strings.Contains(out+errOut, "No events found") && !strings.Contains(out, "LAST SEEN") {
+		t.Errorf("events: %s%s", out, errOut)
+	}
+	// No garbage collector runs here to take the orphan finalizer off:
+	// kubectl must not wait for the object to go.
+	if out := k.must("", "delete", "rc", "web-rc", "--cascade=orphan", "--wait=false"); strings.TrimSpace(out) != `replicationcontroller "web-rc" deleted` {
+		t.Errorf("delete --cascade=orphan: %q", out)
+	}
+	if out := k.must("", "get", "rc", "web-rc", "-o", "jsonpath={.metadata.finalizers}"); out != `["orphan"]` {
+		t.Errorf("finalizers after an orphaning delete: %q", out)
+	}
+	if out := k.must("", "delete", "pod", "-l", "m=1", "--grace-period=0", "--force"); !strings.Contains(out, `pod "hello" force deleted`) {
+		t.Errorf("delete -l --force: %q", out)
+	}
+	if out, errOut, _ := k.run("", "explain", "pods.spec.restartPolicy"); !strings.Contains(out, "restartPolicy") {
+		t.Logf("explain is not served yet: %s", errOut)
 	}
 }
