@@ -320,7 +320,11 @@ func TestKubectlVerbs(t *testing.T) {
 	if out := k.must("", "delete", "pod", "-l", "m=1", "--grace-period=0", "--force"); !strings.Contains(out, `pod "hello" force deleted`) {
 		t.Errorf("delete -l --force: %q", out)
 	}
-	if out, errOut, _ := k.run("", "explain", "pods.spec.restartPolicy"); !strings.Contains(out, "restartPolicy") {
-		t.Logf("explain is not served yet: %s", errOut)
+	if out := k.must("", "explain", "pods.spec.restartPolicy"); !strings.Contains(out, "FIELD: restartPolicy <string>") {
+		t.Errorf("explain a field:\n%s", out)
+	}
+	if out := k.must("", "explain", "rs.spec.selector.matchExpressions", "--recursive"); !strings.Contains(out, "GROUP:      apps") ||
+		!strings.Contains(out, "operator\t<string>") {
+		t.Errorf("explain --recursive:\n%s", out)
 	}
 }

@@ -12,15 +12,15 @@ import (
 	"github.com/wasmlet/wasmlet/registry"
 )
 
-// The OpenAPI v3 documents describe the operations of each group version:
-// enough for kubectl to learn that the server validates fields itself
-// (the fieldValidation parameter of each PATCH, found by the
-// x-kubernetes-group-version-kind of the operation), so that it sends
+// The OpenAPI v3 documents describe the operations of each group version,
+// so that kubectl learns that the server validates fields itself (the
+// fieldValidation parameter of each PATCH, found by the
+// x-kubernetes-group-version-kind of the operation) and sends
 // fieldValidation=Strict instead of validating against a schema of its
-// own. They carry no schemas of the kinds: kubectl then computes the
-// patches of apply from the Go types it was built with, which know the
-// patch merge keys. /openapi/v2 is not served (404); kubectl does not need
-// it once v3 answers.
+// own; and the schemas of the kinds (schema.go), which kubectl explain
+// prints and from which kubectl apply reads the patch merge keys.
+// /openapi/v2 is not served (404); kubectl does not need it once v3
+// answers.
 
 type openAPIIndex struct {
 	Paths map[string]openAPIIndexEntry `json:"paths"`
@@ -97,10 +97,13 @@ func gvDocument(group string) openAPIDoc {
 	if group != "" {
 		prefix = "/apis/" + group + "/v1"
 	}
+	sb := &schemaBuilder{schemas: map[string]map[string]any{}}
+	doc.Components["schemas"] = sb.schemas
 	for _, res := range api.Resources() {
 		if res.Group != group || res.Version != "v1" {
 			continue
 		}
+		sb.kind(res)
 		k := gvk{Group: res.Group, Version: res.Version, Kind: res.Kind}
 		op := func(verb, action string, k gvk, params ...openAPIParameter) *openAPIOperation {
 			resp := okResponse

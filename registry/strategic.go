@@ -385,3 +385,30 @@ func pathOr(path string) string {
 	}
 	return path
 }
+
+// ListPatchStrategy says how a strategic merge patch merges the list at
+// path (field names from the object's root, no indices) of kind: strategy
+// "merge" with a mergeKey for lists of objects merged by a key, "merge"
+// alone for lists of primitives merged as a set, "" for lists replaced
+// whole. retainKeys reports whether the list's elements take $retainKeys.
+// OpenAPI documents publish the same facts as x-kubernetes-patch-strategy
+// and x-kubernetes-patch-merge-key.
+func ListPatchStrategy(kind string, path []string) (strategy, mergeKey string, retainKeys bool) {
+	s := schemaFor(kind)
+	for _, f := range path {
+		s = s.field(f)
+		if s == nil {
+			return "", "", false
+		}
+		if s.elem != nil && (s.mergeKey != "" || s.mergeSet) && f != path[len(path)-1] {
+			s = s.elem
+		}
+	}
+	switch {
+	case s.mergeKey != "":
+		return "merge", s.mergeKey, s.elem != nil && s.elem.retainKeys
+	case s.mergeSet:
+		return "merge", "", false
+	}
+	return "", "", false
+}
