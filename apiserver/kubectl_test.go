@@ -218,10 +218,21 @@ func TestKubectlVerbs(t *testing.T) {
 	if out := k.must(podManifest, "create", "-f", "-"); strings.TrimSpace(out) != "pod/hello created" {
 		t.Errorf("create: %q", out)
 	}
+	// Field validation: an unknown field is refused, a field Kubernetes has
+	// and wasmlet does not is a warning.
+	typo := strings.Replace(podManifest, "name: hello\n  labels", "name: typo\n  labelz", 1)
+	if _, errOut, ok := k.run(typo, "create", "-f", "-"); ok || !strings.Contains(errOut, `strict decoding error: unknown field "metadata.labelz"`) {
+		t.Errorf("unknown field: %s", errOut)
+	}
+	unimpl := strings.Replace(podManifest, "name: hello\n", "name: tolerant\n", 1) + "  tolerations: []\n"
+	if out, errOut, ok := k.run(unimpl, "apply", "-f", "-"); !ok || !strings.Contains(errOut, "Warning: spec.tolerations is not implemented by wasmlet") ||
+		strings.TrimSpace(out) != "pod/tolerant created" {
+		t.Errorf("field not implemented: %s%s", out, errOut)
+	}
 	if out := k.must("", "get", "pod", "hello", "-o", "wide"); !strings.Contains(out, "NOMINATED NODE") || !strings.Contains(out, "hello   0/1     Pending") {
 		t.Errorf("get -o wide:\n%s", out)
 	}
-	if out := k.must("", "get", "pods", "-o", "name"); strings.TrimSpace(out) != "pod/hello" {
+	if out := k.must("", "get", "pods", "-o", "name"); out != "pod/hello\npod/tolerant\n" {
 		t.Errorf("get -o name: %q", out)
 	}
 	if out := k.must("", "describe", "pod", "hello"); !strings.Contains(out, "Name:") || !strings.Contains(out, "GREETING:  hi") {
