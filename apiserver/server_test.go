@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -749,4 +750,37 @@ func TestNoNode(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "refused") || !strings.Contains(err.Error(), "wasmlet serve") {
 		t.Errorf("unreachable node: %v", err)
 	}
+}
+
+// TestNoGoroutineLeft: a node that served lists, watches and writes leaves
+// no goroutine behind once it is stopped and its clients are closed.
+func TestNoGoroutineLeft(t *testing.T) {
+	before := runtime.NumGoroutine()
+	t.Run("node", func(t *testing.T) {
+		n := startNode(t, nil)
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		pods := res(t, "pods")
+		ch, err := n.cl.Watch(ctx, pods, "", client.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := n.cl.Create(ctx, newPod("a", nil)); err != nil {
+			t.Fatal(err)
+		}
+		<-ch
+		if _, err := n.cl.List(ctx, pods, "", client.ListOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		// The last watch is left open: stopping the server ends it.
+	})
+	var now int
+	for i := 0; i < 200; i++ {
+		if now = runtime.NumGoroutine(); now <= before {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	buf := make([]byte, 1<<20)
+	t.Errorf("%d goroutines before, %d after:\n%s", before, now, buf[:runtime.Stack(buf, true)])
 }
