@@ -237,6 +237,21 @@ func (m *Manager) activeWorkers() int {
 	return n
 }
 
+// pendingKicks counts the runs asked for and not yet taken (for tests).
+func (m *Manager) pendingKicks() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for _, in := range m.instances {
+		for _, w := range in.workers {
+			if w != nil {
+				n += len(w.trigger)
+			}
+		}
+	}
+	return n
+}
+
 func findContainer(pod *api.Pod, name string) *api.Container {
 	if pod == nil {
 		return nil

@@ -78,12 +78,12 @@ func TestTCPProbe(t *testing.T) {
 // example serves it.
 type healthServer struct {
 	mu       sync.Mutex
-	status   byte     // ServingStatus answered
-	known    []string // services it knows (nil: all)
-	noHealth bool     // answer every method UNIMPLEMENTED
+	status   byte          // ServingStatus answered
+	known    []string      // services it knows (nil: all)
+	noHealth bool          // answer every method UNIMPLEMENTED
 	stall    chan struct{} // hold every call until closed
 	entered  chan struct{} // told of each stalled call
-	requests []string // "service ua content-type"
+	requests []string      // "service ua content-type"
 }
 
 func (h *healthServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -162,27 +162,27 @@ func TestGRPCProbe(t *testing.T) {
 	str := func(s string) *string { return &s }
 	tests := []struct {
 		name    string
-		server  healthServer
+		server  *healthServer
 		service *string
 		res     result
 		output  string
 		request string
 	}{
-		{name: "serving", server: healthServer{status: 1}, res: resultSuccess, output: "service healthy",
+		{name: "serving", server: &healthServer{status: 1}, res: resultSuccess, output: "service healthy",
 			request: " kube-probe/1.32 application/grpc HTTP/2.0"},
-		{name: "serving a named service", server: healthServer{status: 1, known: []string{"shop"}}, service: str("shop"), res: resultSuccess, output: "service healthy",
+		{name: "serving a named service", server: &healthServer{status: 1, known: []string{"shop"}}, service: str("shop"), res: resultSuccess, output: "service healthy",
 			request: "shop kube-probe/1.32 application/grpc HTTP/2.0"},
-		{name: "not serving", server: healthServer{status: 2}, res: resultFailure, output: `service unhealthy (responded with "NOT_SERVING")`},
-		{name: "unknown status", server: healthServer{status: 0}, res: resultFailure, output: `service unhealthy (responded with "UNKNOWN")`},
-		{name: "service unknown", server: healthServer{status: 3}, res: resultFailure, output: `service unhealthy (responded with "SERVICE_UNKNOWN")`},
-		{name: "unknown service", server: healthServer{status: 1, known: []string{"shop"}}, service: str("cart"), res: resultFailure,
+		{name: "not serving", server: &healthServer{status: 2}, res: resultFailure, output: `service unhealthy (responded with "NOT_SERVING")`},
+		{name: "unknown status", server: &healthServer{status: 0}, res: resultFailure, output: `service unhealthy (responded with "UNKNOWN")`},
+		{name: "service unknown", server: &healthServer{status: 3}, res: resultFailure, output: `service unhealthy (responded with "SERVICE_UNKNOWN")`},
+		{name: "unknown service", server: &healthServer{status: 1, known: []string{"shop"}}, service: str("cart"), res: resultFailure,
 			output: "error: health rpc probe failed: rpc error: code = NotFound desc = unknown service"},
-		{name: "no health service", server: healthServer{noHealth: true}, res: resultFailure,
+		{name: "no health service", server: &healthServer{noHealth: true}, res: resultFailure,
 			output: "error: this server does not implement the grpc health protocol (grpc.health.v1.Health): unknown service grpc.health.v1.Health"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := &tt.server
+			srv := tt.server
 			port := serveH2C(t, srv)
 			m, _, _ := newTestManager(t, nil)
 			p := &api.Probe{ProbeHandler: api.ProbeHandler{GRPC: &api.GRPCAction{Port: port, Service: tt.service}}}

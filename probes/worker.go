@@ -68,7 +68,7 @@ func newInstance(m *Manager, pod *api.Pod, c *api.Container, id string, now time
 	in.ctx, in.cancel = context.WithCancel(m.ctx)
 	for t, p := range map[probeType]*api.Probe{liveness: c.LivenessProbe, readiness: c.ReadinessProbe, startup: c.StartupProbe} {
 		if p != nil {
-			in.workers[t] = &worker{in: in, typ: t, probe: p, trigger: make(chan struct{}, 1), published: t == liveness}
+			in.workers[t] = &worker{in: in, typ: t, probe: p, trigger: make(chan time.Time, 1), published: t == liveness}
 		}
 	}
 	return in
@@ -81,7 +81,7 @@ func (in *instance) startWorkers() {
 			continue
 		}
 		if w.typ == readiness {
-			w.kick() // the kubelet's sync right after the start
+			w.kick(in.startedAt) // the kubelet's sync right after the start
 		}
 		w.next = in.startedAt.Add(w.period())
 		w.tick = in.m.clock.NewTimer(w.next.Sub(in.m.clock.Now()))
@@ -104,8 +104,8 @@ type worker struct {
 	in      *instance
 	typ     probeType
 	probe   *api.Probe
-	trigger chan struct{} // a run out of the ticks' order
-	tick    clock.Timer   // the next tick, at next
+	trigger chan time.Time // a run out of the ticks' order, asked for at that time
+	tick    clock.Timer    // the next tick, at next
 	next    time.Time
 
 	// The kubelet's worker state: the last result, how many times in a row
@@ -115,10 +115,10 @@ type worker struct {
 	published  bool // readiness starts as Failure, liveness as Success
 }
 
-// kick asks for a run now (dropped when one is already asked for).
-func (w *worker) kick() {
+// kick asks for a run, as of at (dropped when one is already asked for).
+func (w *worker) kick(at time.Time) {
 	select {
-	case w.trigger <- struct{}{}:
+	case w.trigger <- at:
 	default:
 	}
 }
@@ -148,8 +148,7 @@ func (w *worker) run() {
 			return
 		case <-terminating:
 			return
-		case <-w.trigger:
-			now = clk.Now()
+		case now = <-w.trigger:
 		case at := <-w.tick.C():
 			// A ticker's phase: ticks missed while a probe ran are dropped.
 			now = at
@@ -202,12 +201,12 @@ func (w *worker) doProbe(now time.Time) bool {
 	if w.resultRun < int(threshold) {
 		return true
 	}
-	return w.publish(success)
+	return w.publish(now, success)
 }
 
 // publish acts on a verdict that crossed its threshold; it reports whether
 // the worker goes on.
-func (w *worker) publish(success bool) bool {
+func (w *worker) publish(now time.Time, success bool) bool {
 	in := w.in
 	changed := w.published != success
 	w.published = success
@@ -227,7 +226,7 @@ func (w *worker) publish(success bool) bool {
 			in.started.Store(true)
 			rt.SetContainerStarted(in.pod.UID, in.spec.Name, in.id, true)
 			if r := in.workers[readiness]; r != nil {
-				r.kick()
+				r.kick(now)
 			}
 			return false
 		}
