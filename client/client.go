@@ -402,7 +402,10 @@ func (o ListOptions) query() url.Values {
 	return q
 }
 
-// Get returns one object; a missing one is NotFound.
+// Get returns one object; a missing one is NotFound. For this and every
+// call on one object, namespace "" is the kubeconfig context's namespace
+// (for namespaced kinds); for List, Watch and DeleteCollection it is every
+// namespace.
 func (c *Client) Get(ctx context.Context, r *api.ResourceInfo, namespace, name string) (api.Object, error) {
 	return c.objectRequest(ctx, r, http.MethodGet, resourcePath(r, c.ns(r, namespace), name, ""), nil, "", nil)
 }
