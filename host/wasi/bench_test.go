@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"flag"
-	"fmt"
 	"io"
 	"net"
 	"os"
@@ -16,7 +15,6 @@ import (
 	"time"
 
 	"github.com/tetratelabs/wazero"
-	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/experimental/sock"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
@@ -352,6 +350,3 @@ func BenchmarkKill(b *testing.B) {
 		})
 	}
 }
-
-var _ = api.ValueTypeI32
-var _ = fmt.Sprint

@@ -3,7 +3,6 @@ package wasi
 import (
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"path"
 	"sync"
@@ -279,5 +278,3 @@ func errnoOf(err error) errno {
 	}
 	return toErrno(err)
 }
-
-var _ = net.ErrClosed
