@@ -7,6 +7,7 @@ import (
 	"io"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -19,10 +20,20 @@ import (
 // logic (apply's three-way merge, label's words, delete's wait) to be
 // tested without a node. The real node is tested in cli_test.go.
 type memoryNode struct {
-	mu      sync.Mutex
-	objects map[string][]byte
-	rv      int
-	now     time.Time
+	mu       sync.Mutex
+	objects  map[string][]byte
+	rv       int
+	now      time.Time
+	watchers []*memoryWatch
+}
+
+// memoryWatch is one Watch: the changes of one kind in one namespace ("" =
+// all), sent on events until ctx ends.
+type memoryWatch struct {
+	ctx       context.Context
+	r         *api.ResourceInfo
+	namespace string
+	events    chan client.WatchEvent
 }
 
 func newMemoryNode(now time.Time) *memoryNode {
@@ -72,6 +83,9 @@ func (m *memoryNode) List(_ context.Context, r *api.ResourceInfo, ns string, opt
 		if !sel.Matches(meta.Labels) {
 			continue
 		}
+		if name, ok := strings.CutPrefix(opts.FieldSelector, "metadata.name="); ok && meta.Name != name {
+			continue
+		}
 		out = append(out, obj)
 	}
 	sort.Slice(out, func(i, j int) bool {
@@ -79,6 +93,55 @@ func (m *memoryNode) List(_ context.Context, r *api.ResourceInfo, ns string, opt
 		return a.Namespace+"/"+a.Name < b.Namespace+"/"+b.Name
 	})
 	return out, nil
+}
+
+// ListWithVersion is List with the node's current resourceVersion.
+func (m *memoryNode) ListWithVersion(ctx context.Context, r *api.ResourceInfo, ns string, opts client.ListOptions) ([]api.Object, string, error) {
+	objs, err := m.List(ctx, r, ns, opts)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return objs, strconv.Itoa(m.rv), err
+}
+
+// Watch sends the changes made after the call; the channel is closed when
+// ctx ends. Only metadata.name=NAME field selectors are understood.
+func (m *memoryNode) Watch(ctx context.Context, r *api.ResourceInfo, ns string, opts client.ListOptions) (<-chan client.WatchEvent, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	w := &memoryWatch{ctx: ctx, r: r, namespace: ns, events: make(chan client.WatchEvent, 100)}
+	name, _ := strings.CutPrefix(opts.FieldSelector, "metadata.name=")
+	if name != "" {
+		w.namespace += "\x00" + name
+	}
+	m.watchers = append(m.watchers, w)
+	go func() {
+		<-ctx.Done()
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		for i, x := range m.watchers {
+			if x == w {
+				m.watchers = append(m.watchers[:i], m.watchers[i+1:]...)
+				break
+			}
+		}
+		close(w.events)
+	}()
+	return w.events, nil
+}
+
+// notify sends a change to the watchers of its kind; m.mu is held.
+func (m *memoryNode) notify(typ string, r *api.ResourceInfo, obj api.Object) {
+	meta := obj.GetObjectMeta()
+	for _, w := range m.watchers {
+		ns, name, named := strings.Cut(w.namespace, "\x00")
+		if w.r != r || (ns != "" && ns != meta.Namespace) || (named && name != meta.Name) {
+			continue
+		}
+		select {
+		case w.events <- client.WatchEvent{Type: typ, Object: obj.DeepCopyObject()}:
+		default:
+		}
+	}
 }
 
 // seed stores objects as they are, with their own UIDs and times, as a
@@ -118,6 +181,7 @@ func (m *memoryNode) Create(_ context.Context, obj api.Object) (api.Object, erro
 		return nil, err
 	}
 	m.objects[k] = b
+	m.notify("ADDED", r, obj)
 	return obj, nil
 }
 
@@ -145,8 +209,13 @@ func (m *memoryNode) Patch(_ context.Context, r *api.ResourceInfo, ns, name stri
 	if err != nil {
 		return nil, err
 	}
+	m.rv++
 	m.objects[k] = patched
-	return m.decode(r, patched)
+	obj, err := m.decode(r, patched)
+	if err == nil {
+		m.notify("MODIFIED", r, obj)
+	}
+	return obj, err
 }
 
 // mergePatch is RFC 7386.
@@ -174,10 +243,15 @@ func (m *memoryNode) Delete(_ context.Context, r *api.ResourceInfo, ns, name str
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	k := key(r, ns, name)
-	if _, ok := m.objects[k]; !ok {
+	b, ok := m.objects[k]
+	if !ok {
 		return api.NewNotFound(r.Group, r.Resource, name)
 	}
 	delete(m.objects, k)
+	m.rv++
+	if obj, err := m.decode(r, b); err == nil {
+		m.notify("DELETED", r, obj)
+	}
 	return nil
 }
 
@@ -219,3 +293,11 @@ func (m *memoryNode) Logs(ctx context.Context, ns, pod string, opts client.LogOp
 	fmt.Fprintf(w, "log of %s/%s container %s\n", ns, pod, opts.Container)
 	return nil
 }
+
+func (m *memoryNode) watcherCount() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.watchers)
+}
+
+func clientDelete() client.DeleteOptions { return client.DeleteOptions{} }

@@ -3,6 +3,9 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"io"
+	"os"
+	"strings"
 
 	ucli "github.com/urfave/cli/v2"
 
@@ -17,10 +20,16 @@ func (e *environment) getCommand() *ucli.Command {
 		Usage:     "display one or many resources",
 		ArgsUsage: "TYPE[,TYPE...] [NAME...] | TYPE/NAME...",
 		Flags: append(clientFlags(), allNamespacesFlag,
-			&ucli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "wide, yaml, json or name"},
+			&ucli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "wide, yaml, json, name, jsonpath=TEMPLATE, jsonpath-file=FILE, jsonpath-as-json=TEMPLATE, custom-columns=SPEC or custom-columns-file=FILE"},
 			&ucli.StringFlag{Name: "selector", Aliases: []string{"l"}, Usage: "label selector (-l app=web,tier!=db)"},
+			&ucli.StringFlag{Name: "field-selector", Usage: "field selector (--field-selector status.phase=Running)"},
 			&ucli.BoolFlag{Name: "show-labels", Usage: "add a LABELS column"},
+			&ucli.StringSliceFlag{Name: "label-columns", Aliases: []string{"L"}, Usage: "add a column for each of these label keys (-L app,tier)"},
 			&ucli.BoolFlag{Name: "no-headers", Usage: "leave out the header line of tables"},
+			&ucli.StringFlag{Name: "sort-by", Usage: "sort by the value at this JSONPath (--sort-by=.metadata.name)"},
+			&ucli.BoolFlag{Name: "ignore-not-found", Usage: "say nothing about objects named that do not exist"},
+			&ucli.BoolFlag{Name: "watch", Aliases: []string{"w"}, Usage: "after listing, print each change of the objects"},
+			&ucli.BoolFlag{Name: "watch-only", Usage: "print each change of the objects, without listing them first"},
 		),
 		Action: e.get,
 	}
@@ -33,11 +42,9 @@ type fetched struct {
 }
 
 func (e *environment) get(c *ucli.Context) error {
-	output := c.String("output")
-	switch output {
-	case "", "wide", "yaml", "json", "name":
-	default:
-		return fmt.Errorf("unable to match a printer suitable for the output format %q, allowed formats are: json,name,wide,yaml", output)
+	out, err := e.parseOutput(c.String("output"))
+	if err != nil {
+		return err
 	}
 	if c.NArg() == 0 {
 		return errors.New("Required resource not specified.\n" +
@@ -71,13 +78,18 @@ func (e *environment) get(c *ucli.Context) error {
 		listNS = ""
 	}
 
+	listOpts := client.ListOptions{LabelSelector: selector, FieldSelector: c.String("field-selector")}
+	watch, watchOnly := c.Bool("watch"), c.Bool("watch-only")
+	if watch || watchOnly {
+		return e.watchGet(c, cl, refs, listOpts, out, listNS)
+	}
+
 	var results []fetched
 	var errs []error
 	for _, ref := range refs {
 		f := fetched{resource: ref.resource}
 		if len(ref.names) == 0 {
-			f.objects, err = cl.List(c.Context, ref.resource, scopedNamespace(ref.resource, listNS),
-				client.ListOptions{LabelSelector: selector})
+			f.objects, err = cl.List(c.Context, ref.resource, scopedNamespace(ref.resource, listNS), listOpts)
 			if err != nil {
 				return err
 			}
@@ -88,7 +100,9 @@ func (e *environment) get(c *ucli.Context) error {
 				if !isStatus(err) {
 					return err
 				}
-				errs = append(errs, err)
+				if !(c.Bool("ignore-not-found") && api.IsNotFound(err)) {
+					errs = append(errs, err)
+				}
 				continue
 			}
 			f.objects = append(f.objects, obj)
@@ -96,7 +110,7 @@ func (e *environment) get(c *ucli.Context) error {
 		results = append(results, f)
 	}
 
-	if err := e.printGet(c, results, refs, output, all); err != nil {
+	if err := e.printGet(c, results, refs, out, all); err != nil {
 		return err
 	}
 	for _, err := range errs {
@@ -108,7 +122,7 @@ func (e *environment) get(c *ucli.Context) error {
 	return nil
 }
 
-func (e *environment) printGet(c *ucli.Context, results []fetched, refs []resourceRef, output string, all bool) error {
+func (e *environment) printGet(c *ucli.Context, results []fetched, refs []resourceRef, out getOutput, all bool) error {
 	var items []printers.Item
 	kinds := 0
 	for _, f := range results {
@@ -119,14 +133,28 @@ func (e *environment) printGet(c *ucli.Context, results []fetched, refs []resour
 			items = append(items, printers.Item{Resource: f.resource, Object: o})
 		}
 	}
+	if sortBy := c.String("sort-by"); sortBy != "" && len(items) > 0 {
+		if err := printers.SortItems(items, sortBy); err != nil {
+			return err
+		}
+	}
 	// One object named by one TYPE NAME or TYPE/NAME prints alone; anything
 	// else is a List, even of one item.
 	single := len(refs) == 1 && len(refs[0].names) == 1
-	switch output {
+	switch out.format {
 	case "yaml":
 		return printers.PrintYAML(e.stdout, items, single)
 	case "json":
 		return printers.PrintJSON(e.stdout, items, single)
+	case "jsonpath", "jsonpath-as-json":
+		doc, err := printers.Document(items, single)
+		if err != nil {
+			return err
+		}
+		if out.format == "jsonpath-as-json" {
+			return out.jsonPath.ExecuteJSON(e.stdout, doc)
+		}
+		return out.jsonPath.Execute(e.stdout, doc)
 	}
 	if len(items) == 0 {
 		if hasNames(refs) {
@@ -135,16 +163,26 @@ func (e *environment) printGet(c *ucli.Context, results []fetched, refs []resour
 		e.noResourcesFound(c, refs, all)
 		return nil
 	}
-	if output == "name" {
+	switch out.format {
+	case "name":
 		return printers.PrintName(e.stdout, items)
+	case "custom-columns":
+		var objs []any
+		for _, it := range items {
+			g, err := printers.Generic(it.Object)
+			if err != nil {
+				return err
+			}
+			objs = append(objs, g)
+		}
+		return printers.PrintCustomColumns(e.stdout, out.columns, objs, c.Bool("no-headers"))
 	}
-	opts := printers.TableOptions{
-		Wide:          output == "wide",
-		NoHeaders:     c.Bool("no-headers"),
-		ShowLabels:    c.Bool("show-labels"),
-		WithNamespace: all,
-		WithKind:      kinds > 1,
-		Now:           e.now(),
+	opts := e.tableOptions(c, out, all)
+	opts.WithKind = kinds > 1
+	if c.String("sort-by") != "" {
+		// A sorted list is one table in the order of the sort, as kubectl
+		// prints it, even across kinds.
+		return printSortedTables(e.stdout, items, opts)
 	}
 	first := true
 	for _, f := range results {
@@ -160,6 +198,101 @@ func (e *environment) printGet(c *ucli.Context, results []fetched, refs []resour
 		}
 	}
 	return nil
+}
+
+// printSortedTables prints items in their order, starting a new table
+// (after a blank line) whenever the kind changes.
+func printSortedTables(w io.Writer, items []printers.Item, opts printers.TableOptions) error {
+	for i := 0; i < len(items); {
+		j := i
+		var objs []api.Object
+		for j < len(items) && items[j].Resource == items[i].Resource {
+			objs = append(objs, items[j].Object)
+			j++
+		}
+		if i > 0 && !opts.NoHeaders {
+			fmt.Fprintln(w)
+		}
+		if err := printers.PrintTable(w, items[i].Resource, objs, opts); err != nil {
+			return err
+		}
+		i = j
+	}
+	return nil
+}
+
+func (e *environment) tableOptions(c *ucli.Context, out getOutput, all bool) printers.TableOptions {
+	var labelColumns []string
+	for _, l := range c.StringSlice("label-columns") {
+		for _, k := range strings.Split(l, ",") {
+			if k = strings.TrimSpace(k); k != "" {
+				labelColumns = append(labelColumns, k)
+			}
+		}
+	}
+	return printers.TableOptions{
+		Wide:          out.format == "wide",
+		NoHeaders:     c.Bool("no-headers"),
+		ShowLabels:    c.Bool("show-labels"),
+		LabelColumns:  labelColumns,
+		WithNamespace: all,
+		Now:           e.now(),
+	}
+}
+
+// getOutput is a parsed -o.
+type getOutput struct {
+	// format is "" (the table), wide, yaml, json, name, jsonpath,
+	// jsonpath-as-json or custom-columns.
+	format   string
+	jsonPath *printers.JSONPath
+	columns  []printers.Column
+}
+
+// parseOutput reads -o, with kubectl's messages for what it cannot use.
+func (e *environment) parseOutput(o string) (getOutput, error) {
+	name, arg, hasArg := strings.Cut(o, "=")
+	switch name {
+	case "", "wide", "yaml", "json", "name":
+		if !hasArg {
+			return getOutput{format: name}, nil
+		}
+	case "jsonpath", "jsonpath-as-json", "jsonpath-file":
+		if arg == "" {
+			return getOutput{}, errors.New("template format specified but no template given")
+		}
+		if name == "jsonpath-file" {
+			b, err := os.ReadFile(arg)
+			if err != nil {
+				return getOutput{}, fmt.Errorf("error reading --template %s, %v", arg, err)
+			}
+			arg, name = string(b), "jsonpath"
+		}
+		j, err := printers.ParseJSONPath(arg)
+		if err != nil {
+			return getOutput{}, err
+		}
+		return getOutput{format: name, jsonPath: j}, nil
+	case "custom-columns":
+		cols, err := printers.ParseCustomColumns(arg)
+		if err != nil {
+			return getOutput{}, err
+		}
+		return getOutput{format: name, columns: cols}, nil
+	case "custom-columns-file":
+		f, err := os.Open(arg)
+		if err != nil {
+			return getOutput{}, fmt.Errorf("error reading template %s, %v", arg, err)
+		}
+		defer f.Close()
+		cols, err := printers.ParseCustomColumnsFile(f)
+		if err != nil {
+			return getOutput{}, err
+		}
+		return getOutput{format: "custom-columns", columns: cols}, nil
+	}
+	return getOutput{}, fmt.Errorf("unable to match a printer suitable for the output format %q, allowed formats are: "+
+		"custom-columns,custom-columns-file,json,jsonpath,jsonpath-as-json,jsonpath-file,name,wide,yaml", o)
 }
 
 // noResourcesFound is kubectl's note on stderr when a list is empty.

@@ -59,16 +59,35 @@ func parseResourceArgs(args []string) ([]resourceRef, error) {
 		if typ == "" {
 			continue
 		}
-		r, err := lookupResource(typ)
-		if err != nil {
-			return nil, err
+		kinds := categoryResources(typ)
+		if kinds == nil {
+			r, err := lookupResource(typ)
+			if err != nil {
+				return nil, err
+			}
+			kinds = []*api.ResourceInfo{r}
 		}
-		if i := indexOf(refs, r); i >= 0 {
-			continue
+		for _, r := range kinds {
+			if i := indexOf(refs, r); i < 0 {
+				refs = append(refs, resourceRef{resource: r, names: args[1:]})
+			}
 		}
-		refs = append(refs, resourceRef{resource: r, names: args[1:]})
 	}
 	return refs, nil
+}
+
+// categoryResources are the kinds of a category such as `all`, in the
+// order the node serves them; nil when name is not a category.
+func categoryResources(name string) []*api.ResourceInfo {
+	var out []*api.ResourceInfo
+	for _, r := range api.Resources() {
+		for _, c := range r.Categories {
+			if strings.EqualFold(c, name) {
+				out = append(out, r)
+			}
+		}
+	}
+	return out
 }
 
 // appendName adds name under r, keeping kinds in first-seen order.

@@ -19,6 +19,8 @@ func TestParseResourceArgs(t *testing.T) {
 		{[]string{"rc/x", "pod/y", "rc/z"}, "[replicationcontrollers:[x z] pods:[y]]", ""},
 		{[]string{"replicasets.apps", "x"}, "[replicasets.apps:[x]]", ""},
 		{[]string{"Pod", "x"}, "[pods:[x]]", ""},
+		{[]string{"all"}, "[pods:[] replicationcontrollers:[] replicasets.apps:[]]", ""},
+		{[]string{"rs,all"}, "[replicasets.apps:[] pods:[] replicationcontrollers:[]]", ""},
 		{[]string{"services"}, "", `the server doesn't have a resource type "services"`},
 		{[]string{"deploy/x"}, "", `the server doesn't have a resource type "deploy"`},
 		{[]string{"pod/x", "y"}, "", "there is no need to specify a resource type as a separate argument when passing arguments in resource/name form (e.g. 'wasmlet get resource/<resource_name>' instead of 'wasmlet get resource resource/<resource_name>'"},

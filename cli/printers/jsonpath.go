@@ -98,7 +98,7 @@ func parseTemplate(s string) ([]jpNode, error) {
 			}
 			depth--
 			nodes = append(nodes, jpEnd{})
-		case strings.HasPrefix(action, "range ") || action == "range":
+		case isRange(action):
 			l, err := parseExpression(strings.TrimSpace(strings.TrimPrefix(action, "range")))
 			if err != nil {
 				return nil, err
@@ -117,6 +117,12 @@ func parseTemplate(s string) ([]jpNode, error) {
 		return nil, errors.New("unclosed range")
 	}
 	return nodes, nil
+}
+
+// isRange reports whether an action is `range EXPR` (also `range.items`).
+func isRange(action string) bool {
+	rest, ok := strings.CutPrefix(action, "range")
+	return ok && (rest == "" || strings.ContainsRune(" \t.@$[", rune(rest[0])))
 }
 
 // closingBrace finds the `}` that closes the `{` at open, skipping quoted

@@ -61,6 +61,10 @@ func PrintName(w io.Writer, items []Item) error {
 	return nil
 }
 
+// Document is the generic form of what -o yaml, json and jsonpath print:
+// the object alone when single, otherwise a `kind: List` of the items.
+func Document(items []Item, single bool) (any, error) { return document(items, single) }
+
 // document is the generic form of what is printed, so that keys come out
 // sorted, as kubectl prints the unstructured objects it gets.
 func document(items []Item, single bool) (any, error) {

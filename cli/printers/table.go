@@ -15,6 +15,7 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"github.com/wasmlet/wasmlet/api"
 )
@@ -171,4 +172,42 @@ func orNone(s string) string {
 		return "<none>"
 	}
 	return s
+}
+
+// RowWriter aligns rows written one at a time, as the tables of `get
+// --watch` are: each column is as wide as the widest cell seen in it so
+// far (with kubectl's padding), so that later rows line up with earlier
+// ones and no column ever gets narrower.
+type RowWriter struct {
+	w      io.Writer
+	widths []int
+}
+
+// NewRowWriter returns a RowWriter writing to w.
+func NewRowWriter(w io.Writer) *RowWriter { return &RowWriter{w: w} }
+
+// WriteRows writes rows aligned together, then remembers their widths.
+func (rw *RowWriter) WriteRows(rows [][]string) error {
+	for _, row := range rows {
+		for i, cell := range row[:max(len(row)-1, 0)] {
+			width := max(tabMinWidth, utf8.RuneCountInString(cell)+tabPadding)
+			if i >= len(rw.widths) {
+				rw.widths = append(rw.widths, width)
+			} else if width > rw.widths[i] {
+				rw.widths[i] = width
+			}
+		}
+	}
+	var b strings.Builder
+	for _, row := range rows {
+		for i, cell := range row {
+			b.WriteString(cell)
+			if i < len(row)-1 {
+				b.WriteString(strings.Repeat(" ", rw.widths[i]-utf8.RuneCountInString(cell)))
+			}
+		}
+		b.WriteByte('\n')
+	}
+	_, err := io.WriteString(rw.w, b.String())
+	return err
 }
