@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"reflect"
 	"sort"
 	"strconv"
 	"strings"
@@ -185,8 +186,38 @@ func (m *memoryNode) Create(_ context.Context, obj api.Object) (api.Object, erro
 	return obj, nil
 }
 
-func (m *memoryNode) Update(ctx context.Context, obj api.Object) (api.Object, error) {
-	return nil, api.NewMethodNotSupported("", "", "update")
+// Update replaces an object, keeping its uid and creation time; a stale
+// resourceVersion is a conflict.
+func (m *memoryNode) Update(_ context.Context, obj api.Object) (api.Object, error) {
+	r, _ := api.ResourceOf(obj)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	obj = obj.DeepCopyObject()
+	meta := obj.GetObjectMeta()
+	k := key(r, meta.Namespace, meta.Name)
+	b, ok := m.objects[k]
+	if !ok {
+		return nil, api.NewNotFound(r.Group, r.Resource, meta.Name)
+	}
+	cur, err := m.decode(r, b)
+	if err != nil {
+		return nil, err
+	}
+	old := cur.GetObjectMeta()
+	if meta.ResourceVersion != "" && meta.ResourceVersion != old.ResourceVersion {
+		return nil, api.NewConflict(r.Group, r.Resource, meta.Name,
+			"the object has been modified; please apply your changes to the latest version and try again")
+	}
+	m.rv++
+	meta.UID, meta.CreationTimestamp, meta.ResourceVersion = old.UID, old.CreationTimestamp, strconv.Itoa(m.rv)
+	obj.GetTypeMeta().Kind, obj.GetTypeMeta().APIVersion = r.Kind, r.APIVersion()
+	nb, err := json.Marshal(obj)
+	if err != nil {
+		return nil, err
+	}
+	m.objects[k] = nb
+	m.notify("MODIFIED", r, obj)
+	return obj, nil
 }
 
 func (m *memoryNode) Patch(_ context.Context, r *api.ResourceInfo, ns, name string, pt client.PatchType, data []byte) (api.Object, error) {
@@ -205,11 +236,21 @@ func (m *memoryNode) Patch(_ context.Context, r *api.ResourceInfo, ns, name stri
 	if err != nil {
 		return nil, api.NewBadRequest(err.Error())
 	}
-	patched, err := json.Marshal(mergePatch(cur, p))
+	merged := mergePatch(cur, p)
+	patched, err := json.Marshal(merged)
 	if err != nil {
 		return nil, err
 	}
+	if reflect.DeepEqual(merged, cur) {
+		return m.decode(r, b)
+	}
 	m.rv++
+	if md, ok := merged["metadata"].(map[string]any); ok {
+		md["resourceVersion"] = strconv.Itoa(m.rv)
+		if patched, err = json.Marshal(merged); err != nil {
+			return nil, err
+		}
+	}
 	m.objects[k] = patched
 	obj, err := m.decode(r, patched)
 	if err == nil {
