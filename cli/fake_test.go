@@ -110,8 +110,7 @@ func (m *memoryNode) Watch(ctx context.Context, r *api.ResourceInfo, ns string, 
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	w := &memoryWatch{ctx: ctx, r: r, namespace: ns, events: make(chan client.WatchEvent, 100)}
-	name, _ := strings.CutPrefix(opts.FieldSelector, "metadata.name=")
-	if name != "" {
+	if name, ok := strings.CutPrefix(opts.FieldSelector, "metadata.name="); ok {
 		w.namespace += "\x00" + name
 	}
 	m.watchers = append(m.watchers, w)
