@@ -92,6 +92,7 @@ func (e *environment) newApp() *ucli.App {
 			e.annotateCommand(),
 			e.patchCommand(),
 			e.replaceCommand(),
+			e.editCommand(),
 			e.eventsCommand(),
 			e.apiResourcesCommand(),
 			e.apiVersionsCommand(),
