@@ -26,6 +26,8 @@ type memoryNode struct {
 	rv       int
 	now      time.Time
 	watchers []*memoryWatch
+	// deletes are the options of every Delete, in order.
+	deletes []client.DeleteOptions
 }
 
 // memoryWatch is one Watch: the changes of one kind in one namespace ("" =
@@ -279,9 +281,10 @@ func mergePatch(target, patch map[string]any) map[string]any {
 	return out
 }
 
-func (m *memoryNode) Delete(_ context.Context, r *api.ResourceInfo, ns, name string, _ client.DeleteOptions) error {
+func (m *memoryNode) Delete(_ context.Context, r *api.ResourceInfo, ns, name string, opts client.DeleteOptions) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.deletes = append(m.deletes, opts)
 	k := key(r, ns, name)
 	b, ok := m.objects[k]
 	if !ok {
@@ -341,3 +344,13 @@ func (m *memoryNode) watcherCount() int {
 }
 
 func clientDelete() client.DeleteOptions { return client.DeleteOptions{} }
+
+// lastDelete returns the options of the last Delete.
+func (m *memoryNode) lastDelete() client.DeleteOptions {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.deletes) == 0 {
+		return client.DeleteOptions{}
+	}
+	return m.deletes[len(m.deletes)-1]
+}
