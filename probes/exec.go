@@ -17,15 +17,15 @@ const maxExecOutput = 10 << 10
 // ([k8s] pkg/probe/exec): exit 0 succeeds, another exit code fails with the
 // output (stdout, then stderr), a timeout fails with the CRI's message, and
 // an instance that could not run is an error.
-func (m *Manager) execProbe(ctx context.Context, in *instance, argv []string, timeout time.Duration) (result, string, error) {
+func (m *Manager) execProbe(ctx context.Context, pod *api.Pod, container string, argv []string, timeout time.Duration) (result, string, error) {
 	rt := m.runtime()
 	if rt == nil {
-		return resultUnknown, "", fmt.Errorf("no runtime to exec in container %s", in.spec.Name)
+		return resultUnknown, "", fmt.Errorf("no runtime to exec in container %s", container)
 	}
 	ctx, cancel := m.withTimeout(ctx, timeout)
 	defer cancel()
 	var stdout, stderr limitedBuffer
-	code, err := rt.RunInContainer(ctx, in.pod, in.spec.Name, argv, &stdout, &stderr)
+	code, err := rt.RunInContainer(ctx, pod, container, argv, &stdout, &stderr)
 	if err != nil {
 		if timedOut(ctx) {
 			return resultFailure, fmt.Sprintf("command %q timed out", strings.Join(argv, " ")), nil

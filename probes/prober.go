@@ -86,10 +86,11 @@ func (m *Manager) probe(ctx context.Context, typ probeType, p *api.Probe, in *in
 // runProbe runs a probe's mechanism once.
 func (m *Manager) runProbe(ctx context.Context, p *api.Probe, in *instance) (result, string, error) {
 	timeout := timeoutOf(p)
-	podIP := in.pod.Status.PodIP
+	pod, _ := in.probedPod()
+	podIP := pod.Status.PodIP
 	switch {
 	case p.Exec != nil:
-		return m.execProbe(ctx, in, expandCommand(p.Exec.Command, in.spec.Env), timeout)
+		return m.execProbe(ctx, pod, in.spec.Name, expandCommand(p.Exec.Command, in.spec.Env), timeout)
 	case p.HTTPGet != nil:
 		req, err := newHTTPRequest(p.HTTPGet, in.spec, podIP, "probe")
 		if err != nil {

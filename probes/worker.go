@@ -61,6 +61,38 @@ type instance struct {
 
 	workers [3]*worker
 	alive   atomic.Int32
+
+	podMu sync.Mutex
+	podIP string // the pod's IP, once known
+}
+
+// probedPod is the pod as probes see it, with its IP; ok is false while
+// the IP is not known. The host may start a pod's first container before
+// it wrote the pod's IP in the status; the stored pod has it soon after.
+func (in *instance) probedPod() (*api.Pod, bool) {
+	in.podMu.Lock()
+	defer in.podMu.Unlock()
+	if in.podIP == "" {
+		in.podIP = in.pod.Status.PodIP
+	}
+	if in.podIP == "" && in.m.store != nil {
+		if r, ok := api.LookupResource("pods"); ok {
+			if o, err := in.m.store.Get(in.ctx, r, in.pod.Namespace, in.pod.Name); err == nil {
+				if p, ok := o.(*api.Pod); ok && p.UID == in.pod.UID {
+					in.podIP = p.Status.PodIP
+				}
+			}
+		}
+	}
+	if in.podIP == "" {
+		return in.pod, false
+	}
+	if in.pod.Status.PodIP == in.podIP {
+		return in.pod, true
+	}
+	p := *in.pod
+	p.Status.PodIP = in.podIP
+	return &p, true
 }
 
 func newInstance(m *Manager, pod *api.Pod, c *api.Container, id string, now time.Time) *instance {
@@ -179,6 +211,9 @@ func (w *worker) doProbe(now time.Time) bool {
 		return true // held back until the startup probe succeeds
 	}
 
+	if _, ok := in.probedPod(); !ok && needsPodIP(w.probe) {
+		return true // the kubelet's "no status yet": wait for more information
+	}
 	success, err := in.m.probe(in.ctx, w.typ, w.probe, in)
 	if err != nil || in.ctx.Err() != nil {
 		return true // an error is thrown away
@@ -202,6 +237,18 @@ func (w *worker) doProbe(now time.Time) bool {
 		return true
 	}
 	return w.publish(now, success)
+}
+
+// needsPodIP reports whether a probe goes to the pod's IP.
+func needsPodIP(p *api.Probe) bool {
+	switch {
+	case p.HTTPGet != nil:
+		return p.HTTPGet.Host == ""
+	case p.TCPSocket != nil:
+		return p.TCPSocket.Host == ""
+	default:
+		return p.GRPC != nil
+	}
 }
 
 // publish acts on a verdict that crossed its threshold; it reports whether
