@@ -106,6 +106,7 @@ func TestDescribeVerb(t *testing.T) {
 	mywebQuiet := description("pods", "default", "myweb-rs-x2b4k", nil)
 	crasherQuiet := description("pods", "default", "crasher", nil)
 	pendingQuiet := description("pods", "default", "pending", nil)
+	crasherFile := writeFile(t, "crasher.yaml", "apiVersion: v1\nkind: Pod\nmetadata:\n  name: crasher\nspec:\n  containers:\n  - name: crasher\n    image: crash.wasm\n")
 
 	tests := []struct {
 		line           string
@@ -132,6 +133,8 @@ func TestDescribeVerb(t *testing.T) {
 		{line: "describe node n1", stdout: description("nodes", "", "n1", []string{"n1.1"},
 			"default/crasher", "default/myweb-rs-x2b4k", "team/going")},
 		{line: "describe ns old", stdout: description("namespaces", "", "old", nil)},
+		{line: "describe -f " + crasherFile, stdout: description("pods", "default", "crasher", []string{"crasher.1"})},
+		{line: "describe pods -l app=web pod/x", code: 1, stderr: "error: there is no need to specify a resource type as a separate argument when passing arguments in resource/name form (e.g. 'wasmlet get resource/<resource_name>' instead of 'wasmlet get resource resource/<resource_name>'\n"},
 		{line: "describe services", code: 1, stderr: "error: the server doesn't have a resource type \"services\"\n"},
 	}
 	for _, tt := range tests {

@@ -161,6 +161,29 @@ func TestGetWatch(t *testing.T) {
 		t.Errorf("get -w ended with %d", code)
 	}
 
+	stdout, _, stop = startLine(t, node, now, "get pods -w -o jsonpath={.metadata.name}{\"\\n\"}")
+	waitFor(t, stdout, "a\n")
+	if _, err := node.Patch(ctx, pods, "default", "a", "", []byte(`{"metadata":{"labels":{"w":"1"}}}`)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, stdout, "a\na\n")
+	stop()
+
+	stdout, _, stop = startLine(t, node, now, "get pod a --watch-only -o yaml")
+	for _, v := range []string{"2", "3"} {
+		if _, err := node.Patch(ctx, pods, "default", "a", "", []byte(`{"metadata":{"labels":{"w":"`+v+`"}}}`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for strings.Count(stdout.String(), "kind: Pod") < 2 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if out := stdout.String(); !strings.HasPrefix(out, "apiVersion: v1\n") || strings.Count(out, "\n---\napiVersion: v1\n") != 1 {
+		t.Errorf("get -w -o yaml printed\n%s", out)
+	}
+	stop()
+
 	stdout, _, stop = startLine(t, node, now, "get pod a --watch-only -o name")
 	if _, err := node.Patch(ctx, pods, "default", "a", "", []byte(`{"metadata":{"labels":{"x":"y"}}}`)); err != nil {
 		t.Fatal(err)

@@ -89,7 +89,7 @@ func newTestPod(c api.Container, podIP string) *api.Pod {
 }
 
 // newTestManager is a Manager on a fake clock with a fake recorder.
-func newTestManager(t *testing.T, rt Runtime) (*Manager, *clock.Fake, *fakeRecorder) {
+func newTestManager(t testing.TB, rt Runtime) (*Manager, *clock.Fake, *fakeRecorder) {
 	t.Helper()
 	clk := clock.NewFake(t0)
 	rec := &fakeRecorder{}

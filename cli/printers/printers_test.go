@@ -308,3 +308,20 @@ func TestSortItems(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseCustomColumns: any spec is either understood or refused with an
+// error, and an understood one prints any object without panicking.
+func FuzzParseCustomColumns(f *testing.F) {
+	for _, s := range []string{"NAME:.metadata.name,IP:.status.podIP", "A:{.a[*].b},B:c.d", "X:.a[?(@.b==1)]", "N:"} {
+		f.Add(s)
+	}
+	obj := map[string]any{"metadata": map[string]any{"name": "x"}, "a": []any{map[string]any{"b": "c"}}}
+	f.Fuzz(func(t *testing.T, spec string) {
+		cols, err := ParseCustomColumns(spec)
+		if err != nil {
+			return
+		}
+		var buf bytes.Buffer
+		_ = PrintCustomColumns(&buf, cols, []any{obj}, false)
+	})
+}
