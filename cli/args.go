@@ -32,12 +32,49 @@ func reorderArgs(app *ucli.App, args []string) []string {
 	if cmd == nil {
 		return append(append([]string{verb}, flags...), rest...)
 	}
+	// Once the verb is known, its own flags say which take a value: `-f`
+	// is a file for apply but a switch for logs, `-p` a patch for patch
+	// but a switch for logs.
+	if i := verbIndex(args, all); i >= 0 {
+		own := flagKinds(app.Flags)
+		for name, v := range flagKinds(cmd.Flags) {
+			own[name] = v
+		}
+		without := append(append([]string{}, args[:i]...), args[i+1:]...)
+		flags, rest = splitArgs(without, own)
+	}
 	out := append([]string{verb}, flags...)
 	if len(rest) > 0 {
 		out = append(out, "--")
 		out = append(out, rest...)
 	}
 	return out
+}
+
+// verbIndex is the index in args of the first positional argument, or -1.
+func verbIndex(args []string, takesValue map[string]bool) int {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--":
+			if i+1 < len(args) {
+				return i + 1
+			}
+			return -1
+		case a == "-" || !strings.HasPrefix(a, "-"):
+			return i
+		}
+		name := strings.TrimLeft(a, "-")
+		if !strings.HasPrefix(a, "--") && len(name) > 1 {
+			if _, known := takesValue[strings.SplitN(name, "=", 2)[0]]; !known && takesValue[name[:1]] {
+				continue
+			}
+		}
+		if !strings.Contains(name, "=") && takesValue[name] {
+			i++
+		}
+	}
+	return -1
 }
 
 // splitArgs separates flags (with their values) from positional arguments.
