@@ -85,6 +85,8 @@ func (e *environment) newApp() *ucli.App {
 		},
 		Commands: []*ucli.Command{
 			e.serveCommand(),
+			e.upCommand(),
+			e.logsCommand(),
 			e.applyCommand(),
 			e.createCommand(),
 			e.getCommand(),

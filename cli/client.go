@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 
@@ -24,6 +25,7 @@ type nodeClient interface {
 	GetScale(ctx context.Context, r *api.ResourceInfo, namespace, name string) (*api.Scale, error)
 	UpdateScale(ctx context.Context, r *api.ResourceInfo, namespace, name string, s *api.Scale) (*api.Scale, error)
 	ServerVersion(ctx context.Context) (*api.VersionInfo, error)
+	Logs(ctx context.Context, namespace, pod string, opts client.LogOptions, w io.Writer) error
 }
 
 // clientFlags are the flags of every verb that talks to a node.

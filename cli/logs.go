@@ -1,0 +1,234 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	ucli "github.com/urfave/cli/v2"
+
+	"github.com/wasmlet/wasmlet/api"
+	"github.com/wasmlet/wasmlet/client"
+)
+
+func (e *environment) logsCommand() *ucli.Command {
+	return &ucli.Command{
+		Name:      "logs",
+		Usage:     "print the logs of a container in a pod",
+		ArgsUsage: "[-f] [-p] (POD | TYPE/NAME) [-c CONTAINER]",
+		Flags: append(clientFlags(),
+			&ucli.StringFlag{Name: "container", Aliases: []string{"c"}, Usage: "print the logs of this container"},
+			&ucli.BoolFlag{Name: "follow", Aliases: []string{"f"}, Usage: "stream the logs"},
+			&ucli.BoolFlag{Name: "previous", Aliases: []string{"p"}, Usage: "print the logs of the previous instance of the container"},
+			&ucli.Int64Flag{Name: "tail", Value: -1, Usage: "lines of recent log to show; -1 shows all (10 with -l)"},
+			&ucli.BoolFlag{Name: "timestamps", Usage: "prefix each line with its RFC 3339 time"},
+			&ucli.DurationFlag{Name: "since", Usage: "only lines newer than this duration (5s, 2m, 3h)"},
+			&ucli.StringFlag{Name: "since-time", Usage: "only lines after this RFC 3339 time"},
+			&ucli.Int64Flag{Name: "limit-bytes", Usage: "most bytes of log to print"},
+			&ucli.StringFlag{Name: "selector", Aliases: []string{"l"}, Usage: "print the logs of the pods this label selector matches"},
+			&ucli.BoolFlag{Name: "all-containers", Usage: "print the logs of every container of the pods"},
+			&ucli.BoolFlag{Name: "prefix", Usage: "prefix each line with the pod and container it came from"},
+		),
+		Action: e.logs,
+	}
+}
+
+func (e *environment) logs(c *ucli.Context) error {
+	selector := c.String("selector")
+	switch {
+	case c.NArg() == 0 && selector == "":
+		return errors.New("expected 'logs [-f] [-p] (POD | TYPE/NAME) [-c CONTAINER]'.\nPOD or TYPE/NAME is a required argument for the logs command\nSee 'wasmlet logs -h' for help and examples")
+	case c.NArg() > 0 && selector != "":
+		return errors.New("only a selector (-l) or a POD name is allowed")
+	case c.NArg() > 2:
+		return errors.New("expected 'logs [-f] [-p] (POD | TYPE/NAME) [-c CONTAINER]'.\nSee 'wasmlet logs -h' for help and examples")
+	}
+	container := c.String("container")
+	if c.NArg() == 2 {
+		if container != "" {
+			return errors.New("only one of -c or an inline [CONTAINER] arg is allowed")
+		}
+		container = c.Args().Get(1)
+	}
+	cl, err := e.connect(c)
+	if err != nil {
+		return err
+	}
+	ns := namespace(c)
+	pods, err := e.podsForLogs(c, cl, ns, selector)
+	if err != nil {
+		return err
+	}
+	opts := client.LogOptions{
+		Follow:     c.Bool("follow"),
+		Previous:   c.Bool("previous"),
+		Timestamps: c.Bool("timestamps"),
+	}
+	tail := c.Int64("tail")
+	if tail < 0 && selector != "" {
+		tail = 10
+	}
+	if tail >= 0 {
+		opts.TailLines = &tail
+	}
+	if d := c.Duration("since"); d > 0 {
+		s := int64((d + time.Second - 1) / time.Second)
+		opts.SinceSeconds = &s
+	}
+	if s := c.String("since-time"); s != "" {
+		t, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			return fmt.Errorf("invalid --since-time %q: %v", s, err)
+		}
+		opts.SinceTime = &t
+	}
+	if b := c.Int64("limit-bytes"); b > 0 {
+		opts.LimitBytes = &b
+	}
+
+	type stream struct{ pod, container string }
+	var streams []stream
+	for _, pod := range pods {
+		switch {
+		case c.Bool("all-containers"):
+			for _, ct := range pod.Spec.Containers {
+				streams = append(streams, stream{pod.Name, ct.Name})
+			}
+		case container != "":
+			streams = append(streams, stream{pod.Name, container})
+		case len(pod.Spec.Containers) == 1 || selector != "":
+			streams = append(streams, stream{pod.Name, pod.Spec.Containers[0].Name})
+		default:
+			if name := pod.Annotations["kubectl.kubernetes.io/default-container"]; name != "" {
+				streams = append(streams, stream{pod.Name, name})
+				continue
+			}
+			streams = append(streams, stream{pod.Name, pod.Spec.Containers[0].Name})
+			fmt.Fprintf(e.stderr, "Defaulted container %q out of: %s\n", pod.Spec.Containers[0].Name, containerNames(pod))
+		}
+	}
+	prefix := c.Bool("prefix")
+	out := &lockedWriter{w: e.stdout}
+	if opts.Follow && len(streams) > 1 {
+		// Several streams followed at once interleave by line.
+		var wg sync.WaitGroup
+		errs := make([]error, len(streams))
+		for i, s := range streams {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = e.streamLog(c, cl, ns, s.pod, s.container, opts, prefix, out)
+			}()
+		}
+		wg.Wait()
+		return errors.Join(errs...)
+	}
+	for _, s := range streams {
+		if err := e.streamLog(c, cl, ns, s.pod, s.container, opts, prefix, out); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (e *environment) streamLog(c *ucli.Context, cl nodeClient, ns, pod, container string, opts client.LogOptions, prefix bool, out io.Writer) error {
+	opts.Container = container
+	if !prefix {
+		return cl.Logs(c.Context, ns, pod, opts, out)
+	}
+	w := &prefixWriter{prefix: fmt.Sprintf("[pod/%s/%s] ", pod, container), w: out}
+	err := cl.Logs(c.Context, ns, pod, opts, w)
+	w.flush()
+	return err
+}
+
+// podsForLogs resolves POD, pod/NAME, rs/NAME, rc/NAME or -l to pods. For
+// an owner, as kubectl, the logs are those of its first pod.
+func (e *environment) podsForLogs(c *ucli.Context, cl nodeClient, ns, selector string) ([]*api.Pod, error) {
+	podsR, _ := api.LookupResource("pods")
+	if selector != "" {
+		objs, err := cl.List(c.Context, podsR, ns, client.ListOptions{LabelSelector: selector})
+		if err != nil {
+			return nil, err
+		}
+		if len(objs) == 0 {
+			return nil, fmt.Errorf("No resources found in %s namespace.", ns)
+		}
+		return asPods(objs), nil
+	}
+	arg := c.Args().First()
+	kind, name, typed := strings.Cut(arg, "/")
+	if !typed {
+		kind, name = "pods", arg
+	}
+	r, ok := api.LookupResource(kind)
+	if !ok {
+		return nil, fmt.Errorf("the server doesn't have a resource type %q", kind)
+	}
+	obj, err := cl.Get(c.Context, r, ns, name)
+	if err != nil {
+		return nil, err
+	}
+	if pod, ok := obj.(*api.Pod); ok {
+		return []*api.Pod{pod}, nil
+	}
+	sel, err := ownerSelector(obj)
+	if err != nil {
+		return nil, err
+	}
+	objs, err := cl.List(c.Context, podsR, ns, client.ListOptions{LabelSelector: sel})
+	if err != nil {
+		return nil, err
+	}
+	pods := asPods(objs)
+	var owned []*api.Pod
+	for _, p := range pods {
+		if ref := p.ObjectMeta.ControllerRef(); ref != nil && ref.UID == obj.GetObjectMeta().UID {
+			owned = append(owned, p)
+		}
+	}
+	if len(owned) == 0 {
+		return nil, fmt.Errorf("no pods of %s/%s found", strings.ToLower(r.Kind), name)
+	}
+	sort.Slice(owned, func(i, j int) bool {
+		return owned[i].CreationTimestamp.Before(owned[j].CreationTimestamp.Time)
+	})
+	return owned[:1], nil
+}
+
+func ownerSelector(obj api.Object) (string, error) {
+	switch o := obj.(type) {
+	case *api.ReplicaSet:
+		sel, err := api.LabelSelectorAsSelector(o.Spec.Selector)
+		if err != nil {
+			return "", err
+		}
+		return sel.String(), nil
+	case *api.ReplicationController:
+		return api.SelectorFromSet(o.Spec.Selector).String(), nil
+	}
+	tm := obj.GetTypeMeta()
+	return "", fmt.Errorf("cannot get the logs of a %s: it has no pods", tm.Kind)
+}
+
+func asPods(objs []api.Object) []*api.Pod {
+	pods := make([]*api.Pod, 0, len(objs))
+	for _, o := range objs {
+		if p, ok := o.(*api.Pod); ok {
+			pods = append(pods, p)
+		}
+	}
+	return pods
+}
+
+func containerNames(pod *api.Pod) string {
+	names := make([]string, len(pod.Spec.Containers))
+	for i, c := range pod.Spec.Containers {
+		names[i] = c.Name
+	}
+	return strings.Join(names, ", ")
+}
