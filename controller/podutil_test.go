@@ -130,7 +130,7 @@ func TestLabelSelectorAsSelector(t *testing.T) {
 		{"ANDed", &api.LabelSelector{MatchLabels: web, MatchExpressions: []api.LabelSelectorRequirement{{Key: "tier", Operator: "Exists"}}}, web, false},
 	}
 	for _, tt := range tests {
-		s, err := labelSelectorAsSelector(tt.sel)
+		s, err := api.LabelSelectorAsSelector(tt.sel)
 		if err != nil {
 			t.Fatalf("%s: %v", tt.name, err)
 		}
@@ -138,7 +138,7 @@ func TestLabelSelectorAsSelector(t *testing.T) {
 			t.Errorf("%s: %v, want %v", tt.name, got, tt.want)
 		}
 	}
-	if _, err := labelSelectorAsSelector(&api.LabelSelector{MatchExpressions: []api.LabelSelectorRequirement{{Key: "a", Operator: "Near"}}}); err == nil {
+	if _, err := api.LabelSelectorAsSelector(&api.LabelSelector{MatchExpressions: []api.LabelSelectorRequirement{{Key: "a", Operator: "Near"}}}); err == nil {
 		t.Error("unknown operator accepted")
 	}
 }

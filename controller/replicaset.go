@@ -113,7 +113,7 @@ func (c *ReplicaSetController) matchingOwners(pod *api.Pod) []api.Object {
 		if err != nil {
 			continue
 		}
-		sel, err := labelSelectorAsSelector(rs.Spec.Selector)
+		sel, err := api.LabelSelectorAsSelector(rs.Spec.Selector)
 		if err != nil || sel.Empty() || !sel.Matches(pod.Labels) {
 			continue
 		}
@@ -222,7 +222,7 @@ func (c *ReplicaSetController) sync(ctx context.Context, key string) (Result, er
 		c.log.Error("cannot read owner", "key", key, "err", err)
 		return Result{}, nil
 	}
-	selector, err := labelSelectorAsSelector(rs.Spec.Selector)
+	selector, err := api.LabelSelectorAsSelector(rs.Spec.Selector)
 	if err != nil {
 		c.log.Error("invalid selector", "key", key, "err", err)
 		return Result{}, nil
@@ -500,6 +500,16 @@ func (c *ReplicaSetController) createPod(ctx context.Context, owner api.Object) 
 	}
 	if len(pod.Labels) == 0 {
 		return fmt.Errorf("unable to create pods, no labels")
+	}
+	// The pod takes the same write path as any other: defaulted, then
+	// validated, so that a template the owner's validation let through
+	// cannot store a pod the API would refuse.
+	pod.Name = store.GenerateName(pod.GenerateName)
+	api.Default(pod)
+	if errs := api.Validate(pod); len(errs) > 0 {
+		err := api.NewInvalid("", "Pod", pod.GenerateName, errs)
+		c.recorder.Eventf(owner, events.Warning, ReasonFailedCreate, "Error creating: %v", err)
+		return err
 	}
 	created, err := c.store.Create(ctx, pod)
 	if err != nil {

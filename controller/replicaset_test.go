@@ -362,7 +362,7 @@ func TestReplicationControllerWithEqualitySelector(t *testing.T) {
 	e := newEnv(t)
 	e.startManager()
 	rc := newRC("myweb-rc", 3, nil, web)
-	defaultRC(rc)
+	api.Default(rc)
 	if got := rc.Spec.Selector; len(got) != 1 || got["app"] != "web" {
 		t.Fatalf("selector not defaulted from the template: %v", got)
 	}

@@ -18,7 +18,6 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
-	"math/big"
 	"path/filepath"
 	"strings"
 
@@ -174,7 +173,7 @@ func (r *Registry) CreateWith(ctx context.Context, obj api.Object, opts WriteOpt
 	generated := m.Name == "" && m.GenerateName != ""
 	for attempt := 0; ; attempt++ {
 		if generated {
-			m.Name = generateName(m.GenerateName)
+			m.Name = store.GenerateName(m.GenerateName)
 		}
 		if errs := api.Validate(in); len(errs) > 0 {
 			return nil, api.NewInvalid(res.Group, res.Kind, m.Name, errs)
@@ -527,22 +526,6 @@ func (r *Registry) hostPathAllowed(p string) bool {
 		}
 	}
 	return false
-}
-
-// generateName is Kubernetes' SimpleNameGenerator: base cut to 58
-// characters and 5 random characters from an alphabet without vowels.
-func generateName(base string) string {
-	const alphabet = "bcdfghjklmnpqrstvwxz2456789"
-	if len(base) > 58 {
-		base = base[:58]
-	}
-	b := make([]byte, 5)
-	n := big.NewInt(int64(len(alphabet)))
-	for i := range b {
-		v, _ := rand.Int(rand.Reader, n)
-		b[i] = alphabet[v.Int64()]
-	}
-	return base + string(b)
 }
 
 func newUID() string {

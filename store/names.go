@@ -25,8 +25,9 @@ const (
 	maxGeneratedBaseSize = maxNameLength - nameSuffixLength
 )
 
-// generateName returns base (cut to 58 characters) and a random suffix.
-func generateName(base string) string {
+// GenerateName returns a name for generateName base: base cut to 58
+// characters and 5 random characters, as Kubernetes' SimpleNameGenerator.
+func GenerateName(base string) string {
 	if len(base) > maxGeneratedBaseSize {
 		base = base[:maxGeneratedBaseSize]
 	}

@@ -304,7 +304,7 @@ func (s *Store) Create(ctx context.Context, obj api.Object) (api.Object, error) 
 	var out api.Object
 	for attempt := 0; ; attempt++ {
 		if generated {
-			m.Name = generateName(m.GenerateName)
+			m.Name = GenerateName(m.GenerateName)
 		}
 		err = s.writeTxn(func(w *txnWriter) error {
 			var err error
