@@ -132,6 +132,7 @@ func (e *environment) showPods(ctx context.Context, node *wasmlet.Node) {
 	r, _ := api.LookupResource("pods")
 	out := &lockedWriter{w: e.stdout}
 	header := true
+	table := printers.NewRowWriter(out)
 	following := map[string]bool{} // pod uid/container/restartCount
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -142,17 +143,12 @@ func (e *environment) showPods(ctx context.Context, node *wasmlet.Node) {
 		}
 		pod := ev.Object
 		t := printers.BuildTable(r, []api.Object{pod}, printers.TableOptions{WithNamespace: true, Wide: true, Now: e.now()})
-		var b strings.Builder
-		tw := printers.NewTabWriter(&b)
+		rows := t.Rows
 		if header {
-			fmt.Fprintln(tw, strings.Join(t.Columns, "\t"))
+			rows = append([][]string{t.Columns}, rows...)
 			header = false
 		}
-		for _, row := range t.Rows {
-			fmt.Fprintln(tw, strings.Join(row, "\t"))
-		}
-		tw.Flush()
-		out.Write([]byte(b.String()))
+		_ = table.WriteRows(rows)
 		if ev.Type == "DELETED" {
 			continue
 		}
