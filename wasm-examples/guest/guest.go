@@ -142,13 +142,13 @@ func Listener(name string) (net.Listener, error) {
 }
 
 func pick(list []NamedListener, name string) (net.Listener, error) {
-	for _, l := range list {
-		if l.Name == name {
-			return l.Listener, nil
+	for i := range list {
+		if list[i].Name == name {
+			return &list[i], nil
 		}
 	}
 	if len(list) == 1 {
-		return list[0].Listener, nil
+		return &list[0], nil
 	}
 	return nil, fmt.Errorf("%w named %q (have %d)", ErrNoListener, name, len(list))
 }

@@ -96,8 +96,15 @@ func TestPick(t *testing.T) {
 			if !errors.Is(err, tt.err) {
 				t.Fatalf("err = %v, want %v", err, tt.err)
 			}
-			if got != tt.want {
-				t.Errorf("got %p, want %p", got, tt.want)
+			if tt.want == nil {
+				if got != nil {
+					t.Errorf("got %v, want none", got)
+				}
+				return
+			}
+			nl, ok := got.(*NamedListener)
+			if !ok || nl.Listener != tt.want {
+				t.Errorf("got %#v, want the NamedListener of %p", got, tt.want)
 			}
 		})
 	}

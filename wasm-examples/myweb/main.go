@@ -68,7 +68,13 @@ func main() {
 	})
 
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
-	fmt.Printf("myweb %s: serving on %s", host, l.Addr())
+	// A pre-opened socket has no address the guest can read (WASI preview1
+	// has no getsockname): name the port instead.
+	where := l.Addr().String()
+	if nl, ok := l.(*guest.NamedListener); ok {
+		where = fmt.Sprintf("port %q (fd %d)", nl.Name, nl.FD)
+	}
+	fmt.Printf("myweb %s: serving on %s", host, where)
 	if *startDelay > 0 {
 		fmt.Printf(", ready in %s", *startDelay)
 	}
