@@ -216,7 +216,59 @@ func (n *Node) Start(ctx context.Context) error {
 			return ctx.Err()
 		}
 	}
+	if n.host != nil {
+		if err := n.waitRegistered(ctx); err != nil {
+			_ = n.Close()
+			return err
+		}
+	}
 	return nil
+}
+
+// waitRegistered returns when the node agent has stored the v1 Node, so
+// that `get nodes` right after Start finds it.
+func (n *Node) waitRegistered(ctx context.Context) error {
+	nodes, ok := api.LookupResource("nodes")
+	if !ok {
+		return errors.New("wasmlet: the api package serves no nodes resource")
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	name := n.cfg.nodeName
+	for {
+		_, rv, err := n.st.List(wctx, nodes, "", store.ListOptions{})
+		if err != nil {
+			return fmt.Errorf("wasmlet: waiting for node %s: %w", name, err)
+		}
+		if _, err := n.st.Get(wctx, nodes, "", name); err == nil {
+			return nil
+		}
+		w, err := n.st.Watch(wctx, nodes, "", store.ListOptions{ResourceVersion: rv})
+		if err != nil {
+			return fmt.Errorf("wasmlet: waiting for node %s: %w", name, err)
+		}
+		expired := false
+		for !expired {
+			select {
+			case ev, ok := <-w.ResultChan():
+				if !ok || ev.Type == store.Error {
+					expired = true // list and watch again
+					break
+				}
+				if ev.Object != nil && ev.Object.GetObjectMeta().Name == name && ev.Type != store.Deleted {
+					w.Stop()
+					return nil
+				}
+			case err := <-n.errs:
+				w.Stop()
+				return err
+			case <-ctx.Done():
+				w.Stop()
+				return ctx.Err()
+			}
+		}
+		w.Stop()
+	}
 }
 
 // Close stops the node: pods get SIGTERM and their grace period (capped by

@@ -1,0 +1,92 @@
+// Command precompile fills a wazero compilation cache with the given
+// modules, compiled as the node's runtime compiles them (closed when their
+// context ends). Tests run it, built without the race detector, before they
+// start nodes with -race: a module of several megabytes takes a minute to
+// compile under the race detector and a few seconds without it, and a node
+// whose data dir shares the cache finds it compiled.
+//
+// wazero keeps a cache per wazero version, read from the binary's build
+// information; test binaries carry none and use the version "dev". The
+// program links what it compiled into that directory too, so that both the
+// tests and a built wasmlet find it.
+//
+//	go run ./testdata/precompile CACHEDIR MODULE.wasm...
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+
+	"github.com/tetratelabs/wazero"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: precompile CACHEDIR MODULE.wasm...")
+		os.Exit(2)
+	}
+	if err := run(os.Args[1], os.Args[2:]); err != nil {
+		fmt.Fprintln(os.Stderr, "precompile:", err)
+		os.Exit(1)
+	}
+}
+
+func run(dir string, modules []string) error {
+	ctx := context.Background()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	cache, err := wazero.NewCompilationCacheWithDir(dir)
+	if err != nil {
+		return err
+	}
+	defer cache.Close(ctx)
+	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCloseOnContextDone(true).WithCompilationCache(cache))
+	defer rt.Close(ctx)
+	for _, m := range modules {
+		b, err := os.ReadFile(m)
+		if err != nil {
+			return err
+		}
+		if _, err := rt.CompileModule(ctx, b); err != nil {
+			return fmt.Errorf("%s: %w", m, err)
+		}
+	}
+	return linkDev(dir)
+}
+
+// linkDev links every cached module of another wazero version into the
+// "dev" version's directory.
+func linkDev(dir string) error {
+	suffix := "-" + runtime.GOARCH + "-" + runtime.GOOS
+	dev := filepath.Join(dir, "wazero-dev"+suffix)
+	if err := os.MkdirAll(dev, 0o700); err != nil {
+		return err
+	}
+	versions, err := filepath.Glob(filepath.Join(dir, "wazero-*"+suffix))
+	if err != nil {
+		return err
+	}
+	for _, v := range versions {
+		if v == dev {
+			continue
+		}
+		entries, err := os.ReadDir(v)
+		if err != nil {
+			return err
+		}
+		for _, e := range entries {
+			to := filepath.Join(dev, e.Name())
+			if _, err := os.Stat(to); err == nil || filepath.Ext(e.Name()) == ".tmp" {
+				continue
+			}
+			if err := os.Link(filepath.Join(v, e.Name()), to); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
