@@ -1,0 +1,371 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	examples "github.com/wasmlet/wasmlet/wasm-examples"
+)
+
+// The end-to-end tests run the binary as a user does: `serve` in a process
+// of its own, killed with SIGKILL and started again on the same data dir,
+// and the CLI verbs (and kubectl, when it is installed) against it.
+
+var (
+	buildOnce sync.Once
+	binary    string
+	cacheDir  string
+	buildErr  error
+)
+
+// repoRoot is the module's root, two levels above this package.
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
+// build builds the binary (CGO_ENABLED=0, as released), the myweb module,
+// and compiles myweb into the compilation cache that tests share.
+func build(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "wasmlet-e2e-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binary = filepath.Join(dir, "wasmlet")
+		cmd := exec.Command("go", "build", "-o", binary, ".")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+			return
+		}
+		img, err := examples.Build("myweb")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		base, err := os.UserCacheDir()
+		if err != nil {
+			base = os.TempDir()
+		}
+		cacheDir = filepath.Join(base, "wasmlet-test", "wazero")
+		cmd = exec.Command("go", "run", "../../testdata/precompile", cacheDir, img)
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("precompiling myweb: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binary
+}
+
+// lockedBuffer collects a process's output while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// server is one `wasmlet serve` process.
+type server struct {
+	cmd    *exec.Cmd
+	stderr *lockedBuffer
+	done   chan struct{}
+	err    error // of Wait, once done is closed
+}
+
+// serveArgs are the flags of every serve of a test: the same data dir and
+// pod range each time.
+func serveArgs(t *testing.T, dataDir string) []string {
+	return []string{"serve", "--data-dir", dataDir, "--listen", "127.0.0.1:0", "--node-name", "n1",
+		"--image-root", repoRoot(t), "--pod-cidr", fmt.Sprintf("127.45.%d.0/24", 1+rand.IntN(254)),
+		"--shutdown-grace-period", "5s"}
+}
+
+func startServer(t *testing.T, bin string, args []string) *server {
+	t.Helper()
+	s := &server{cmd: exec.Command(bin, args...), stderr: &lockedBuffer{}, done: make(chan struct{})}
+	s.cmd.Stderr = s.stderr
+	s.cmd.Stdout = s.stderr
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { s.err = s.cmd.Wait(); close(s.done) }()
+	t.Cleanup(func() {
+		select {
+		case <-s.done:
+		default:
+			_ = s.cmd.Process.Kill()
+			<-s.done
+		}
+	})
+	deadline := time.After(60 * time.Second)
+	for !strings.Contains(s.stderr.String(), "serving on https://") {
+		select {
+		case <-s.done:
+			t.Fatalf("serve ended: %v\n%s", s.err, s.stderr.String())
+		case <-deadline:
+			t.Fatalf("serve does not serve after 60 s:\n%s", s.stderr.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return s
+}
+
+// run runs the binary with the node's kubeconfig and returns stdout; a
+// non-zero exit fails the test.
+func run(t *testing.T, bin, kubeconfig string, args ...string) string {
+	t.Helper()
+	out, errOut, err := runErr(bin, kubeconfig, args...)
+	if err != nil {
+		t.Fatalf("wasmlet %s: %v\nstdout: %s\nstderr: %s", strings.Join(args, " "), err, out, errOut)
+	}
+	return out
+}
+
+func runErr(bin, kubeconfig string, args ...string) (string, string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	return out.String(), errOut.String(), err
+}
+
+// waitOutput runs the command until ok accepts its stdout.
+func waitOutput(t *testing.T, bin, kubeconfig, what string, ok func(string) bool, args ...string) string {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		out, errOut, err := runErr(bin, kubeconfig, args...)
+		if err == nil && ok(out) {
+			return out
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("wasmlet %s: not %s after 60 s: %v\nstdout: %s\nstderr: %s", strings.Join(args, " "), what, err, out, errOut)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// object is what the test compares of an object across a restart.
+type object struct {
+	Kind     string `json:"kind"`
+	Metadata struct {
+		Name              string            `json:"name"`
+		UID               string            `json:"uid"`
+		ResourceVersion   string            `json:"resourceVersion"`
+		Generation        int64             `json:"generation"`
+		CreationTimestamp string            `json:"creationTimestamp"`
+		Labels            map[string]string `json:"labels"`
+		OwnerReferences   []struct {
+			UID string `json:"uid"`
+		} `json:"ownerReferences"`
+	} `json:"metadata"`
+	Spec   json.RawMessage `json:"spec"`
+	Status struct {
+		Phase string `json:"phase"`
+		PodIP string `json:"podIP"`
+	} `json:"status"`
+}
+
+func objects(t *testing.T, bin, kubeconfig string, args ...string) map[string]object {
+	t.Helper()
+	out := run(t, bin, kubeconfig, append(args, "-o", "json")...)
+	var list struct {
+		Items []object `json:"items"`
+	}
+	if err := json.Unmarshal([]byte(out), &list); err != nil {
+		t.Fatalf("wasmlet %s -o json: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	m := map[string]object{}
+	for _, o := range list.Items {
+		m[o.Kind+"/"+o.Metadata.Name] = o
+	}
+	return m
+}
+
+// runningPods: n pods of the ReplicaSet, Running.
+func runningPods(n int) func(string) bool {
+	return func(out string) bool {
+		f := strings.Fields(out)
+		if len(f) != n {
+			return false
+		}
+		for _, phase := range f {
+			if phase != "Running" {
+				return false
+			}
+		}
+		return true
+	}
+}
+
+func TestServeKillRestart(t *testing.T) {
+	bin := build(t)
+	dataDir := t.TempDir()
+	if err := os.Symlink(cacheDir, filepath.Join(dataDir, "cache")); err != nil {
+		t.Fatal(err)
+	}
+	kc := filepath.Join(dataDir, "kubeconfig.yaml")
+	args := serveArgs(t, dataDir)
+	srv := startServer(t, bin, args)
+	manifests := filepath.Join(repoRoot(t), "wasm-examples", "manifests")
+
+	if out := run(t, bin, kc, "apply", "-f", filepath.Join(manifests, "exercises", "myweb-rs.yaml")); out != "replicaset.apps/myweb-rs created\n" {
+		t.Errorf("apply: %q", out)
+	}
+	if out := run(t, bin, kc, "create", "namespace", "team"); out != "namespace/team created\n" {
+		t.Errorf("create namespace: %q", out)
+	}
+	waitOutput(t, bin, kc, "2 Running pods", runningPods(2), "get", "pods", "-l", "tier=frontend", "-o", "jsonpath={.items[*].status.phase}")
+	wide := run(t, bin, kc, "get", "rs,pods", "-o", "wide", "--show-labels")
+	for _, want := range []string{"replicaset.apps/myweb-rs", "app in (web,webapp),environment notin (production),tier=frontend", "pod/myweb-rs-", "Running", "127.45.", "app=web,tier=frontend"} {
+		if !strings.Contains(wide, want) {
+			t.Errorf("get rs,pods -o wide --show-labels: no %q in\n%s", want, wide)
+		}
+	}
+	if y := run(t, bin, kc, "get", "rs", "myweb-rs", "-o", "yaml"); !strings.Contains(y, "kind: ReplicaSet") || !strings.Contains(y, "name: myweb-rs") {
+		t.Errorf("get rs myweb-rs -o yaml:\n%s", y)
+	}
+	if path, err := exec.LookPath("kubectl"); err != nil {
+		t.Log("kubectl is not in PATH: the node is not tried with it")
+	} else {
+		out, err := exec.Command(path, "--kubeconfig", kc, "get", "pods").CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "myweb-rs-") || !strings.Contains(string(out), "Running") {
+			t.Errorf("kubectl get pods: %v\n%s", err, out)
+		}
+	}
+
+	// The last write before the kill is acknowledged, and must survive it.
+	run(t, bin, kc, "label", "rs", "myweb-rs", "touched=yes")
+	before := objects(t, bin, kc, "get", "rs,pods")
+	nsBefore := objects(t, bin, kc, "get", "ns", "team")
+	if err := srv.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-srv.done
+
+	srv = startServer(t, bin, args)
+	// The containers that ran when the node was killed are recorded as
+	// terminated (ContainerStatusUnknown) and restarted: restartCount 1.
+	waitOutput(t, bin, kc, "2 pods running again", func(s string) bool {
+		return s == strings.Repeat("Running,1,ContainerStatusUnknown ", 2)
+	}, "get", "pods", "-l", "tier=frontend", "-o",
+		"jsonpath={range .items[*]}{.status.phase},{.status.containerStatuses[0].restartCount},{.status.containerStatuses[0].lastState.terminated.reason} {end}")
+	after := objects(t, bin, kc, "get", "rs,pods")
+	nsAfter := objects(t, bin, kc, "get", "ns", "team")
+	if len(after) != len(before) {
+		t.Errorf("objects before the kill: %d, after the restart: %d", len(before), len(after))
+	}
+	for k, b := range before {
+		a, ok := after[k]
+		switch {
+		case !ok:
+			t.Errorf("%s is gone after the restart", k)
+			continue
+		case a.Metadata.UID != b.Metadata.UID:
+			t.Errorf("%s: uid %s after the restart, was %s", k, a.Metadata.UID, b.Metadata.UID)
+		case a.Metadata.CreationTimestamp != b.Metadata.CreationTimestamp || a.Metadata.Generation != b.Metadata.Generation:
+			t.Errorf("%s: created %s generation %d after the restart, was %s %d", k,
+				a.Metadata.CreationTimestamp, a.Metadata.Generation, b.Metadata.CreationTimestamp, b.Metadata.Generation)
+		case !bytes.Equal(a.Spec, b.Spec):
+			t.Errorf("%s: spec after the restart\n%s\nwas\n%s", k, a.Spec, b.Spec)
+		case fmt.Sprint(a.Metadata.Labels) != fmt.Sprint(b.Metadata.Labels) || fmt.Sprint(a.Metadata.OwnerReferences) != fmt.Sprint(b.Metadata.OwnerReferences):
+			t.Errorf("%s: labels %v owners %v after the restart, were %v %v", k,
+				a.Metadata.Labels, a.Metadata.OwnerReferences, b.Metadata.Labels, b.Metadata.OwnerReferences)
+		}
+		// A pod keeps its IP (the allocation is in the store); its status and
+		// the ReplicaSet's are the node's to rewrite, which bumps their
+		// resourceVersion.
+		if a.Kind == "Pod" && a.Status.PodIP != b.Status.PodIP {
+			t.Errorf("%s: pod IP %s after the restart, was %s", k, a.Status.PodIP, b.Status.PodIP)
+		}
+		if a.Kind == "Pod" {
+			if got, want := get(t, a.Status.PodIP), "Hello World! I'm "+a.Metadata.Name; got != want {
+				t.Errorf("GET / of %s after the restart: %q, want %q", k, got, want)
+			}
+		}
+	}
+	if rs := after["ReplicaSet/myweb-rs"]; rs.Metadata.Labels["touched"] != "yes" {
+		t.Errorf("the label written just before the kill is lost: %v", rs.Metadata.Labels)
+	}
+	if a, b := nsAfter["Namespace/team"], nsBefore["Namespace/team"]; a.Metadata.UID != b.Metadata.UID || a.Metadata.ResourceVersion != b.Metadata.ResourceVersion {
+		t.Errorf("namespace team: uid %s resourceVersion %s after the restart, was %s %s",
+			a.Metadata.UID, a.Metadata.ResourceVersion, b.Metadata.UID, b.Metadata.ResourceVersion)
+	}
+
+	if out := run(t, bin, kc, "delete", "rs", "myweb-rs"); out != "replicaset.apps \"myweb-rs\" deleted\n" {
+		t.Errorf("delete rs: %q", out)
+	}
+	waitOutput(t, bin, kc, "no pods", func(s string) bool { return strings.TrimSpace(s) == "" }, "get", "pods", "-o", "name")
+
+	// SIGTERM with a pod running: the pod gets its grace period (capped at
+	// 5 s by --shutdown-grace-period) and the node exits 0.
+	run(t, bin, kc, "apply", "-f", filepath.Join(manifests, "myweb-pod.yaml"))
+	waitOutput(t, bin, kc, "Running", runningPods(1), "get", "pods", "myweb", "-o", "jsonpath={.status.phase}")
+	start := time.Now()
+	if err := srv.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-srv.done:
+	case <-time.After(15 * time.Second):
+		t.Fatalf("serve still runs 15 s after SIGTERM (shutdown grace period 5 s):\n%s", srv.stderr.String())
+	}
+	if srv.err != nil {
+		t.Errorf("serve after SIGTERM: %v\n%s", srv.err, srv.stderr.String())
+	}
+	t.Logf("serve stopped %v after SIGTERM", time.Since(start).Round(time.Millisecond))
+	if !strings.Contains(srv.stderr.String(), "stopping: pods get their grace period") {
+		t.Errorf("serve did not say it stops its pods:\n%s", srv.stderr.String())
+	}
+}
+
+// get GETs http://ip:8080/ and returns the body.
+func get(t *testing.T, ip string) string {
+	t.Helper()
+	c := &http.Client{Timeout: 10 * time.Second}
+	resp, err := c.Get("http://" + ip + ":8080/")
+	if err != nil {
+		t.Errorf("GET %s:8080: %v", ip, err)
+		return ""
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return strings.TrimSpace(string(b))
+}
