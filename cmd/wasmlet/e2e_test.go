@@ -369,3 +369,107 @@ func get(t *testing.T, ip string) string {
 	b, _ := io.ReadAll(resp.Body)
 	return strings.TrimSpace(string(b))
 }
+
+// TestUp runs `wasmlet up -f DIR` as `make run` does, with a few of the
+// example manifests, stops it with SIGINT (Ctrl-C), and finds the pod
+// table, myweb's log, and the pods stopped gracefully.
+func TestUp(t *testing.T) {
+	bin := build(t)
+	if _, err := examples.Build("hello"); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	manifests := filepath.Join(repoRoot(t), "wasm-examples", "manifests")
+	for _, name := range []string{"myweb-pod.yaml", "hello-pod.yaml"} {
+		b, err := os.ReadFile(filepath.Join(manifests, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cidr := fmt.Sprintf("127.45.%d.0/24", 1+rand.IntN(254))
+	dataDir := t.TempDir()
+	cmd := exec.Command(bin, "up", "-f", dir, "--image-root", repoRoot(t), "--pod-cidr", cidr, "--node-name", "n1",
+		"--shutdown-grace-period", "5s", "--data-dir", dataDir)
+	cmd.Dir = repoRoot(t)
+	var stdout, stderr lockedBuffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			<-done
+		}
+	})
+
+	// Running: myweb's row, its first log line, and hello Completed.
+	wants := []string{"pod/hello created", "pod/myweb created", "NAMESPACE", "Running", "Completed",
+		"[myweb/myweb] myweb myweb: serving on", "[hello/hello] "}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		out := stdout.String()
+		missing := ""
+		for _, w := range wants {
+			if !strings.Contains(out, w) {
+				missing = w
+				break
+			}
+		}
+		if missing == "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("up prints no %q after 60 s:\nstdout:\n%s\nstderr:\n%s", missing, out, stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	var ip string
+	for _, line := range strings.Split(stdout.String(), "\n") {
+		if f := strings.Fields(line); len(f) > 6 && f[1] == "myweb" && f[3] == "Running" {
+			ip = f[6]
+		}
+	}
+	if got := get(t, ip); got != "Hello World! I'm myweb" {
+		t.Errorf("GET / of myweb at %q: %q", ip, got)
+	}
+
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("up after SIGINT: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatalf("up still runs 15 s after SIGINT:\nstdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "stopping: pods get their grace period") {
+		t.Errorf("up did not say it stops the pods:\n%s", stderr.String())
+	}
+	// myweb was stopped gracefully: its log (kept in the data dir) ends
+	// with its SIGTERM lines.
+	logs, _ := filepath.Glob(filepath.Join(dataDir, "pods", "*", "logs", "myweb", "*"))
+	var mywebLog []byte
+	for _, l := range logs {
+		b, _ := os.ReadFile(l)
+		mywebLog = append(mywebLog, b...)
+	}
+	if !bytes.Contains(mywebLog, []byte("myweb: got SIGTERM")) {
+		t.Errorf("myweb's log (%v) shows no SIGTERM:\n%s", logs, mywebLog)
+	}
+	if !strings.Contains(stdout.String(), "[myweb/myweb] myweb: got SIGTERM") {
+		t.Logf("up stopped following the logs before myweb's last lines:\n%s", stdout.String())
+	}
+	c := &http.Client{Timeout: 2 * time.Second}
+	if resp, err := c.Get("http://" + ip + ":8080/"); err == nil {
+		resp.Body.Close()
+		t.Errorf("myweb still answers on %s after up ended", ip)
+	}
+}
