@@ -3,6 +3,7 @@ package apiserver
 import (
 	"encoding/json"
 	"reflect"
+	"sort"
 	"strings"
 
 	"github.com/wasmlet/wasmlet/api"
@@ -34,6 +35,10 @@ var metaTypes = map[string]bool{
 func schemaName(t reflect.Type) string {
 	n := t.Name()
 	switch {
+	case n == "Quantity":
+		return "io.k8s.apimachinery.pkg.api.resource.Quantity"
+	case n == "IntOrString":
+		return "io.k8s.apimachinery.pkg.util.intstr.IntOrString"
 	case metaTypes[n]:
 		return "io.k8s.apimachinery.pkg.apis.meta.v1." + n
 	case strings.HasPrefix(n, "ReplicaSet"):
@@ -64,43 +69,46 @@ func (b *schemaBuilder) kind(res *api.ResourceInfo) {
 }
 
 // object adds the schema of struct type t, reached at path from the root
-// of kind.
+// of kind: its description, its properties with theirs, and the required
+// ones, all from the api package's documentation.
 func (b *schemaBuilder) object(t reflect.Type, kind string, path []string) {
 	name := schemaName(t)
 	if _, done := b.schemas[name]; done {
 		return
 	}
 	s := map[string]any{"type": "object"}
+	if d := api.TypeDescription(t); d != "" {
+		s["description"] = d
+	}
 	b.schemas[name] = s
 	props := map[string]any{}
-	b.fields(t, kind, path, props)
+	var required []string
+	for _, f := range api.Fields(t) {
+		p := b.value(f.Type, kind, append(append([]string(nil), path...), f.Name))
+		if f.Description != "" {
+			p["description"] = f.Description
+		}
+		props[f.Name] = p
+		if f.Required {
+			required = append(required, f.Name)
+		}
+	}
 	s["properties"] = props
+	if len(required) > 0 {
+		sort.Strings(required)
+		s["required"] = required
+	}
 }
 
-func (b *schemaBuilder) fields(t reflect.Type, kind string, path []string, props map[string]any) {
-	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		tag := f.Tag.Get("json")
-		if tag == "-" {
-			continue
-		}
-		jname, opts, _ := strings.Cut(tag, ",")
-		ft := f.Type
-		for ft.Kind() == reflect.Pointer {
-			ft = ft.Elem()
-		}
-		if f.Anonymous && (jname == "" || strings.Contains(","+opts+",", ",inline,")) && ft.Kind() == reflect.Struct {
-			b.fields(ft, kind, path, props)
-			continue
-		}
-		if !f.IsExported() {
-			continue
-		}
-		if jname == "" {
-			jname = f.Name
-		}
-		props[jname] = b.value(f.Type, kind, append(append([]string(nil), path...), jname))
+// scalar adds the component of a type that is written as a scalar
+// (Quantity, IntOrString) and refers to it, so that kubectl explain names
+// the type as it does on a cluster.
+func (b *schemaBuilder) scalar(t reflect.Type) map[string]any {
+	name := schemaName(t)
+	if _, done := b.schemas[name]; !done {
+		b.schemas[name] = map[string]any{"x-kubernetes-int-or-string": true, "description": api.TypeDescription(t)}
 	}
+	return ref(name)
 }
 
 // value is the schema of a field of type t at path.
@@ -112,13 +120,17 @@ func (b *schemaBuilder) value(t reflect.Type, kind string, path []string) map[st
 	case timeType, microTimeType:
 		return map[string]any{"type": "string", "format": "date-time"}
 	case quantityType, intOrStringType:
-		return map[string]any{"x-kubernetes-int-or-string": true}
+		return b.scalar(t)
 	case rawMessageType:
 		return map[string]any{"type": "object"}
 	}
 	switch t.Kind() {
 	case reflect.String:
-		return map[string]any{"type": "string"}
+		s := map[string]any{"type": "string"}
+		if e := api.Enum(t); e != nil {
+			s["enum"] = e
+		}
+		return s
 	case reflect.Bool:
 		return map[string]any{"type": "boolean"}
 	case reflect.Int32, reflect.Uint32, reflect.Int16, reflect.Uint16, reflect.Int8, reflect.Uint8:

@@ -2,6 +2,7 @@ package apiserver
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 )
 
@@ -52,5 +53,38 @@ func TestSchemasCarryPatchStrategies(t *testing.T) {
 	b, _ := json.Marshal(pod["x-kubernetes-group-version-kind"])
 	if string(b) != `[{"group":"","kind":"Pod","version":"v1"}]` {
 		t.Errorf("Pod's group-version-kind: %s", b)
+	}
+}
+
+// TestSchemasAreDocumented checks that the documents kubectl explain reads
+// describe every kind, every property, and mark the required ones.
+func TestSchemasAreDocumented(t *testing.T) {
+	for _, group := range []string{"", "apps"} {
+		schemas := gvDocument(group).Components["schemas"].(map[string]map[string]any)
+		for name, s := range schemas {
+			if d, _ := s["description"].(string); d == "" {
+				t.Errorf("%s has no description", name)
+			}
+			props, _ := s["properties"].(map[string]any)
+			for field, p := range props {
+				if d, _ := p.(map[string]any)["description"].(string); d == "" {
+					t.Errorf("%s.%s has no description", name, field)
+				}
+			}
+		}
+		if group != "" {
+			continue
+		}
+		b, _ := json.Marshal(schemas["io.k8s.api.core.v1.Container"]["required"])
+		if string(b) != `["name"]` {
+			t.Errorf("Container's required fields: %s", b)
+		}
+		b, _ = json.Marshal(schemas["io.k8s.api.core.v1.PodSpec"]["properties"].(map[string]any)["restartPolicy"])
+		if !strings.Contains(string(b), `"enum":["Always","Never","OnFailure"]`) {
+			t.Errorf("restartPolicy: %s", b)
+		}
+		if _, ok := schemas["io.k8s.apimachinery.pkg.api.resource.Quantity"]; !ok {
+			t.Error("no Quantity schema")
+		}
 	}
 }

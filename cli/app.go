@@ -96,6 +96,7 @@ func (e *environment) newApp() *ucli.App {
 			e.replaceCommand(),
 			e.editCommand(),
 			e.eventsCommand(),
+			e.explainCommand(),
 			e.apiResourcesCommand(),
 			e.apiVersionsCommand(),
 			e.deleteCommand(),
