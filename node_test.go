@@ -44,7 +44,7 @@ func myweb(t *testing.T) string {
 			base = os.TempDir()
 		}
 		cacheDir = filepath.Join(base, "wasmlet-test", "wazero")
-		cmd := exec.Command("go", "run", "./testdata/precompile", cacheDir, guestPath)
+		cmd := exec.Command("go", "run", devVersion, "./testdata/precompile", cacheDir, guestPath)
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			guestErr = fmt.Errorf("precompiling myweb: %v\n%s", err, out)
@@ -362,3 +362,7 @@ func waitRCGone(t *testing.T, node *wasmlet.Node) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// devVersion builds the precompile program with the wazero version of test
+// binaries, which the cache entries carry (see testdata/precompile).
+const devVersion = "-ldflags=-X=github.com/tetratelabs/wazero/internal/version.version=dev"

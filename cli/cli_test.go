@@ -88,7 +88,7 @@ func precompile(name string) (path, cache string, err error) {
 		base = os.TempDir()
 	}
 	cache = filepath.Join(base, "wasmlet-test", "wazero")
-	cmd := exec.Command("go", "run", "../testdata/precompile", cache, path)
+	cmd := exec.Command("go", "run", devVersion, "../testdata/precompile", cache, path)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", "", fmt.Errorf("precompiling %s: %v\n%s", name, err, out)
@@ -340,3 +340,7 @@ func TestNoNode(t *testing.T) {
 		t.Errorf("get pods without a node: exit %d, stderr %q; want 1 and one line", code, stderr)
 	}
 }
+
+// devVersion builds the precompile program with the wazero version of test
+// binaries, which the cache entries carry (see testdata/precompile).
+const devVersion = "-ldflags=-X=github.com/tetratelabs/wazero/internal/version.version=dev"

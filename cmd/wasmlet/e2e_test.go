@@ -41,8 +41,8 @@ func repoRoot(t *testing.T) string {
 	return root
 }
 
-// build builds the binary (CGO_ENABLED=0, as released), the myweb module,
-// and compiles myweb into the compilation cache that tests share.
+// build builds the binary (CGO_ENABLED=0, as released) and the myweb
+// module.
 func build(t *testing.T) string {
 	t.Helper()
 	buildOnce.Do(func() {
@@ -58,21 +58,17 @@ func build(t *testing.T) string {
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
 			return
 		}
-		img, err := examples.Build("myweb")
-		if err != nil {
+		if _, err := examples.Build("myweb"); err != nil {
 			buildErr = err
 			return
 		}
+		// The binary compiles modules itself (a few seconds, without the
+		// race detector), into a cache shared by the tests' nodes.
 		base, err := os.UserCacheDir()
 		if err != nil {
 			base = os.TempDir()
 		}
 		cacheDir = filepath.Join(base, "wasmlet-test", "wazero")
-		cmd = exec.Command("go", "run", "../../testdata/precompile", cacheDir, img)
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("precompiling myweb: %v\n%s", err, out)
-		}
 	})
 	if buildErr != nil {
 		t.Fatal(buildErr)

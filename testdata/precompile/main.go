@@ -6,19 +6,18 @@
 // whose data dir shares the cache finds it compiled.
 //
 // wazero keeps a cache per wazero version, read from the binary's build
-// information; test binaries carry none and use the version "dev". The
-// program links what it compiled into that directory too, so that both the
-// tests and a built wasmlet find it.
+// information, and writes the version into every entry; test binaries carry
+// no build information and use the version "dev". For a test binary to find
+// the modules, build the program with that version:
 //
-//	go run ./testdata/precompile CACHEDIR MODULE.wasm...
+//	go run -ldflags=-X=github.com/tetratelabs/wazero/internal/version.version=dev \
+//		./testdata/precompile CACHEDIR MODULE.wasm...
 package main
 
 import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
-	"runtime"
 
 	"github.com/tetratelabs/wazero"
 )
@@ -53,39 +52,6 @@ func run(dir string, modules []string) error {
 		}
 		if _, err := rt.CompileModule(ctx, b); err != nil {
 			return fmt.Errorf("%s: %w", m, err)
-		}
-	}
-	return linkDev(dir)
-}
-
-// linkDev links every cached module of another wazero version into the
-// "dev" version's directory.
-func linkDev(dir string) error {
-	suffix := "-" + runtime.GOARCH + "-" + runtime.GOOS
-	dev := filepath.Join(dir, "wazero-dev"+suffix)
-	if err := os.MkdirAll(dev, 0o700); err != nil {
-		return err
-	}
-	versions, err := filepath.Glob(filepath.Join(dir, "wazero-*"+suffix))
-	if err != nil {
-		return err
-	}
-	for _, v := range versions {
-		if v == dev {
-			continue
-		}
-		entries, err := os.ReadDir(v)
-		if err != nil {
-			return err
-		}
-		for _, e := range entries {
-			to := filepath.Join(dev, e.Name())
-			if _, err := os.Stat(to); err == nil || filepath.Ext(e.Name()) == ".tmp" {
-				continue
-			}
-			if err := os.Link(filepath.Join(v, e.Name()), to); err != nil {
-				return err
-			}
 		}
 	}
 	return nil
