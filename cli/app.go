@@ -88,6 +88,7 @@ func (e *environment) newApp() *ucli.App {
 			e.upCommand(),
 			e.logsCommand(),
 			e.applyCommand(),
+			e.diffCommand(),
 			e.createCommand(),
 			e.getCommand(),
 			e.describeCommand(),

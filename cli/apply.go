@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 
 	ucli "github.com/urfave/cli/v2"
 
@@ -23,6 +24,9 @@ func (e *environment) applyCommand() *ucli.Command {
 		Flags: append(clientFlags(),
 			&ucli.StringSliceFlag{Name: "filename", Aliases: []string{"f"}, Usage: "file, directory or - (stdin) with the configuration to apply"},
 			&ucli.BoolFlag{Name: "recursive", Aliases: []string{"R"}, Usage: "read the directories of -f recursively"},
+			&ucli.StringFlag{Name: "selector", Aliases: []string{"l"}, Usage: "apply only the objects of the files with these labels; with --prune, prune only objects with them"},
+			&ucli.BoolFlag{Name: "prune", Usage: "delete the objects that the files no longer contain (objects of the kinds pods, replicationcontrollers, replicasets and namespaces, applied before, matching -l)"},
+			&ucli.BoolFlag{Name: "all", Usage: "with --prune, prune whatever the labels"},
 		),
 		Action: e.apply,
 	}
@@ -36,9 +40,26 @@ func (e *environment) apply(c *ucli.Context) error {
 	if c.NArg() > 0 {
 		return fmt.Errorf("Unexpected args: %v\nSee 'wasmlet apply -h' for help and examples", c.Args().Slice())
 	}
+	prune := c.Bool("prune")
+	if prune && c.String("selector") == "" && !c.Bool("all") {
+		return errors.New("all resources selected for prune without explicitly passing --all. To prune all resources, pass the --all flag. If you did not mean to prune all resources, specify a label selector")
+	}
+	if c.Bool("all") && c.String("selector") != "" {
+		return errors.New("cannot set --all and --selector at the same time")
+	}
+	selector := api.Everything()
+	if s := c.String("selector"); s != "" {
+		var err error
+		if selector, err = api.ParseSelector(s); err != nil {
+			return err
+		}
+	}
 	manifests, err := e.loadManifests(files, c.Bool("recursive"))
 	if err != nil {
 		return err
+	}
+	if manifests = selectManifests(manifests, selector); len(manifests) == 0 {
+		return errors.New("no objects passed to apply")
 	}
 	if err := checkNamespaces(c, manifests); err != nil {
 		return err
@@ -48,7 +69,14 @@ func (e *environment) apply(c *ucli.Context) error {
 		return err
 	}
 	failed := false
+	applied := map[objectKey]bool{}
+	visited := map[string]bool{}
 	for _, m := range manifests {
+		key := objectKey{m.resource, objectNamespace(m.resource, m.object, namespace(c)), m.object.GetObjectMeta().Name}
+		applied[key] = true
+		if m.resource.Namespaced {
+			visited[key.namespace] = true
+		}
 		verb, err := e.applyOne(c, cl, m)
 		if err != nil {
 			if !isStatus(err) {
@@ -60,6 +88,11 @@ func (e *environment) apply(c *ucli.Context) error {
 		}
 		fmt.Fprintf(e.stdout, "%s %s\n", kindName(m.resource, m.object.GetObjectMeta().Name), verb)
 	}
+	if prune && !failed {
+		if err := e.prune(c, cl, selector, applied, visited); err != nil {
+			return err
+		}
+	}
 	if failed {
 		return exitError{1}
 	}
@@ -70,62 +103,118 @@ func (e *environment) apply(c *ucli.Context) error {
 // with the three-way merge of the last applied configuration, the file
 // and the live object. It returns kubectl's verb for what happened.
 func (e *environment) applyOne(c *ucli.Context, cl nodeClient, m manifest) (string, error) {
-	ns := objectNamespace(m.resource, m.object, namespace(c))
-	name := m.object.GetObjectMeta().Name
-	if name == "" {
-		return "", fmt.Errorf("%s: cannot use generate name with apply", m.resource.Kind)
-	}
-	modified, err := withLastApplied(m.applied)
+	plan, err := e.planApply(c, cl, m, true)
 	if err != nil {
 		return "", err
 	}
-	live, err := cl.Get(c.Context, m.resource, ns, name)
-	if api.IsNotFound(err) {
-		obj := m.object.DeepCopyObject()
-		meta := obj.GetObjectMeta()
-		meta.Namespace = ns
-		if meta.Annotations == nil {
-			meta.Annotations = map[string]string{}
-		}
-		meta.Annotations[lastAppliedAnnotation] = string(m.applied) + "\n"
-		if _, err := cl.Create(c.Context, obj); err != nil {
+	switch {
+	case plan.create != nil:
+		if _, err := cl.Create(c.Context, plan.create); err != nil {
 			return "", err
 		}
 		return "created", nil
+	case plan.patch == nil:
+		return "unchanged", nil
 	}
-	if err != nil {
+	if _, err := cl.Patch(c.Context, m.resource, plan.namespace, plan.name, client.StrategicMergePatch, plan.patch); err != nil {
 		return "", err
 	}
+	return "configured", nil
+}
+
+// applyPlan is what applying one manifest does: create an object, send a
+// patch, or nothing.
+type applyPlan struct {
+	namespace, name string
+	live            api.Object // nil when the object does not exist
+	create          api.Object // the object to create, with its annotation
+	patch           []byte     // the strategic merge patch; nil if unchanged
+}
+
+// planApply reads the live object and computes what applying m does.
+// With annotate false (diff), the configuration is not recorded in the
+// last applied annotation, as kubectl diff leaves it out.
+func (e *environment) planApply(c *ucli.Context, cl nodeClient, m manifest, annotate bool) (applyPlan, error) {
+	plan := applyPlan{namespace: objectNamespace(m.resource, m.object, namespace(c)), name: m.object.GetObjectMeta().Name}
+	if plan.name == "" {
+		return plan, fmt.Errorf("%s: cannot use generate name with apply", m.resource.Kind)
+	}
+	applied, err := recordedConfiguration(m, plan.namespace)
+	if err != nil {
+		return plan, err
+	}
+	modified, err := toMap(applied)
+	if annotate {
+		modified, err = withLastApplied(applied)
+	}
+	if err != nil {
+		return plan, err
+	}
+	live, err := cl.Get(c.Context, m.resource, plan.namespace, plan.name)
+	if api.IsNotFound(err) {
+		obj := m.object.DeepCopyObject()
+		meta := obj.GetObjectMeta()
+		meta.Namespace = plan.namespace
+		if annotate {
+			if meta.Annotations == nil {
+				meta.Annotations = map[string]string{}
+			}
+			meta.Annotations[lastAppliedAnnotation] = string(applied) + "\n"
+		}
+		plan.create = obj
+		return plan, nil
+	}
+	if err != nil {
+		return plan, err
+	}
+	plan.live = live
 
 	var original map[string]any
 	if last, ok := live.GetObjectMeta().Annotations[lastAppliedAnnotation]; ok {
 		if original, err = toMap([]byte(last)); err != nil {
 			original = nil
 		}
-	} else {
+	} else if annotate {
 		fmt.Fprintf(e.stderr, "Warning: resource %s/%s is missing the %s annotation which is required by wasmlet apply. wasmlet apply should only be used on resources created declaratively by either wasmlet create --save-config or wasmlet apply. The missing annotation will be patched automatically.\n",
-			m.resource.GroupResource(), name, lastAppliedAnnotation)
+			m.resource.GroupResource(), plan.name, lastAppliedAnnotation)
 	}
 	liveJSON, err := json.Marshal(live)
 	if err != nil {
-		return "", err
+		return plan, err
 	}
 	current, err := toMap(liveJSON)
 	if err != nil {
-		return "", err
+		return plan, err
 	}
-	patch := threeWayMergePatch(original, modified, current)
+	patch := strategicThreeWayPatch(m.resource.Kind, original, modified, current)
 	if len(patch) == 0 {
-		return "unchanged", nil
+		return plan, nil
 	}
-	data, err := json.Marshal(patch)
+	plan.patch, err = json.Marshal(patch)
+	return plan, err
+}
+
+// recordedConfiguration is the configuration apply records, as kubectl
+// records it: the file's object with the namespace it is applied in and
+// an annotations map, empty if the file has none. The same text then
+// reads the same to kubectl and to wasmlet, whichever applied last.
+func recordedConfiguration(m manifest, namespace string) ([]byte, error) {
+	obj, err := toMap(m.applied)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	if _, err := cl.Patch(c.Context, m.resource, ns, name, client.MergePatch, data); err != nil {
-		return "", err
+	meta, _ := obj["metadata"].(map[string]any)
+	if meta == nil {
+		meta = map[string]any{}
+		obj["metadata"] = meta
 	}
-	return "configured", nil
+	if _, ok := meta["annotations"]; !ok {
+		meta["annotations"] = map[string]any{}
+	}
+	if m.resource.Namespaced {
+		meta["namespace"] = namespace
+	}
+	return json.Marshal(obj)
 }
 
 // withLastApplied is the file's object with the annotation that records
@@ -159,6 +248,71 @@ func checkNamespaces(c *ucli.Context, manifests []manifest) error {
 	for _, m := range manifests {
 		if ns := m.object.GetObjectMeta().Namespace; ns != "" && ns != want && m.resource.Namespaced {
 			return fmt.Errorf("the namespace from the provided object %q does not match the namespace %q. You must pass '--namespace=%s' to perform this operation.", ns, want, ns)
+		}
+	}
+	return nil
+}
+
+// objectKey names one object of one kind.
+type objectKey struct {
+	resource        *api.ResourceInfo
+	namespace, name string
+}
+
+// selectManifests keeps the objects whose labels selector matches, as
+// kubectl apply -l does with the objects of its files.
+func selectManifests(ms []manifest, selector api.Selector) []manifest {
+	var out []manifest
+	for _, m := range ms {
+		if selector.Matches(m.object.GetObjectMeta().Labels) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// pruneKinds are the kinds of kubectl's default prune list that the node
+// serves, in kubectl's order.
+var pruneKinds = []string{"namespaces", "pods", "replicationcontrollers", "replicasets"}
+
+// prune deletes the objects that an apply made before and that the files
+// no longer contain: objects of pruneKinds (in the namespaces of the
+// applied objects, for namespaced kinds) that carry the last applied
+// annotation, match selector, and were not applied now.
+func (e *environment) prune(c *ucli.Context, cl nodeClient, selector api.Selector, applied map[objectKey]bool, visited map[string]bool) error {
+	namespaces := make([]string, 0, len(visited))
+	for ns := range visited {
+		namespaces = append(namespaces, ns)
+	}
+	sort.Strings(namespaces)
+	for _, name := range pruneKinds {
+		r, ok := api.LookupResource(name)
+		if !ok {
+			continue
+		}
+		scopes := namespaces
+		if !r.Namespaced {
+			scopes = []string{""}
+		}
+		for _, ns := range scopes {
+			objs, err := cl.List(c.Context, r, ns, client.ListOptions{LabelSelector: c.String("selector")})
+			if err != nil {
+				return err
+			}
+			for _, obj := range objs {
+				meta := obj.GetObjectMeta()
+				if _, ok := meta.Annotations[lastAppliedAnnotation]; !ok || !selector.Matches(meta.Labels) {
+					continue
+				}
+				if applied[objectKey{r, meta.Namespace, meta.Name}] {
+					continue
+				}
+				err := cl.Delete(c.Context, r, meta.Namespace, meta.Name, client.DeleteOptions{PropagationPolicy: "Background"})
+				if err != nil && !api.IsNotFound(err) {
+					return err
+				}
+				fmt.Fprintf(e.stdout, "%s pruned\n", kindName(r, meta.Name))
+			}
 		}
 	}
 	return nil

@@ -3,6 +3,7 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
 
 	"github.com/wasmlet/wasmlet/api"
 )
@@ -62,6 +63,7 @@ func appliedConfiguration(obj api.Object) ([]byte, error) {
 	}
 	delete(m, "status")
 	prune(m)
+	dropStructDefaults(m, reflect.TypeOf(obj))
 	return json.Marshal(m)
 }
 
@@ -84,6 +86,47 @@ func pruneMap(m map[string]any, dropEmpty bool) {
 			for _, e := range v {
 				if em, ok := e.(map[string]any); ok {
 					pruneMap(em, false)
+				}
+			}
+		}
+	}
+}
+
+// dropStructDefaults removes, at any depth, the empty maps that stand for
+// a struct field that is not a pointer (a container's `resources: {}`):
+// a typed object always has them, so they say nothing about the file,
+// and kubectl's record of the same file has none. Empty maps of pointer
+// fields (`emptyDir: {}`) are what the file says and stay.
+func dropStructDefaults(m map[string]any, t reflect.Type) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct {
+		return
+	}
+	for _, f := range api.Fields(t) {
+		v, ok := m[f.Name]
+		if !ok {
+			continue
+		}
+		ft := f.Type
+		switch v := v.(type) {
+		case map[string]any:
+			if len(v) == 0 && ft.Kind() == reflect.Struct {
+				delete(m, f.Name)
+				continue
+			}
+			dropStructDefaults(v, ft)
+		case []any:
+			for ft.Kind() == reflect.Pointer {
+				ft = ft.Elem()
+			}
+			if ft.Kind() != reflect.Slice {
+				continue
+			}
+			for _, e := range v {
+				if em, ok := e.(map[string]any); ok {
+					dropStructDefaults(em, ft.Elem())
 				}
 			}
 		}
