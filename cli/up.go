@@ -105,7 +105,9 @@ func (e *environment) up(c *ucli.Context) error {
 		fmt.Fprintf(e.stdout, "%s %s\n", kindName(m.resource, m.object.GetObjectMeta().Name), verb)
 	}
 
-	watchCtx, cancelWatch := context.WithCancel(ctx)
+	// The table and the logs outlive Ctrl-C: the pods' Terminating rows and
+	// their last lines (a guest's "got SIGTERM") are what the user waits for.
+	watchCtx, cancelWatch := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
