@@ -78,7 +78,12 @@ func (e *environment) apiResources(c *ucli.Context) error {
 	for _, r := range list {
 		row := fmt.Sprintf("%s\t%s\t%s\t%v\t%s", r.Resource, strings.Join(r.ShortNames, ","), r.APIVersion(), r.Namespaced, r.Kind)
 		if output == "wide" {
-			row += fmt.Sprintf("\t%s\t%s", apiVerbs, strings.Join(r.Categories, ","))
+			verbs := apiVerbs
+			if r.Resource == "namespaces" {
+				// Namespaces are deleted one by one.
+				verbs = strings.Replace(verbs, "deletecollection,", "", 1)
+			}
+			row += fmt.Sprintf("\t%s\t%s", verbs, strings.Join(r.Categories, ","))
 		}
 		fmt.Fprintln(tw, row)
 	}

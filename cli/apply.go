@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 
 	ucli "github.com/urfave/cli/v2"
 
@@ -27,6 +28,7 @@ func (e *environment) applyCommand() *ucli.Command {
 			&ucli.StringFlag{Name: "selector", Aliases: []string{"l"}, Usage: "apply only the objects of the files with these labels; with --prune, prune only objects with them"},
 			&ucli.BoolFlag{Name: "prune", Usage: "delete the objects that the files no longer contain (objects of the kinds pods, replicationcontrollers, replicasets and namespaces, applied before, matching -l)"},
 			&ucli.BoolFlag{Name: "all", Usage: "with --prune, prune whatever the labels"},
+			&ucli.StringSliceFlag{Name: "prune-allowlist", Usage: "the kinds --prune deletes, as group/version/Kind (core/v1/Pod, apps/v1/ReplicaSet); repeatable"},
 		),
 		Action: e.apply,
 	}
@@ -110,7 +112,7 @@ func (e *environment) applyOne(c *ucli.Context, cl nodeClient, m manifest) (stri
 	switch {
 	case plan.create != nil:
 		if _, err := cl.Create(c.Context, plan.create); err != nil {
-			return "", err
+			return "", withSource(err, m.source)
 		}
 		return "created", nil
 	case plan.patch == nil:
@@ -280,16 +282,36 @@ var pruneKinds = []string{"namespaces", "pods", "replicationcontrollers", "repli
 // applied objects, for namespaced kinds) that carry the last applied
 // annotation, match selector, and were not applied now.
 func (e *environment) prune(c *ucli.Context, cl nodeClient, selector api.Selector, applied map[objectKey]bool, visited map[string]bool) error {
+	kinds := make([]*api.ResourceInfo, 0, len(pruneKinds))
+	for _, name := range pruneKinds {
+		if r, ok := api.LookupResource(name); ok {
+			kinds = append(kinds, r)
+		}
+	}
+	if allow := c.StringSlice("prune-allowlist"); len(allow) > 0 {
+		kinds = kinds[:0]
+		for _, gvk := range allow {
+			var r *api.ResourceInfo
+			ok := false
+			if parts := strings.Split(gvk, "/"); len(parts) == 3 {
+				apiVersion := parts[0] + "/" + parts[1]
+				if parts[0] == "core" || parts[0] == "" {
+					apiVersion = parts[1]
+				}
+				r, ok = api.LookupKind(apiVersion, parts[2])
+			}
+			if !ok {
+				return fmt.Errorf("invalid GroupVersionKind format: %s, please follow <group/version/kind>", gvk)
+			}
+			kinds = append(kinds, r)
+		}
+	}
 	namespaces := make([]string, 0, len(visited))
 	for ns := range visited {
 		namespaces = append(namespaces, ns)
 	}
 	sort.Strings(namespaces)
-	for _, name := range pruneKinds {
-		r, ok := api.LookupResource(name)
-		if !ok {
-			continue
-		}
+	for _, r := range kinds {
 		scopes := namespaces
 		if !r.Namespaced {
 			scopes = []string{""}

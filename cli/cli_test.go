@@ -269,7 +269,7 @@ func TestApplyGetLabelScaleDelete(t *testing.T) {
 		{line: "get rs", wait: true, stdout: "NAME       DESIRED   CURRENT   READY   AGE\nmyweb-rs   4         4         4       <age>\n"},
 		{line: "get rs/myweb-rs -o name", stdout: "replicaset.apps/myweb-rs\n"},
 		{line: "create -f " + pod, stdout: "pod/solo created\n"},
-		{line: "create -f " + pod, code: 1, stderr: "Error from server (AlreadyExists): pods \"solo\" already exists\n"},
+		{line: "create -f " + pod, code: 1, stderr: "Error from server (AlreadyExists): error when creating \"" + pod + "\": pods \"solo\" already exists\n"},
 		{line: "get pods,rs -o name", stdout: strings.Repeat("pod/myweb-rs-xxxxx\n", 4) + "pod/solo\nreplicaset.apps/myweb-rs\n"},
 		{line: "get rs,pods --no-headers", wait: true, stdout: "replicaset.apps/myweb-rs   4     4     4     <age>\n" +
 			strings.Repeat("pod/myweb-rs-xxxxx   1/1   Running   0     <age>\n", 4) +
@@ -307,7 +307,7 @@ func TestApplyGetLabelScaleDelete(t *testing.T) {
 		{line: "get pods -l app=web --no-headers", wait: true, stdout: strings.Repeat("myweb-rs-xxxxx   1/1   Running   0     <age>\n", 2)},
 		{line: "get rs myweb-rs -o json", stdout: "*"},
 		{line: "apply -f " + rs4, stdout: "replicaset.apps/myweb-rs configured\n"},
-		{line: "delete pod solo --grace-period 0 --force", stdout: "pod \"solo\" deleted\n",
+		{line: "delete pod solo --grace-period 0 --force", stdout: "pod \"solo\" force deleted\n",
 			stderr: "Warning: Immediate deletion does not wait for confirmation"},
 		{line: "delete -f " + rs4, stdout: "replicaset.apps \"myweb-rs\" deleted\n"},
 		{line: "get rs,pods", wait: true, stderr: "No resources found in default namespace.\n"},

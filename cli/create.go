@@ -53,7 +53,7 @@ func (e *environment) create(c *ucli.Context) error {
 			if !isStatus(err) {
 				return err
 			}
-			e.printError(err)
+			e.printError(withSource(err, m.source))
 			failed = true
 			continue
 		}

@@ -28,6 +28,7 @@ func (e *environment) deleteCommand() *ucli.Command {
 			&ucli.BoolFlag{Name: "now", Usage: "end the object right away (grace period 1)"},
 			&ucli.StringFlag{Name: "cascade", Value: "background", Usage: "background, foreground or orphan: what becomes of the object's dependents"},
 			&ucli.BoolFlag{Name: "wait", Value: true, Usage: "wait until the objects are gone"},
+			&ucli.BoolFlag{Name: "ignore-not-found", Usage: "say nothing about objects named that do not exist (the default with --all)"},
 		),
 		Action: e.delete,
 	}
@@ -119,11 +120,18 @@ func (e *environment) delete(c *ucli.Context) error {
 			if !isStatus(err) {
 				return err
 			}
+			if api.IsNotFound(err) && (c.Bool("ignore-not-found") || all) {
+				continue
+			}
 			e.printError(err)
 			failed = true
 			continue
 		}
-		fmt.Fprintf(e.stdout, "%s %q deleted\n", strings.TrimSuffix(kindName(t.resource, ""), "/"), t.name)
+		verb := "deleted"
+		if c.Bool("force") && opts.GracePeriodSeconds != nil && *opts.GracePeriodSeconds == 0 {
+			verb = "force deleted"
+		}
+		fmt.Fprintf(e.stdout, "%s %q %s\n", strings.TrimSuffix(kindName(t.resource, ""), "/"), t.name, verb)
 		deleted = append(deleted, t)
 	}
 	if c.Bool("wait") {

@@ -141,6 +141,10 @@ func (e *environment) printGet(c *ucli.Context, results []fetched, refs []resour
 	// One object named by one TYPE NAME or TYPE/NAME prints alone; anything
 	// else is a List, even of one item.
 	single := len(refs) == 1 && len(refs[0].names) == 1
+	if len(items) == 0 && hasNames(refs) && out.format != "" && out.format != "wide" {
+		// Every object named was missing: only the errors are printed.
+		return nil
+	}
 	switch out.format {
 	case "yaml":
 		return printers.PrintYAML(e.stdout, items, single)

@@ -2,8 +2,13 @@ package cli
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"reflect"
+	"strings"
 
 	"github.com/wasmlet/wasmlet/api"
 )
@@ -15,21 +20,36 @@ type manifest struct {
 	// applied is the object as the file states it, in JSON: what apply
 	// records as the last applied configuration.
 	applied []byte
+	// source is the file the object came from ("STDIN" for -), which
+	// kubectl names in the errors of create.
+	source string
 }
 
 // loadManifests reads the objects of -f (files, directories, `-` for
 // stdin), printing decoding warnings (fields Kubernetes has and wasmlet
 // does not implement) as kubectl prints the server's warnings.
 func (e *environment) loadManifests(paths []string, recursive bool) ([]manifest, error) {
-	objs, warnings, err := api.LoadPaths(paths, recursive, e.stdin)
-	for _, w := range warnings {
-		fmt.Fprintf(e.stderr, "Warning: %s\n", w)
-	}
-	if err != nil {
-		return nil, err
+	var objs []api.Object
+	var sources []string
+	for _, file := range manifestFiles(paths, recursive) {
+		o, warnings, err := api.LoadPaths([]string{file}, recursive, e.stdin)
+		for _, w := range warnings {
+			fmt.Fprintf(e.stderr, "Warning: %s\n", w)
+		}
+		if err != nil {
+			return nil, err
+		}
+		source := file
+		if file == "-" {
+			source = "STDIN"
+		}
+		for range o {
+			sources = append(sources, source)
+		}
+		objs = append(objs, o...)
 	}
 	out := make([]manifest, 0, len(objs))
-	for _, obj := range objs {
+	for i, obj := range objs {
 		r, ok := api.ResourceOf(obj)
 		if !ok {
 			tm := obj.GetTypeMeta()
@@ -39,7 +59,7 @@ func (e *environment) loadManifests(paths []string, recursive bool) ([]manifest,
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, manifest{resource: r, object: obj, applied: applied})
+		out = append(out, manifest{resource: r, object: obj, applied: applied, source: sources[i]})
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("no objects passed to apply")
@@ -131,4 +151,54 @@ func dropStructDefaults(m map[string]any, t reflect.Type) {
 			}
 		}
 	}
+}
+
+// manifestFiles lists the files of paths, in LoadPaths' order, so that
+// each object is known with its file: a directory becomes its manifests
+// (.json, .yaml, .yml; those of subdirectories with recursive). A path
+// that cannot be read is kept, for LoadPaths to report.
+func manifestFiles(paths []string, recursive bool) []string {
+	var out []string
+	for _, p := range paths {
+		info, err := os.Stat(p)
+		if p == "-" || err != nil || !info.IsDir() {
+			out = append(out, p)
+			continue
+		}
+		var files []string
+		_ = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return nil
+			}
+			if d.IsDir() {
+				if path != p && !recursive {
+					return filepath.SkipDir
+				}
+				return nil
+			}
+			switch strings.ToLower(filepath.Ext(path)) {
+			case ".json", ".yaml", ".yml":
+				files = append(files, path)
+			}
+			return nil
+		})
+		if len(files) == 0 {
+			out = append(out, p) // LoadPaths says what is wrong with it
+		}
+		out = append(out, files...)
+	}
+	return out
+}
+
+// withSource words a refused create as kubectl does, naming the file:
+// `error when creating "rs.yaml": ...`. Invalid objects keep their own
+// wording, which names the object.
+func withSource(err error, source string) error {
+	var st *api.Status
+	if !errors.As(err, &st) || st.Reason == api.StatusReasonInvalid || source == "" {
+		return err
+	}
+	c := *st
+	c.Message = fmt.Sprintf("error when creating %q: %s", source, st.Message)
+	return &c
 }

@@ -35,7 +35,7 @@ func TestScaleAndCascade(t *testing.T) {
 		{line: "create -f " + pod, stdout: "pod/solo created\n"},
 		{line: "delete pod solo --now", stdout: "pod \"solo\" deleted\n", grace: "1", policy: "Background"},
 		{line: "create -f " + pod, stdout: "pod/solo created\n"},
-		{line: "delete pod solo --force", stdout: "pod \"solo\" deleted\n", stderr: "Warning: Immediate deletion", grace: "0", policy: "Background"},
+		{line: "delete pod solo --force", stdout: "pod \"solo\" force deleted\n", stderr: "Warning: Immediate deletion", grace: "0", policy: "Background"},
 		{line: "delete pod solo --cascade=sideways", code: 1, stderr: "error: invalid cascade value (sideways). Must be \"background\", \"foreground\", or \"orphan\"\n"},
 		{line: "delete pod solo --now --grace-period 3", code: 1, stderr: "error: --now and --grace-period cannot be specified together\n"},
 	}
