@@ -497,13 +497,14 @@ func BenchmarkStatusWrites(b *testing.B) {
 				t.mu.Lock()
 				events0 := t.events
 				t.mu.Unlock()
-				_, writes := benchIdle(b, node, *benchWritesWindow)
+				cpu, writes := benchIdle(b, node, *benchWritesWindow)
 				t.mu.Lock()
 				podEvents := t.events - events0
 				t.mu.Unlock()
 				b.ReportMetric(float64(writes), "writes")
 				b.ReportMetric(float64(podEvents), "pod-writes")
 				b.ReportMetric(float64(writes)/benchWritesWindow.Minutes(), "writes/min")
+				b.ReportMetric(cpu, "idle-%core")
 				benchDeleteAll(b, node, t)
 			}
 		})
