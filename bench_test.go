@@ -556,6 +556,7 @@ func BenchmarkReplicaSetScale(b *testing.B) {
 				if err := Delete[*api.ReplicaSet](ctx, node, "default", "scale", DeleteOptions{}); err != nil {
 					b.Fatal(err)
 				}
+				time.Sleep(time.Second) // the workers of the deleted pods end (see benchStartNode)
 			}
 		})
 	}
