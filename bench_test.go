@@ -53,7 +53,7 @@ func benchImage(b *testing.B, guest string) string {
 	return path
 }
 
-// benchTinyWait returns a WASI command of 150 bytes that reads one byte of
+// benchTinyWait returns a WASI command of 164 bytes that reads one byte of
 // stdin, which blocks until SIGTERM closes it, and exits 0:
 //
 //	(module
