@@ -196,6 +196,9 @@ func (n *testNode) stop() {
 func (n *testNode) createPod(name string, spec api.PodSpec) *api.Pod {
 	n.t.Helper()
 	p := &api.Pod{TypeMeta: api.TypeMeta{Kind: "Pod", APIVersion: "v1"}, ObjectMeta: api.ObjectMeta{Name: name, Namespace: "default"}, Spec: spec}
+	// The store takes objects as the API server hands them over: defaulted
+	// (a pod without terminationGracePeriodSeconds is deleted at once).
+	api.Default(p)
 	o, err := n.st.Create(context.Background(), p)
 	if err != nil {
 		n.t.Fatal(err)
@@ -303,4 +306,42 @@ func containerStatus(p *api.Pod, name string) *api.ContainerStatus {
 		return nil
 	}
 	return findStatus(p.Status.ContainerStatuses, name)
+}
+
+// waitLogs follows a pod's log from its end until count new lines
+// containing substr were written (in real time, as a guard only).
+func (n *testNode) waitLogs(pod, substr string, count int) {
+	n.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	lw := &lineCounter{substr: substr, want: count, done: cancel}
+	zero := int64(0)
+	err := n.h.Logs(ctx, "default", pod, LogOptions{Follow: true, TailLines: &zero}, lw)
+	if lw.seen() < count {
+		n.t.Fatalf("pod %s: %d of %d new log lines with %q (%v)", pod, lw.seen(), count, substr, err)
+	}
+}
+
+type lineCounter struct {
+	mu     sync.Mutex
+	substr string
+	want   int
+	n      int
+	done   func()
+}
+
+func (l *lineCounter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.n += strings.Count(string(b), l.substr)
+	if l.n >= l.want {
+		l.done()
+	}
+	return len(b), nil
+}
+
+func (l *lineCounter) seen() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.n
 }

@@ -111,14 +111,39 @@ func TestRealMyWebServesOnItsPodIP(t *testing.T) {
 
 func TestRealStubbornIsKilledAtTheDeadline(t *testing.T) {
 	n := newTestNode(t, realRuntime(t), nil, nil, "")
-	n.createPod("stubborn", examplePod(t, "stubborn", api.RestartPolicyAlways))
+	n.createPod("stubborn", examplePod(t, "stubborn", api.RestartPolicyAlways, api.EnvVar{Name: "INTERVAL", Value: "10ms"}))
 	n.waitPod("stubborn", "running", isRunning("stubborn"))
+	w, err := n.st.Watch(context.Background(), podsResource(), "default", store.ListOptions{ResourceVersion: n.st.ResourceVersion()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
 	if _, _, err := n.st.Delete(context.Background(), podsResource(), "default", "stubborn", store.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	n.waitPod("stubborn", "terminating", func(p *api.Pod) bool { return p != nil && p.DeletionTimestamp != nil })
-	n.clk.Advance(30 * time.Second)
+
+	// A second before the deadline the guest still runs and the pod stays.
+	n.clk.Advance(29 * time.Second)
+	n.waitLogs("stubborn", "still here", 2)
+	if p := n.waitPod("stubborn", "still there", func(*api.Pod) bool { return true }); p == nil {
+		t.Fatal("the pod went away before its container stopped")
+	}
+
+	n.clk.Advance(time.Second)
 	n.waitPod("stubborn", "gone", isGone)
+	// The pod's last state, removed with it, shows the kill.
+	var last *api.Pod
+	for ev := range w.ResultChan() {
+		if ev.Type == store.Deleted {
+			last = ev.Object.(*api.Pod)
+			break
+		}
+	}
+	term := containerStatus(last, "stubborn").State.Terminated
+	if term == nil || term.ExitCode != 137 || term.Reason != ReasonError {
+		t.Errorf("last state before removal: %s", describe(last))
+	}
 	if !hasEvent(n.events("stubborn"), "Normal Killing Stopping container stubborn") {
 		t.Errorf("events %q", n.events("stubborn"))
 	}
