@@ -3,6 +3,7 @@ package host
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +17,8 @@ import (
 type recordingProber struct {
 	mu      sync.Mutex
 	calls   []string
+	network []string // "<call> <podIP> <podIPs> <hostIP>" of the pod each call got
+	pod     *api.Pod // the pod ContainerStarted got last
 	started chan string // container IDs
 	preStop chan string
 }
@@ -30,8 +33,22 @@ func (r *recordingProber) note(s string) {
 	r.mu.Unlock()
 }
 
+func (r *recordingProber) noteNetwork(call string, pod *api.Pod) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var ips []string
+	for _, ip := range pod.Status.PodIPs {
+		ips = append(ips, ip.IP)
+	}
+	r.network = append(r.network, fmt.Sprintf("%s %s %v %s", call, pod.Status.PodIP, ips, pod.Status.HostIP))
+}
+
 func (r *recordingProber) ContainerStarted(pod *api.Pod, container, id string) (bool, bool) {
 	r.note("started " + container)
+	r.noteNetwork("started", pod)
+	r.mu.Lock()
+	r.pod = pod
+	r.mu.Unlock()
 	r.started <- id
 	return true, false
 }
@@ -41,10 +58,12 @@ func (r *recordingProber) ContainerStopped(podUID, container, id string) {
 func (r *recordingProber) PodRemoved(podUID string) { r.note("removed") }
 func (r *recordingProber) PostStart(ctx context.Context, pod *api.Pod, container, id string) error {
 	r.note("postStart " + container)
+	r.noteNetwork("postStart", pod)
 	return nil
 }
 func (r *recordingProber) PreStop(ctx context.Context, pod *api.Pod, container, id string) {
 	r.note("preStop " + container)
+	r.noteNetwork("preStop", pod)
 	r.preStop <- id
 }
 
@@ -109,5 +128,50 @@ func TestProbeManagerHooks(t *testing.T) {
 	pr.mu.Unlock()
 	if !strings.HasPrefix(calls, "postStart serve, started serve, preStop serve, stopped serve, postStart serve, started serve") {
 		t.Errorf("calls: %s", calls)
+	}
+}
+
+// TestProbesSeeThePodIPOnFirstStart: on a new pod's first start the stored
+// pod has no IP yet; hooks, probes and exec probes get it all the same.
+func TestProbesSeeThePodIPOnFirstStart(t *testing.T) {
+	rt := &capturingRuntime{}
+	pr := newRecordingProber()
+	n := newTestNodeWith(t, rt, func(o *Options) { o.ProbeManager = pr })
+	pod := n.createPod("web", podSpec(api.RestartPolicyAlways, "serve.wasm"))
+	id := <-pr.started
+	p := n.waitPod("web", "running", func(p *api.Pod) bool {
+		cs := containerStatus(p, "serve")
+		return cs != nil && cs.State.Running != nil
+	})
+	ip := p.Status.PodIP
+	if !strings.HasPrefix(ip, "127.42.") {
+		t.Fatalf("pod IP %q", ip)
+	}
+
+	pr.mu.Lock()
+	given := pr.pod
+	pr.mu.Unlock()
+	var out bytes.Buffer
+	if _, err := n.h.RunInContainer(context.Background(), given, "serve", []string{"check"}, &out, &out); err != nil {
+		t.Fatal(err)
+	}
+	if env := strings.Join(rt.last().cfg.Env, " "); !strings.Contains(env, "POD_IP="+ip+" ") && !strings.HasSuffix(env, "POD_IP="+ip) {
+		t.Errorf("exec env %q, want POD_IP=%s", env, ip)
+	}
+
+	n.h.KillContainer(pod.UID, "serve", id, "", nil)
+	<-pr.preStop
+
+	pr.mu.Lock()
+	got := pr.network
+	pr.mu.Unlock()
+	want := []string{"postStart", "started", "preStop"}
+	if len(got) != len(want) {
+		t.Fatalf("calls %q", got)
+	}
+	for i, call := range want {
+		if w := fmt.Sprintf("%s %s [%s] 127.0.0.1", call, ip, ip); got[i] != w {
+			t.Errorf("call %d: %q, want %q", i, got[i], w)
+		}
 	}
 }

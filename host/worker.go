@@ -608,9 +608,29 @@ func newContainerID() string {
 	return hex.EncodeToString(b[:])
 }
 
+// withNetwork returns pod, or a shallow copy of it with the pod's IP and
+// the node's IP in its status when the stored pod does not show them yet
+// (a new pod's first start): probes, hooks and RunInContainer read the pod
+// IP from the pod they are given. pod itself is shared and left alone.
+func (w *podWorker) withNetwork(pod *api.Pod) *api.Pod {
+	if pod == nil || w.podIP == "" || (pod.Status.PodIP == w.podIP && pod.Status.HostIP == nodeIP) {
+		return pod
+	}
+	cp := *pod
+	cp.Status.PodIP = w.podIP
+	cp.Status.PodIPs = []api.PodIP{{IP: w.podIP}}
+	cp.Status.HostIP = nodeIP
+	cp.Status.HostIPs = []api.HostIP{{IP: nodeIP}}
+	return &cp
+}
+
+// nodeIP is the node's address, the hostIP of its pods.
+const nodeIP = "127.0.0.1"
+
 // startContainer pulls the image and starts an instance of c.
 func (w *podWorker) startContainer(ctx context.Context, pod *api.Pod, c *api.Container, r *containerRecord, now time.Time) {
 	h := w.h
+	pod = w.withNetwork(pod)
 	image := c.Image
 	key := "image/" + image
 	if in, until := ImageBackoff.InBackoffSinceUpdate(w.backoffEntry(key), now); in {
@@ -765,6 +785,7 @@ func (w *podWorker) startContainer(ctx context.Context, pod *api.Pod, c *api.Con
 // event's text ("": "Stopping container <name>").
 func (w *podWorker) stopContainer(pod *api.Pod, r *containerRecord, message string, now, deadline time.Time, hook bool) {
 	h := w.h
+	pod = w.withNetwork(pod)
 	if message == "" {
 		message = "Stopping container " + r.name
 	}
@@ -851,8 +872,8 @@ func (w *podWorker) buildStatus(pod *api.Pod, podIsTerminal bool) api.PodStatus 
 		w.startTime = now
 	}
 	st.StartTime = api.NewTimePtr(w.startTime)
-	st.HostIP = "127.0.0.1"
-	st.HostIPs = []api.HostIP{{IP: "127.0.0.1"}}
+	st.HostIP = nodeIP
+	st.HostIPs = []api.HostIP{{IP: nodeIP}}
 	if w.podIP != "" {
 		st.PodIP = w.podIP
 		st.PodIPs = []api.PodIP{{IP: w.podIP}}
