@@ -17,8 +17,8 @@ import (
 type recordingProber struct {
 	mu      sync.Mutex
 	calls   []string
-	network []string // "<call> <podIP> <podIPs> <hostIP>" of the pod each call got
-	pod     *api.Pod // the pod ContainerStarted got last
+	network []string    // "<call> <podIP> <podIPs> <hostIP>" of the pod each call got
+	pod     *api.Pod    // the pod ContainerStarted got last
 	started chan string // container IDs
 	preStop chan string
 }
