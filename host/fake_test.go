@@ -345,3 +345,24 @@ func (l *lineCounter) seen() int {
 	defer l.mu.Unlock()
 	return l.n
 }
+
+// waitEvent waits (in real time, as a guard only) until an event of the
+// object named involved starts with prefix ("Normal Killing ...").
+func (n *testNode) waitEvent(involved, prefix string) {
+	n.t.Helper()
+	r, _ := api.LookupResource("events")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	w, err := n.st.Watch(ctx, r, "", store.ListOptions{})
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	defer w.Stop()
+	for !hasEvent(n.events(involved), prefix) {
+		select {
+		case <-ctx.Done():
+			n.t.Fatalf("no event %q of %s; events: %q", prefix, involved, n.events(involved))
+		case <-w.ResultChan():
+		}
+	}
+}

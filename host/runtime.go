@@ -42,7 +42,13 @@ type wazeroRuntime struct {
 }
 
 func newWazeroRuntime(ctx context.Context, cacheDir string) (*wazeroRuntime, error) {
-	cfg := wazero.NewRuntimeConfig().WithCloseOnContextDone(true)
+	return newWazeroRuntimeWith(ctx, wazero.NewRuntimeConfig(), cacheDir)
+}
+
+// newWazeroRuntimeWith is newWazeroRuntime on a given configuration (tests
+// under the race detector take the interpreter).
+func newWazeroRuntimeWith(ctx context.Context, cfg wazero.RuntimeConfig, cacheDir string) (*wazeroRuntime, error) {
+	cfg = cfg.WithCloseOnContextDone(true)
 	var cache wazero.CompilationCache
 	if cacheDir != "" {
 		if err := os.MkdirAll(cacheDir, 0o755); err != nil {

@@ -1,0 +1,5 @@
+//go:build race
+
+package host
+
+func init() { raceEnabled = true }
