@@ -312,11 +312,19 @@ func containerStatus(p *api.Pod, name string) *api.ContainerStatus {
 // containing substr were written (in real time, as a guard only).
 func (n *testNode) waitLogs(pod, substr string, count int) {
 	n.t.Helper()
+	zero := int64(0)
+	n.followLogs(pod, substr, count, LogOptions{TailLines: &zero})
+}
+
+// followLogs follows a pod's log as opts say until count lines containing
+// substr were written.
+func (n *testNode) followLogs(pod, substr string, count int, opts LogOptions) {
+	n.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	lw := &lineCounter{substr: substr, want: count, done: cancel}
-	zero := int64(0)
-	err := n.h.Logs(ctx, "default", pod, LogOptions{Follow: true, TailLines: &zero}, lw)
+	opts.Follow = true
+	err := n.h.Logs(ctx, "default", pod, opts, lw)
 	if lw.seen() < count {
 		n.t.Fatalf("pod %s: %d of %d new log lines with %q (%v)", pod, lw.seen(), count, substr, err)
 	}
@@ -365,4 +373,28 @@ func (n *testNode) waitEvent(involved, prefix string) {
 		case <-w.ResultChan():
 		}
 	}
+}
+
+// lastState returns the pod's last stored state, which the DELETED event of
+// w carries.
+func lastState(t *testing.T, w store.Watch) *api.Pod {
+	t.Helper()
+	for ev := range w.ResultChan() {
+		if ev.Type == store.Deleted {
+			return ev.Object.(*api.Pod)
+		}
+	}
+	t.Fatal("the watch ended before the pod was deleted")
+	return nil
+}
+
+// watchPods watches the default namespace's pods from now on.
+func (n *testNode) watchPods() store.Watch {
+	n.t.Helper()
+	w, err := n.st.Watch(context.Background(), podsResource(), "default", store.ListOptions{ResourceVersion: n.st.ResourceVersion()})
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	n.t.Cleanup(w.Stop)
+	return w
 }

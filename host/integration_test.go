@@ -108,6 +108,11 @@ func TestRealMyWebServesOnItsPodIP(t *testing.T) {
 	if strings.TrimSpace(string(body)) != "Hello World! I'm myweb" {
 		t.Errorf("body %q", body)
 	}
+	// The request's log line, after the line saying where it serves.
+	n.followLogs("myweb", " GET / 200", 1, LogOptions{})
+	if out, err := n.logs("myweb", LogOptions{}); err != nil || !strings.HasPrefix(out, `myweb myweb: serving on port "http"`) {
+		t.Errorf("logs %q, %v", out, err)
+	}
 	// myweb drains and exits on SIGTERM: deleting it needs no virtual time.
 	if _, _, err := n.st.Delete(context.Background(), podsResource(), "default", "myweb", store.DeleteOptions{}); err != nil {
 		t.Fatal(err)
@@ -119,11 +124,7 @@ func TestRealStubbornIsKilledAtTheDeadline(t *testing.T) {
 	n := newTestNode(t, realRuntime(t), nil, nil, "")
 	n.createPod("stubborn", examplePod(t, "stubborn", api.RestartPolicyAlways, api.EnvVar{Name: "INTERVAL", Value: "10ms"}))
 	n.waitPod("stubborn", "running", isRunning("stubborn"))
-	w, err := n.st.Watch(context.Background(), podsResource(), "default", store.ListOptions{ResourceVersion: n.st.ResourceVersion()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Stop()
+	w := n.watchPods()
 	if _, _, err := n.st.Delete(context.Background(), podsResource(), "default", "stubborn", store.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -141,13 +142,7 @@ func TestRealStubbornIsKilledAtTheDeadline(t *testing.T) {
 	n.clk.Advance(time.Second)
 	n.waitPod("stubborn", "gone", isGone)
 	// The pod's last state, removed with it, shows the kill.
-	var last *api.Pod
-	for ev := range w.ResultChan() {
-		if ev.Type == store.Deleted {
-			last = ev.Object.(*api.Pod)
-			break
-		}
-	}
+	last := lastState(t, w)
 	term := containerStatus(last, "stubborn").State.Terminated
 	if term == nil || term.ExitCode != 137 || term.Reason != ReasonError {
 		t.Errorf("last state before removal: %s", describe(last))
@@ -166,16 +161,121 @@ func TestRealOOMKilled(t *testing.T) {
 	}
 }
 
-func TestRealInvalidModule(t *testing.T) {
-	n := newTestNode(t, realRuntime(t), nil, nil, "")
-	n.createPod("bad", api.PodSpec{Containers: []api.Container{{Name: "c", Image: "bad.wasm"}}})
-	p := n.waitPod("bad", "ErrImagePull", func(p *api.Pod) bool {
-		cs := containerStatus(p, "c")
-		return cs != nil && cs.State.Waiting != nil && cs.State.Waiting.Reason == ReasonErrImagePull
-	})
-	if msg := containerStatus(p, "c").State.Waiting.Message; !strings.Contains(msg, "is not a valid WebAssembly module") {
-		t.Errorf("message %q", msg)
+// TestRealImagePullBackOff: a module missing or invalid is ErrImagePull,
+// then ImagePullBackOff; once a valid module is in place, the next pull at
+// the end of the back-off runs it.
+func TestRealImagePullBackOff(t *testing.T) {
+	tests := []struct {
+		image, message string
+	}{
+		{"missing.wasm", "no such file or directory"},
+		{"bad.wasm", "is not a valid WebAssembly module"},
 	}
+	for _, tt := range tests {
+		t.Run(tt.image, func(t *testing.T) {
+			n := newTestNode(t, realRuntime(t), nil, nil, "")
+			n.createPod("img", api.PodSpec{RestartPolicy: api.RestartPolicyNever, Containers: []api.Container{{Name: "c", Image: tt.image}}})
+			waiting := func(reason string) func(p *api.Pod) bool {
+				return func(p *api.Pod) bool {
+					cs := containerStatus(p, "c")
+					return cs != nil && cs.State.Waiting != nil && cs.State.Waiting.Reason == reason
+				}
+			}
+			p := n.waitPod("img", "ErrImagePull", waiting(ReasonErrImagePull))
+			if msg := containerStatus(p, "c").State.Waiting.Message; !strings.Contains(msg, tt.message) {
+				t.Errorf("message %q, want %q in it", msg, tt.message)
+			}
+			// The retry 10 s later fails again (back-off 20 s); a sync 10 s
+			// later is inside the back-off.
+			n.clk.Advance(10 * time.Second)
+			n.waitPod("img", "second ErrImagePull", func(p *api.Pod) bool {
+				return waiting(ReasonErrImagePull)(p) && strings.Contains(p.Annotations[AnnotationBackoff], `"delay":20000000000`)
+			})
+			n.clk.Advance(10 * time.Second)
+			n.waitPod("img", "ImagePullBackOff", waiting(ReasonImagePullBackOff))
+
+			hello, err := os.ReadFile(examples.MustBuild(t, "hello"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(n.images, tt.image), hello, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			n.clk.Advance(10 * time.Second)
+			p = n.waitPod("img", "Succeeded", phaseIs(api.PodSucceeded))
+			if cs := containerStatus(p, "c"); cs.RestartCount != 0 || cs.State.Terminated == nil || cs.State.Terminated.Reason != ReasonCompleted {
+				t.Errorf("status: %s", describe(p))
+			}
+			evs := n.events("img")
+			for _, want := range []string{`Warning Failed Failed to pull image "` + tt.image + `": `, "Warning Failed Error: ErrImagePull",
+				"Warning Failed Error: ImagePullBackOff", `Normal Pulled Successfully pulled image "` + tt.image + `"`} {
+				if !hasEvent(evs, want) {
+					t.Errorf("no event %q in %q", want, evs)
+				}
+			}
+		})
+	}
+}
+
+// TestRealGracefulDelete: a deleted pod's guest sees SIGTERM, drains and
+// exits 0 well inside its grace period, with no virtual time passing; then
+// the pod goes away.
+func TestRealGracefulDelete(t *testing.T) {
+	n := newTestNode(t, realRuntime(t), nil, nil, "")
+	n.createPod("graceful", examplePod(t, "graceful", api.RestartPolicyAlways, api.EnvVar{Name: "DRAIN", Value: "2s"}))
+	n.waitPod("graceful", "running", isRunning("graceful"))
+	w := n.watchPods()
+	if _, _, err := n.st.Delete(context.Background(), podsResource(), "default", "graceful", store.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	p := n.waitPod("graceful", "terminating", func(p *api.Pod) bool { return p != nil && p.DeletionTimestamp != nil })
+	if p.DeletionGracePeriodSeconds == nil || *p.DeletionGracePeriodSeconds != 30 {
+		t.Errorf("deletionGracePeriodSeconds %v", p.DeletionGracePeriodSeconds)
+	}
+	// Read while the guest drains, before the pod and its logs go.
+	n.followLogs("graceful", "got SIGTERM, draining", 1, LogOptions{})
+	n.waitPod("graceful", "gone", isGone)
+	last := lastState(t, w)
+	term := containerStatus(last, "graceful").State.Terminated
+	if term == nil || term.ExitCode != 0 || term.Reason != ReasonCompleted {
+		t.Errorf("last state before removal: %s", describe(last))
+	}
+	if !hasEvent(n.events("graceful"), "Normal Killing Stopping container graceful") {
+		t.Errorf("events %q", n.events("graceful"))
+	}
+}
+
+// TestRealNodeShutdownAndStart: a node shut down gracefully stops myweb
+// with SIGTERM, and the next start runs it again without counting a
+// restart.
+func TestRealNodeShutdownAndStart(t *testing.T) {
+	dataDir := t.TempDir()
+	n := newTestNode(t, realRuntime(t), nil, nil, dataDir)
+	spec := examplePod(t, "myweb", api.RestartPolicyAlways)
+	spec.Containers[0].Ports = []api.ContainerPort{{Name: "http", ContainerPort: 8080}}
+	n.createPod("myweb", spec)
+	before := n.waitPod("myweb", "running", isRunning("myweb"))
+	// myweb drains and exits on SIGTERM: no virtual time needed.
+	if err := n.h.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	n.stop()
+
+	n2 := newTestNode(t, realRuntime(t), n.st, n.clk, dataDir)
+	p := n2.waitPod("myweb", "running again", func(p *api.Pod) bool {
+		cs := containerStatus(p, "myweb")
+		return cs != nil && cs.State.Running != nil && cs.ContainerID != containerStatus(before, "myweb").ContainerID
+	})
+	cs := containerStatus(p, "myweb")
+	if cs.RestartCount != 0 || cs.LastTerminationState.Terminated != nil || p.Status.PodIP != before.Status.PodIP {
+		t.Errorf("after shutdown: %s, IP %s (was %s)", describe(p), p.Status.PodIP, before.Status.PodIP)
+	}
+	resp, err := http.Get("http://" + p.Status.PodIP + ":8080/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	n2.stop()
 }
 
 // TestRealNodeRestartOnDisk restarts the node on the same on-disk store:
