@@ -105,6 +105,7 @@ func BenchmarkPodCreateToRunning(b *testing.B) {
 				b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
 				b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
 				stop()
+				b.StartTimer() // b.Loop refuses a stopped timer
 			}
 		})
 	}
