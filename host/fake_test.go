@@ -358,6 +358,31 @@ func (l *lineCounter) seen() int {
 // object named involved starts with prefix ("Normal Killing ...").
 func (n *testNode) waitEvent(involved, prefix string) {
 	n.t.Helper()
+	n.waitEvents(fmt.Sprintf("event %q of %s", prefix, involved), func() bool { return hasEvent(n.events(involved), prefix) })
+}
+
+// waitEventCount waits until the events of involved with reason were seen
+// count times in all (a new node's recorder starts new Event objects).
+func (n *testNode) waitEventCount(involved, reason string, count int32) {
+	n.t.Helper()
+	r, _ := api.LookupResource("events")
+	n.waitEvents(fmt.Sprintf("%s of %s %d times", reason, involved, count), func() bool {
+		objs, _, err := n.st.List(context.Background(), r, "", store.ListOptions{})
+		if err != nil {
+			n.t.Fatal(err)
+		}
+		var seen int32
+		for _, o := range objs {
+			if e := o.(*api.Event); e.InvolvedObject.Name == involved && e.Reason == reason {
+				seen += e.Count
+			}
+		}
+		return seen >= count
+	})
+}
+
+func (n *testNode) waitEvents(what string, cond func() bool) {
+	n.t.Helper()
 	r, _ := api.LookupResource("events")
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -366,10 +391,10 @@ func (n *testNode) waitEvent(involved, prefix string) {
 		n.t.Fatal(err)
 	}
 	defer w.Stop()
-	for !hasEvent(n.events(involved), prefix) {
+	for !cond() {
 		select {
 		case <-ctx.Done():
-			n.t.Fatalf("no event %q of %s; events: %q", prefix, involved, n.events(involved))
+			n.t.Fatalf("timed out waiting for %s", what)
 		case <-w.ResultChan():
 		}
 	}

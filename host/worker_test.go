@@ -568,3 +568,66 @@ func TestLogsFollowEndsWithTheContainer(t *testing.T) {
 		t.Fatal("follow did not end with the container")
 	}
 }
+
+// TestNodeRestartKeepsTheBackoff: a crash-looping container's back-off is
+// in the store; a node restarted during it restarts the container at the
+// end of the same back-off, not at once, and counts on from there.
+func TestNodeRestartKeepsTheBackoff(t *testing.T) {
+	dataDir := t.TempDir()
+	n := newTestNode(t, &fakeRuntime{}, nil, nil, dataDir)
+	n.createPod("crash", podSpec(api.RestartPolicyAlways, "crash.wasm"))
+	inBackoff := func(restarts int32, delay string) func(*api.Pod) bool {
+		return func(p *api.Pod) bool {
+			cs := containerStatus(p, "crash")
+			return cs != nil && cs.RestartCount == restarts && cs.State.Waiting != nil &&
+				cs.State.Waiting.Reason == ReasonCrashLoopBackOff && strings.HasPrefix(cs.State.Waiting.Message, "back-off "+delay+" ")
+		}
+	}
+	n.waitPod("crash", "back-off 10s", inBackoff(1, "10s"))
+	n.clk.Advance(10 * time.Second)
+	p := n.waitPod("crash", "back-off 20s", inBackoff(2, "20s"))
+	finished := containerStatus(p, "crash").LastTerminationState.Terminated.FinishedAt.Time
+	n.stop()
+
+	n.clk.Advance(5 * time.Second)
+	n2 := newTestNode(t, &fakeRuntime{}, n.st, n.clk, dataDir)
+	// The new worker sees the back-off (and says so) before time moves on.
+	n2.waitEventCount("crash", "BackOff", 3)
+	n2.waitPod("crash", "still in back-off", inBackoff(2, "20s"))
+	n.clk.Advance(15 * time.Second)
+	p = n2.waitPod("crash", "back-off 40s", inBackoff(3, "40s"))
+	started := containerStatus(p, "crash").LastTerminationState.Terminated.StartedAt.Time
+	if got := started.Sub(finished); got != 20*time.Second {
+		t.Errorf("restarted %v after the exit, want 20s", got)
+	}
+}
+
+// TestNodeRestartDuringTermination: a pod terminating when its node dies
+// loses its container with the node; the node back removes the pod without
+// starting the container again.
+func TestNodeRestartDuringTermination(t *testing.T) {
+	dataDir := t.TempDir()
+	rt := &capturingRuntime{}
+	n := newTestNode(t, rt, nil, nil, dataDir)
+	n.createPod("web", podSpec(api.RestartPolicyAlways, "serve.wasm"))
+	n.waitPod("web", "running", isRunning("serve"))
+	inst := rt.last()
+	if _, _, err := n.st.Delete(context.Background(), podsResource(), "default", "web", store.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	<-inst.termed
+	n.clk.Advance(10 * time.Second)
+	n.stop() // like kill -9, 20 s before the deadline
+
+	w := n.watchPods()
+	newTestNode(t, rt, n.st, n.clk, dataDir)
+	n.waitPod("web", "gone", isGone)
+	last := lastState(t, w)
+	cs := containerStatus(last, "serve")
+	if cs.RestartCount != 0 || cs.State.Terminated == nil || cs.State.Terminated.Reason != ReasonContainerStatusUnknown {
+		t.Errorf("last state: %s", describe(last))
+	}
+	if rt.last() != inst {
+		t.Error("the container of a terminating pod was started again")
+	}
+}
