@@ -434,6 +434,7 @@ func (h *Host) dispatch(ctx context.Context, p *api.Pod) {
 		h.wg.Add(1)
 		go func() {
 			defer h.wg.Done()
+			defer close(w.exited)
 			w.run(ctx)
 		}()
 	}

@@ -43,7 +43,11 @@ type podWorker struct {
 	// instance left.
 	stoppedCh   chan struct{}
 	stoppedOnce sync.Once
-	instWG      sync.WaitGroup // instance waiters
+	// exited is closed when run has returned: a worker that ended because
+	// its pod was gone never closes stoppedCh, and Shutdown must not wait
+	// for it.
+	exited chan struct{}
+	instWG sync.WaitGroup // instance waiters
 
 	liveMu sync.Mutex
 	live   map[string]*containerLog // "<container>/<id>" -> open log of a running instance
@@ -117,6 +121,7 @@ func newPodWorker(h *Host, p *api.Pod) *podWorker {
 		supervisionEnd: make(chan struct{}),
 		shutdownCh:     make(chan struct{}),
 		stoppedCh:      make(chan struct{}),
+		exited:         make(chan struct{}),
 		containers:     map[string]*containerRecord{},
 		backoff:        map[string]BackoffEntry{},
 		live:           map[string]*containerLog{},
@@ -201,6 +206,7 @@ func (w *podWorker) shutdown(ctx context.Context) {
 	select {
 	case <-w.stoppedCh:
 	case <-w.supervisionEnd:
+	case <-w.exited:
 	case <-ctx.Done():
 	}
 }

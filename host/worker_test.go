@@ -631,3 +631,25 @@ func TestNodeRestartDuringTermination(t *testing.T) {
 		t.Error("the container of a terminating pod was started again")
 	}
 }
+
+// TestShutdownDoesNotWaitForAnEndedWorker: a worker whose loop ended
+// because its pod was gone is still listed for a moment; Shutdown must
+// return at once rather than wait for it until its deadline.
+func TestShutdownDoesNotWaitForAnEndedWorker(t *testing.T) {
+	n := newTestNode(t, &fakeRuntime{}, nil, nil, "")
+	w := newPodWorker(n.h, &api.Pod{ObjectMeta: api.ObjectMeta{UID: "u1", Namespace: "default", Name: "gone"}})
+	close(w.exited)
+	n.h.mu.Lock()
+	n.h.workers[w.uid] = w
+	n.h.mu.Unlock()
+	defer func() {
+		n.h.mu.Lock()
+		delete(n.h.workers, w.uid)
+		n.h.mu.Unlock()
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := n.h.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown: %v (it waited for a worker that had ended)", err)
+	}
+}
