@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -159,7 +160,7 @@ func newTestNodeOpts(t *testing.T, rt moduleRuntime, st *store.Store, clk *clock
 	}
 	opts := Options{
 		NodeName: "node1", DataDir: dataDir, ImageRoot: images, Clock: clk,
-		PodCIDR: "127.42.0.0/16", ShutdownGracePeriod: 20 * time.Second,
+		PodCIDR: testPodCIDR, ShutdownGracePeriod: 20 * time.Second,
 	}
 	if change != nil {
 		change(&opts)
@@ -423,3 +424,8 @@ func (n *testNode) watchPods() store.Watch {
 	n.t.Cleanup(w.Stop)
 	return w
 }
+
+// testPodCIDR is a /24 of the default range picked once per test process:
+// the tests of other packages that run at the same time (probes, the
+// root package) must not be handed the same pod IPs and ports.
+var testPodCIDR = fmt.Sprintf("127.42.%d.0/24", 1+rand.IntN(254))

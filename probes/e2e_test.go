@@ -3,6 +3,7 @@ package probes_test
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -50,7 +51,9 @@ func startNode(t *testing.T) *node {
 	if err := os.Symlink(shared, filepath.Join(dataDir, "cache")); err != nil {
 		t.Fatal(err)
 	}
-	h, err := host.New(st, host.Options{NodeName: "node1", DataDir: dataDir, Clock: clk, ProbeManager: m})
+	h, err := host.New(st, host.Options{NodeName: "node1", DataDir: dataDir, Clock: clk, ProbeManager: m,
+		// A range of its own: other packages' tests run pods at the same time.
+		PodCIDR: fmt.Sprintf("127.46.%d.0/24", 1+rand.IntN(254))})
 	if err != nil {
 		st.Close()
 		t.Skipf("the host is not available: %v", err)
