@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 )
 
 // maxImageSize bounds what is read of one module.
@@ -97,6 +98,16 @@ type imageManager struct {
 	mu       sync.Mutex
 	compiled map[string]*compileEntry // digest -> module
 	known    map[string]string        // image string -> digest of the last successful pull
+	// local remembers the digest of a module file by its size and
+	// modification time, so that starting a container does not read and
+	// hash a module that has not changed (for a Go guest, ~10 MB each time).
+	local map[string]localModule // path -> what it was at the last pull
+}
+
+type localModule struct {
+	size    int64
+	modTime time.Time
+	digest  string
 }
 
 type compileEntry struct {
@@ -109,7 +120,7 @@ func newImageManager(rt moduleRuntime, root string, client *http.Client) *imageM
 	if client == nil {
 		client = http.DefaultClient
 	}
-	return &imageManager{rt: rt, root: root, client: client, compiled: map[string]*compileEntry{}, known: map[string]string{}}
+	return &imageManager{rt: rt, root: root, client: client, compiled: map[string]*compileEntry{}, known: map[string]string{}, local: map[string]localModule{}}
 }
 
 // Present reports whether image was pulled before and its module is
@@ -140,6 +151,18 @@ func (m *imageManager) Pull(ctx context.Context, image string) (*pulledImage, er
 	if err != nil {
 		return nil, err
 	}
+	if p := m.unchangedLocal(ref); p != nil {
+		m.mu.Lock()
+		m.known[image] = p.Digest
+		m.mu.Unlock()
+		return p, nil
+	}
+	// Stat before reading: a file that changes while it is read then has a
+	// newer time than the one recorded, and is read again next time.
+	var before os.FileInfo
+	if ref.Path != "" {
+		before, _ = os.Stat(ref.Path)
+	}
 	data, err := m.fetch(ctx, ref)
 	if err != nil {
 		return nil, err
@@ -156,7 +179,47 @@ func (m *imageManager) Pull(ctx context.Context, image string) (*pulledImage, er
 	m.mu.Lock()
 	m.known[image] = digest
 	m.mu.Unlock()
+	if before != nil {
+		m.mu.Lock()
+		m.local[ref.Path] = localModule{size: before.Size(), modTime: before.ModTime(), digest: digest}
+		m.mu.Unlock()
+	}
 	return &pulledImage{Digest: digest, Size: int64(len(data)), Module: mod}, nil
+}
+
+// unchangedLocal returns the pulled image of a module file whose size and
+// modification time are those of its last pull, when its module is still
+// compiled; nil means the file must be read again.
+func (m *imageManager) unchangedLocal(ref ImageRef) *pulledImage {
+	if ref.Path == "" {
+		return nil
+	}
+	fi, err := os.Stat(ref.Path)
+	if err != nil || fi.IsDir() {
+		return nil
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	l, ok := m.local[ref.Path]
+	if !ok || l.size != fi.Size() || !l.modTime.Equal(fi.ModTime()) {
+		return nil
+	}
+	if ref.Digest != "" && ref.Digest != l.digest {
+		return nil
+	}
+	e, ok := m.compiled[l.digest]
+	if !ok {
+		return nil
+	}
+	select {
+	case <-e.done:
+		if e.err != nil {
+			return nil
+		}
+		return &pulledImage{Digest: l.digest, Size: l.size, Module: e.mod}
+	default:
+		return nil
+	}
 }
 
 func refLocation(ref ImageRef) string {

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 func TestImagePulls(t *testing.T) {
@@ -74,5 +75,50 @@ func TestImagePulls(t *testing.T) {
 	}
 	if _, err := m.Pull(ctx, "docker://x"); !errors.Is(err, ErrInvalidImageName) {
 		t.Errorf("bad name: %v", err)
+	}
+}
+
+// TestLocalModuleReadOnlyWhenChanged: a module file is read and hashed
+// again only when its size or modification time changed since its last
+// pull, and a changed file gives the new module.
+func TestLocalModuleReadOnlyWhenChanged(t *testing.T) {
+	root := t.TempDir()
+	path := filepath.Join(root, "m.wasm")
+	write := func(content string, mtime time.Time) {
+		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(path, mtime, mtime); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t1 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	write("fake:exit 0", t1)
+	rt := &fakeRuntime{compile: func(ctx context.Context, wasm []byte) (compiledModule, error) {
+		return string(wasm), nil
+	}}
+	m := newImageManager(rt, root, nil)
+	ctx := context.Background()
+	first, err := m.Pull(ctx, "m.wasm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Other bytes of the same size under the same time: a pull that read
+	// the file would see another digest.
+	write("fake:exit 9", t1)
+	again, err := m.Pull(ctx, "m.wasm")
+	if err != nil {
+		t.Fatalf("pull of an unchanged module read it again: %v", err)
+	}
+	if again.Digest != first.Digest || again.Module != first.Module {
+		t.Errorf("unchanged module: %+v, want %+v", again, first)
+	}
+	write("fake:exit 1", t1.Add(time.Second))
+	changed, err := m.Pull(ctx, "m.wasm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if changed.Digest == first.Digest || changed.Module != compiledModule("fake:exit 1") {
+		t.Errorf("changed module: %+v", changed)
 	}
 }
