@@ -162,27 +162,9 @@ func fdWrite(i *Instance, mem api.Memory, s []uint64) errno {
 }
 
 func fdPread(i *Instance, mem api.Memory, s []uint64) errno {
-	e, en := i.fds.get(u32(s[0]))
+	e, bufs, off, en := i.positionalArgs(mem, s, rightFdRead)
 	if en != errnoSuccess {
 		return en
-	}
-	bufs, en := iovecs(mem, u32(s[1]), u32(s[2]))
-	if en != errnoSuccess {
-		return en
-	}
-	switch e.kind {
-	case kindFile:
-	case kindDir:
-		return errnoIsdir
-	case kindStdin, kindWriter, kindConn, kindListener:
-		return errnoSpipe
-	}
-	if e.base&rightFdRead == 0 {
-		return errnoNotcapable
-	}
-	off := int64(s[3])
-	if off < 0 {
-		return errnoInval
 	}
 	total := 0
 	for _, b := range bufs {
@@ -209,30 +191,9 @@ func fdPread(i *Instance, mem api.Memory, s []uint64) errno {
 }
 
 func fdPwrite(i *Instance, mem api.Memory, s []uint64) errno {
-	e, en := i.fds.get(u32(s[0]))
+	e, bufs, off, en := i.positionalArgs(mem, s, rightFdWrite)
 	if en != errnoSuccess {
 		return en
-	}
-	bufs, en := iovecs(mem, u32(s[1]), u32(s[2]))
-	if en != errnoSuccess {
-		return en
-	}
-	switch e.kind {
-	case kindFile:
-	case kindDir:
-		return errnoIsdir
-	case kindStdin, kindWriter, kindConn, kindListener:
-		return errnoSpipe
-	}
-	if e.base&rightFdWrite == 0 {
-		return errnoNotcapable
-	}
-	if e.readOnly {
-		return errnoRofs
-	}
-	off := int64(s[3])
-	if off < 0 {
-		return errnoInval
 	}
 	// pwrite(2) rather than File.WriteAt, which refuses files opened for
 	// appending; on Linux such a write appends, as the guest's libc expects.
@@ -661,4 +622,36 @@ func fdTell(i *Instance, mem api.Memory, s []uint64) errno {
 		return errnoFault
 	}
 	return errnoSuccess
+}
+
+// positionalArgs checks the arguments fd_pread and fd_pwrite share (fd,
+// iovs, iovs_len, offset): the fd is a regular file with the right, the
+// offset is not negative, and a write does not go to a read-only mount.
+func (i *Instance) positionalArgs(mem api.Memory, s []uint64, right uint64) (*fdEntry, [][]byte, int64, errno) {
+	e, en := i.fds.get(u32(s[0]))
+	if en != errnoSuccess {
+		return nil, nil, 0, en
+	}
+	bufs, en := iovecs(mem, u32(s[1]), u32(s[2]))
+	if en != errnoSuccess {
+		return nil, nil, 0, en
+	}
+	switch e.kind {
+	case kindFile:
+	case kindDir:
+		return nil, nil, 0, errnoIsdir
+	case kindStdin, kindWriter, kindConn, kindListener:
+		return nil, nil, 0, errnoSpipe
+	}
+	if e.base&right == 0 {
+		return nil, nil, 0, errnoNotcapable
+	}
+	if right == rightFdWrite && e.readOnly {
+		return nil, nil, 0, errnoRofs
+	}
+	off := int64(s[3])
+	if off < 0 {
+		return nil, nil, 0, errnoInval
+	}
+	return e, bufs, off, errnoSuccess
 }
