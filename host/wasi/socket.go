@@ -78,24 +78,28 @@ func (cs closers) Close() error {
 	return err
 }
 
-type rawConn interface {
-	net.Conn
+// pollable is what a socket needs of a Go object registered with the
+// netpoller: a *net.TCPConn, or the *os.File of a non-blocking socket.
+type pollable interface {
 	SyscallConn() (syscall.RawConn, error)
+	SetReadDeadline(time.Time) error
+	SetWriteDeadline(time.Time) error
+	Close() error
 }
 
-func newConnSocket(c net.Conn) (*socket, error) {
-	rcn, ok := c.(rawConn)
+func newConnSocket(c any) (*socket, error) {
+	p, ok := c.(pollable)
 	if !ok {
 		return nil, errors.New("not a connection of the operating system")
 	}
-	rc, err := rcn.SyscallConn()
+	rc, err := p.SyscallConn()
 	if err != nil {
 		return nil, err
 	}
 	return &socket{
-		closer: c, rc: rc,
-		setReadDeadline:  c.SetReadDeadline,
-		setWriteDeadline: c.SetWriteDeadline,
+		closer: p, rc: rc,
+		setReadDeadline:  p.SetReadDeadline,
+		setWriteDeadline: p.SetWriteDeadline,
 	}, nil
 }
 
@@ -104,8 +108,12 @@ func (s *socket) close() error {
 	return s.closeErr
 }
 
-// accept takes one pending connection; blocking waits for one.
-func (s *socket) accept(blocking bool) (net.Conn, error) {
+// accept takes one pending connection; blocking waits for one. The
+// connection is the *os.File of the accepted descriptor, which is
+// non-blocking and so registered with the netpoller: a net.Conn would cost
+// a duplicate of the descriptor and the system calls that name its ends,
+// on every connection.
+func (s *socket) accept(blocking bool) (*os.File, error) {
 	var nfd int
 	var aerr error
 	err := s.rc.Read(func(fd uintptr) bool {
@@ -123,10 +131,7 @@ func (s *socket) accept(blocking bool) (net.Conn, error) {
 	if aerr != nil {
 		return nil, aerr
 	}
-	f := os.NewFile(uintptr(nfd), "conn")
-	c, err := net.FileConn(f)
-	f.Close()
-	return c, err
+	return os.NewFile(uintptr(nfd), "conn"), nil
 }
 
 // sock_accept's flags: only fdflags' nonblock.
