@@ -67,7 +67,7 @@ func fdRead(i *Instance, mem api.Memory, s []uint64) errno {
 // its end, which is SIGTERM.
 func (i *Instance) readStdin(e *fdEntry) (int, errno) {
 	select {
-	case <-i.term:
+	case <-i.terminated.Done():
 		return 0, errnoSuccess
 	default:
 	}
@@ -75,7 +75,7 @@ func (i *Instance) readStdin(e *fdEntry) (int, errno) {
 		return 0, errnoAgain
 	}
 	select {
-	case <-i.term:
+	case <-i.terminated.Done():
 		return 0, errnoSuccess
 	case <-i.kill:
 		return 0, errnoIntr

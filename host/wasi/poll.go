@@ -1,6 +1,7 @@
 package wasi
 
 import (
+	"context"
 	"sync"
 	"time"
 
@@ -162,7 +163,7 @@ func (i *Instance) readyEvents(subs []subscription, elapsed time.Duration) []eve
 				continue
 			}
 			select {
-			case <-i.term:
+			case <-i.terminated.Done():
 				events = append(events, event{userdata: sub.userdata, tag: sub.tag, flags: eventHangup})
 			default:
 			}
@@ -225,14 +226,23 @@ func fileRemaining(e *fdEntry, tag uint8) uint64 {
 
 // waitReady waits until one of subs may be ready, or the instance is
 // killed (EINTR, which the caller turns into the exit).
+//
+// With sockets among subs, the wait is the sockets' own: the calling
+// goroutine parks on the netpoller for the first socket, one goroutine for
+// each other socket, and whatever should end the wait (another socket
+// ready, the clock, SIGTERM on stdin) moves every socket's deadlines into
+// the past. Kill closes the sockets, which ends their waits too. The common
+// wait of a web server, its listener and stdin, thus starts no goroutine
+// and ends with no hand-over between goroutines.
 func (i *Instance) waitReady(subs []subscription) errno {
+	type sockWait struct {
+		s     *socket
+		write bool
+	}
 	var (
-		wake     = make(chan struct{}, 1)
-		stdin    <-chan struct{}
-		timer    <-chan time.Time
+		socks    []sockWait
+		stdin    bool
 		earliest = time.Duration(-1)
-		waiting  []*socket
-		wg       sync.WaitGroup
 	)
 	for k := range subs {
 		sub := &subs[k]
@@ -247,48 +257,72 @@ func (i *Instance) waitReady(subs []subscription) errno {
 		}
 		switch sub.entry.kind {
 		case kindStdin:
-			stdin = i.term
+			stdin = true
 		case kindListener, kindConn:
-			s := sub.entry.sock
-			write := sub.tag == eventFdWrite
-			waiting = append(waiting, s)
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				s.waitReady(write)
-				select {
-				case wake <- struct{}{}:
-				default:
-				}
-			}()
+			socks = append(socks, sockWait{sub.entry.sock, sub.tag == eventFdWrite})
 		}
+	}
+	if len(socks) == 0 {
+		return i.waitStdinOrClock(stdin, earliest)
+	}
+
+	var once sync.Once
+	end := func() {
+		once.Do(func() {
+			past := time.Unix(1, 0)
+			for _, w := range socks {
+				w.s.setReadDeadline(past)
+				w.s.setWriteDeadline(past)
+			}
+		})
+	}
+	if earliest >= 0 {
+		t := i.clock.AfterFunc(earliest, end)
+		defer t.Stop()
+	}
+	if stdin {
+		stop := context.AfterFunc(i.terminated, end)
+		defer stop()
+	}
+	var wg sync.WaitGroup
+	for _, w := range socks[1:] {
+		wg.Go(func() {
+			w.s.waitReady(w.write)
+			end()
+		})
+	}
+	socks[0].s.waitReady(socks[0].write)
+	end()
+	wg.Wait()
+	// end ran once: a clock or SIGTERM that comes later does nothing.
+	for _, w := range socks {
+		w.s.setReadDeadline(time.Time{})
+		w.s.setWriteDeadline(time.Time{})
+	}
+	if i.isKilled() {
+		return errnoIntr
+	}
+	return errnoSuccess
+}
+
+// waitStdinOrClock waits for SIGTERM (when stdin is among the
+// subscriptions), for the earliest clock (when there is one, earliest >= 0)
+// or for Kill.
+func (i *Instance) waitStdinOrClock(stdin bool, earliest time.Duration) errno {
+	var timer <-chan time.Time
+	var stdinDone <-chan struct{}
+	if stdin {
+		stdinDone = i.terminated.Done()
 	}
 	if earliest >= 0 {
 		t := i.clock.NewTimer(earliest)
 		defer t.Stop()
 		timer = t.C()
 	}
-	var killed bool
 	select {
-	case <-wake:
-	case <-stdin:
+	case <-stdinDone:
 	case <-timer:
 	case <-i.kill:
-		killed = true
-	}
-	if len(waiting) > 0 {
-		past := time.Unix(1, 0)
-		for _, s := range waiting {
-			s.setReadDeadline(past)
-			s.setWriteDeadline(past)
-		}
-		wg.Wait()
-		for _, s := range waiting {
-			s.setReadDeadline(time.Time{})
-			s.setWriteDeadline(time.Time{})
-		}
-	}
-	if killed {
 		return errnoIntr
 	}
 	return errnoSuccess

@@ -122,8 +122,11 @@ type Instance struct {
 
 	fds fdTable
 
-	term     chan struct{} // closed by Terminate: stdin reaches EOF
-	termOnce sync.Once
+	// terminated ends with Terminate: stdin reaches EOF. A context rather
+	// than a channel, so that a wait can ask to be ended by it
+	// (context.AfterFunc) without a goroutine of its own.
+	terminated context.Context
+	terminate  context.CancelFunc
 
 	kill     chan struct{} // closed by Kill
 	killOnce sync.Once
@@ -214,10 +217,10 @@ func newInstance(cfg Config) (*Instance, error) {
 		clock: cfg.Clock,
 		rand:  cfg.Rand,
 		args:  cfg.Args,
-		term:  make(chan struct{}),
 		kill:  make(chan struct{}),
 		done:  make(chan struct{}),
 	}
+	i.terminated, i.terminate = context.WithCancel(context.Background())
 	if i.clock == nil {
 		i.clock = clock.Real()
 	}
@@ -268,7 +271,7 @@ func (i *Instance) run(ctx context.Context, m api.Module, stop func() bool) {
 
 // Terminate delivers SIGTERM: the guest's stdin reaches end-of-file.
 func (i *Instance) Terminate() {
-	i.termOnce.Do(func() { close(i.term) })
+	i.terminate()
 }
 
 // Kill ends the guest: every blocking call returns within 10 ms, the module
