@@ -5,8 +5,10 @@ import (
 	"context"
 	"crypto/rand"
 	"flag"
+	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"runtime"
 	"slices"
@@ -29,6 +31,7 @@ var (
 	benchIdleGuests        = flag.Int("wasi.bench.idle", 20, "idle web server guests of BenchmarkIdle (the layer)")
 	benchIdleBuiltinGuests = flag.Int("wasi.bench.idle.builtin", 2, "idle web server guests of BenchmarkIdle (the built-in WASI)")
 	benchIdleWindow        = flag.Duration("wasi.bench.window", 2*time.Second, "how long BenchmarkIdle measures")
+	benchRequests          = flag.Int("wasi.bench.requests", 1000, "requests in one op of BenchmarkRequest")
 )
 
 // builtinRuntime is a runtime with wazero's built-in WASI.
@@ -68,8 +71,13 @@ func freePort(b *testing.B) int {
 func startBuiltinMyweb(b *testing.B, rt wazero.Runtime, mod wazero.CompiledModule, port int) (cancel func()) {
 	ctx, cancelCtx := context.WithCancel(context.Background())
 	sctx := sock.WithConfig(ctx, sock.NewConfig().WithTCPListener("127.0.0.1", port))
-	// stdin that never ends: its end would be the guest's SIGTERM.
-	stdin, stdinW := io.Pipe()
+	// stdin that never ends: its end would be the guest's SIGTERM. It is
+	// an operating system pipe, which the built-in WASI lets the guest make
+	// non-blocking; any other reader blocks the whole guest when read.
+	stdin, stdinW, err := os.Pipe()
+	if err != nil {
+		b.Fatal(err)
+	}
 	mc := wazero.NewModuleConfig().WithName("").WithArgs("myweb").
 		WithEnv("LISTEN_FDS", "1").WithEnv("LISTEN_FDS_START", "3").WithEnv("HOSTNAME", "builtin").
 		WithStdin(stdin).WithSysWalltime().WithSysNanotime().WithSysNanosleep().WithRandSource(rand.Reader)
@@ -87,25 +95,7 @@ func startBuiltinMyweb(b *testing.B, rt wazero.Runtime, mod wazero.CompiledModul
 		case <-done:
 		case <-time.After(5 * time.Second):
 		}
-	}
-}
-
-// builtinSettle waits until a guest of the built-in WASI has bound its
-// port. Its guests answer a first request and then reset connections, so
-// the benchmarks of idle guests do not ask them anything.
-func builtinSettle(b *testing.B, addr string) {
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		c, err := net.Dial("tcp", addr)
-		if err == nil {
-			c.Close()
-			time.Sleep(100 * time.Millisecond)
-			return
-		}
-		if time.Now().After(deadline) {
-			b.Fatalf("%s is not bound", addr)
-		}
-		time.Sleep(20 * time.Millisecond)
+		stdin.Close()
 	}
 }
 
@@ -165,7 +155,7 @@ func BenchmarkIdle(b *testing.B) {
 		for range *benchIdleBuiltinGuests {
 			port := freePort(b)
 			stops = append(stops, startBuiltinMyweb(b, rt, mod, port))
-			builtinSettle(b, "127.0.0.1:"+strconv.Itoa(port))
+			waitServing(b, "127.0.0.1:"+strconv.Itoa(port))
 		}
 		defer func() {
 			for _, s := range stops {
@@ -193,42 +183,80 @@ func measureIdle(b *testing.B, guests int) {
 	b.ReportMetric(float64(guests), "guests")
 }
 
-// BenchmarkRequest measures a request to a web server guest, on a new
-// connection each time, and reports the median.
+// BenchmarkRequest measures requests to web server guests that are idle
+// between them: as many guests as BenchmarkIdle runs, each request on a new
+// connection to the next guest in turn. One op is -wasi.bench.requests
+// requests (a tenth of them for the built-in WASI, whose spinning guests
+// take tens of milliseconds each); it reports their median and 99th
+// percentile.
 func BenchmarkRequest(b *testing.B) {
-	run := func(b *testing.B, addr string) {
-		waitServing(b, addr)
-		lat := make([]time.Duration, 0, b.N)
+	run := func(b *testing.B, addrs []string, requests int) {
+		for _, addr := range addrs {
+			waitServing(b, addr)
+		}
+		time.Sleep(200 * time.Millisecond)
+		// One client for every request, as a load balancer or curl in a
+		// loop is one program: a new connection each time, and none of the
+		// cost of setting up a new client in the figure.
+		client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+		lat := make([]time.Duration, 0, b.N*requests)
 		b.ResetTimer()
 		for range b.N {
-			start := time.Now()
-			if _, err := get("http://" + addr + "/"); err != nil {
-				b.Fatal(err)
+			for k := range requests {
+				start := time.Now()
+				resp, err := client.Get("http://" + addrs[k%len(addrs)] + "/")
+				if err != nil {
+					b.Fatal(err)
+				}
+				_, err = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				lat = append(lat, time.Since(start))
+				if err != nil || resp.StatusCode != http.StatusOK {
+					b.Fatalf("GET /: %v %v", resp.Status, err)
+				}
 			}
-			lat = append(lat, time.Since(start))
 		}
 		b.StopTimer()
 		slices.Sort(lat)
 		b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "µs-median")
+		b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "µs-p99")
+		b.ReportMetric(float64(len(addrs)), "guests")
 	}
 	b.Run("layer", func(b *testing.B) {
-		inst, addr := startLayerMyweb(b, compiled(b, "myweb"))
-		defer func() { inst.Kill(); <-inst.Done() }()
-		run(b, addr)
+		mod := compiled(b, "myweb")
+		var addrs []string
+		for range *benchIdleGuests {
+			inst, addr := startLayerMyweb(b, mod)
+			defer func() { inst.Kill(); <-inst.Done() }()
+			addrs = append(addrs, addr)
+		}
+		run(b, addrs, *benchRequests)
 	})
 	b.Run("builtin", func(b *testing.B) {
 		rt := builtinRuntime(b)
-		port := freePort(b)
-		stop := startBuiltinMyweb(b, rt, compileIn(b, rt, "myweb"), port)
-		defer stop()
-		addr := "127.0.0.1:" + strconv.Itoa(port)
-		builtinSettle(b, addr)
-		for range 3 {
-			if _, err := get("http://" + addr + "/"); err != nil {
-				b.Skipf("the built-in WASI does not serve the guest: %v", err)
-			}
+		mod := compileIn(b, rt, "myweb")
+		var addrs []string
+		for range *benchIdleBuiltinGuests {
+			port := freePort(b)
+			defer startBuiltinMyweb(b, rt, mod, port)()
+			addrs = append(addrs, "127.0.0.1:"+strconv.Itoa(port))
 		}
-		run(b, addr)
+		run(b, addrs, max(*benchRequests/10, 1))
+	})
+	// The floor: a server of the same shape compiled natively, in this
+	// process, with the same client.
+	b.Run("native", func(b *testing.B) {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			b.Fatal(err)
+		}
+		srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprintf(w, "Hello World! I'm %s\n", "native")
+			fmt.Fprintf(io.Discard, "%s %s %s %s %d\n", time.Now().UTC().Format(time.RFC3339), r.RemoteAddr, r.Method, r.URL.RequestURI(), http.StatusOK)
+		})}
+		go srv.Serve(l)
+		defer srv.Close()
+		run(b, []string{l.Addr().String()}, *benchRequests)
 	})
 }
 
@@ -301,7 +329,7 @@ func BenchmarkMemoryPerInstance(b *testing.B) {
 		measure(b, func() func() {
 			port := freePort(b)
 			stop := startBuiltinMyweb(b, rt, mod, port)
-			builtinSettle(b, "127.0.0.1:"+strconv.Itoa(port))
+			waitServing(b, "127.0.0.1:"+strconv.Itoa(port))
 			return stop
 		})
 	})
