@@ -2,7 +2,7 @@
 GO ?= go
 export CGO_ENABLED ?= 0
 
-.PHONY: run test build examples vet bench
+.PHONY: run test build examples vet cross bench
 
 # A node in the foreground running the example manifests; Ctrl-C stops the
 # pods gracefully.
@@ -10,7 +10,7 @@ run: build examples
 	./wasmlet up -f wasm-examples/manifests/
 
 # Everything CI runs.
-test: examples vet
+test: examples vet cross
 	CGO_ENABLED=1 $(GO) test -race -timeout 30m ./...
 
 build:
@@ -22,6 +22,12 @@ examples:
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
 	$(GO) vet ./...
+
+# The node runs on Linux on every architecture Go has (a Raspberry Pi is
+# arm64 or arm): the system-call code must build for more than this machine.
+cross:
+	GOARCH=arm64 $(GO) build ./...
+	GOARCH=arm $(GO) build ./...
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./...
