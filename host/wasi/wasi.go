@@ -200,7 +200,7 @@ func Start(ctx context.Context, rt wazero.Runtime, mod wazero.CompiledModule, cf
 	if cfg.MemoryLimitBytes > 0 {
 		runCtx = experimental.WithMemoryAllocator(runCtx, &limitedAllocator{limit: cfg.MemoryLimitBytes, inst: i})
 	}
-	m, err := rt.InstantiateModule(runCtx, mod, wazero.NewModuleConfig().WithName("").WithStartFunctions())
+	m, err := rt.InstantiateModule(runCtx, mod, moduleConfig)
 	if err != nil {
 		cancel()
 		return fail(err)
@@ -209,6 +209,14 @@ func Start(ctx context.Context, rt wazero.Runtime, mod wazero.CompiledModule, cf
 	go i.run(runCtx, m, stop)
 	return i, nil
 }
+
+// moduleConfig is every instance's wazero configuration: no name (guests
+// of the same module run side by side), and no start function (Start calls
+// _start itself). Its random source is crypto/rand's, which costs nothing to
+// set up: without one, wazero seeds a deterministic generator for every
+// instance (a fifth of a tiny guest's start), which the layer never reads,
+// since random_get is the layer's.
+var moduleConfig = wazero.NewModuleConfig().WithName("").WithStartFunctions().WithRandSource(rand.Reader)
 
 // newInstance opens the fds of cfg (closing every listener of cfg when it
 // fails).
