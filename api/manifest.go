@@ -244,7 +244,33 @@ func structFields(t reflect.Type) map[string]reflect.Type {
 // does not implement is a warning, and the object is kept. The warnings are
 // meant to be printed after "Warning: ", as kubectl prints the server's.
 func LoadPaths(paths []string, recursive bool, stdin io.Reader) ([]Object, []string, error) {
-	var objs []Object
+	ms, warnings, err := LoadManifests(paths, recursive, stdin, FieldValidationStrict)
+	if err != nil {
+		return nil, warnings, err
+	}
+	objs := make([]Object, len(ms))
+	for i, m := range ms {
+		objs[i] = m.Object
+	}
+	return objs, warnings, nil
+}
+
+// Manifest is one object of a manifest file.
+type Manifest struct {
+	Object Object
+	// Doc is the object as the file states it, read as JSON, unknown
+	// fields included: what a client that leaves field validation to the
+	// node sends, and what apply records as the last applied configuration.
+	Doc map[string]any
+	// Source names the file ("STDIN" for standard input).
+	Source string
+}
+
+// LoadManifests is LoadPaths that keeps each object's document and file,
+// and decodes by v: with FieldValidationStrict an unknown field is an
+// error, with the others it is left to whoever decodes Doc (the node).
+func LoadManifests(paths []string, recursive bool, stdin io.Reader, v FieldValidation) ([]Manifest, []string, error) {
+	var ms []Manifest
 	var warnings []string
 	for _, p := range paths {
 		files, err := expandPath(p, recursive)
@@ -270,15 +296,15 @@ func LoadPaths(paths []string, recursive bool, stdin io.Reader) ([]Object, []str
 			if err != nil {
 				return nil, warnings, fmt.Errorf("error reading %s: %v", name, err)
 			}
-			o, w, err := loadManifest(name, data)
+			m, w, err := loadManifest(name, data, v)
 			warnings = append(warnings, w...)
 			if err != nil {
 				return nil, warnings, err
 			}
-			objs = append(objs, o...)
+			ms = append(ms, m...)
 		}
 	}
-	return objs, warnings, nil
+	return ms, warnings, nil
 }
 
 func readLimited(r io.Reader) ([]byte, error) {
@@ -326,12 +352,12 @@ func expandPath(p string, recursive bool) ([]string, error) {
 }
 
 // loadManifest decodes every document of one file.
-func loadManifest(name string, data []byte) ([]Object, []string, error) {
+func loadManifest(name string, data []byte, v FieldValidation) ([]Manifest, []string, error) {
 	docs, err := splitDocuments(data)
 	if err != nil {
 		return nil, nil, fmt.Errorf("error parsing %s: %v", name, err)
 	}
-	var objs []Object
+	var ms []Manifest
 	var warnings []string
 	for _, doc := range docs {
 		m, err := toJSONObject(doc)
@@ -349,7 +375,12 @@ func loadManifest(name string, data []byte) ([]Object, []string, error) {
 			}
 		}
 		for _, item := range items {
-			obj, w, err := decodeObject(item, FieldValidationStrict)
+			// Decoding removes the fields it does not keep from item.
+			keep, err := deepCopyJSON(item)
+			if err != nil {
+				return nil, warnings, fmt.Errorf("error parsing %s: %v", name, err)
+			}
+			obj, w, err := decodeObject(item, v)
 			who := describe(item)
 			for _, s := range w {
 				warnings = append(warnings, fmt.Sprintf("%q: %s%s", name, who, s))
@@ -364,10 +395,23 @@ func loadManifest(name string, data []byte) ([]Object, []string, error) {
 			case err != nil:
 				return nil, warnings, fmt.Errorf("error validating %q: %s%v", name, who, err)
 			}
-			objs = append(objs, obj)
+			ms = append(ms, Manifest{Object: obj, Doc: keep, Source: name})
 		}
 	}
-	return objs, warnings, nil
+	return ms, warnings, nil
+}
+
+// deepCopyJSON copies a JSON object, numbers kept as json.Number.
+func deepCopyJSON(m map[string]any) (map[string]any, error) {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	var out map[string]any
+	err = d.Decode(&out)
+	return out, err
 }
 
 // describe names an object in messages: `ReplicaSet "web": `.

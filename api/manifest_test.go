@@ -85,6 +85,30 @@ func TestLoadPaths(t *testing.T) {
 	}
 }
 
+// LoadManifests without strictness keeps what the file states, unknown
+// and unimplemented fields included, for the node to judge; the typed
+// object has neither.
+func TestLoadManifestsKeepsTheDocument(t *testing.T) {
+	dir := t.TempDir()
+	f := writeFile(t, dir, "p.yaml", "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containerz: 1\n  hostPID: true\n"+
+		"  containers:\n  - name: c\n    image: a.wasm\n")
+	if _, _, err := LoadManifests([]string{f}, false, nil, FieldValidationStrict); err == nil || !strings.Contains(err.Error(), `unknown field "spec.containerz"`) {
+		t.Fatalf("strict: %v", err)
+	}
+	ms, warnings, err := LoadManifests([]string{f}, false, nil, FieldValidationIgnore)
+	if err != nil || len(ms) != 1 {
+		t.Fatalf("ignore: %v %v", ms, err)
+	}
+	if len(warnings) != 1 || !strings.Contains(warnings[0], "spec.hostPID is not implemented") {
+		t.Errorf("warnings %q", warnings)
+	}
+	m := ms[0]
+	spec := m.Doc["spec"].(map[string]any)
+	if m.Source != f || spec["containerz"] == nil || spec["hostPID"] != true || m.Object.GetObjectMeta().Name != "p" {
+		t.Errorf("manifest %+v", m)
+	}
+}
+
 func TestLoadPathsDirectoriesListsAndStdin(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, dir, "a.yaml", rsYAML)
@@ -207,6 +231,7 @@ func FuzzDecode(f *testing.F) {
 		Default(obj)
 		Validate(obj)
 		obj.DeepCopyObject()
-		_, _, _ = loadManifest("fuzz.yaml", data)
+		_, _, _ = loadManifest("fuzz.yaml", data, FieldValidationStrict)
+		_, _, _ = loadManifest("fuzz.yaml", data, FieldValidationIgnore)
 	})
 }

@@ -29,6 +29,7 @@ func (e *environment) applyCommand() *ucli.Command {
 			&ucli.BoolFlag{Name: "prune", Usage: "delete the objects that the files no longer contain (objects of the kinds pods, replicationcontrollers, replicasets and namespaces, applied before, matching -l)"},
 			&ucli.BoolFlag{Name: "all", Usage: "with --prune, prune whatever the labels"},
 			&ucli.StringSliceFlag{Name: "prune-allowlist", Usage: "the kinds --prune deletes, as group/version/Kind (core/v1/Pod, apps/v1/ReplicaSet); repeatable"},
+			validateFlag(),
 		),
 		Action: e.apply,
 	}
@@ -56,7 +57,10 @@ func (e *environment) apply(c *ucli.Context) error {
 			return err
 		}
 	}
-	manifests, err := e.loadManifests(files, c.Bool("recursive"))
+	if _, err := fieldValidation(c); err != nil {
+		return err
+	}
+	manifests, err := e.loadManifests(files, c.Bool("recursive"), false)
 	if err != nil {
 		return err
 	}
@@ -109,19 +113,49 @@ func (e *environment) applyOne(c *ucli.Context, cl nodeClient, m manifest) (stri
 	if err != nil {
 		return "", err
 	}
+	v, err := fieldValidation(c)
+	if err != nil {
+		return "", err
+	}
+	opts := client.WriteOptions{FieldValidation: v}
 	switch {
 	case plan.create != nil:
-		if _, err := cl.Create(c.Context, plan.create); err != nil {
-			return "", withSource(err, m.source)
+		if _, err := cl.CreateJSON(c.Context, m.resource, plan.namespace, plan.create, opts); err != nil {
+			return "", withSource(err, "creating", m.source)
 		}
 		return "created", nil
 	case plan.patch == nil:
 		return "unchanged", nil
 	}
-	if _, err := cl.Patch(c.Context, m.resource, plan.namespace, plan.name, client.StrategicMergePatch, plan.patch); err != nil {
-		return "", err
+	if _, err := cl.PatchWith(c.Context, m.resource, plan.namespace, plan.name, client.StrategicMergePatch, plan.patch, opts); err != nil {
+		return "", patchFailure(err, m, plan)
 	}
 	return "configured", nil
+}
+
+// patchFailure words a refused apply patch as kubectl does: the patch, the
+// object and the file, then the node's message. Invalid objects keep their
+// own wording, which names the object and its fields.
+func patchFailure(err error, m manifest, plan applyPlan) error {
+	var st *api.Status
+	if !errors.As(err, &st) || st.Reason == api.StatusReasonInvalid {
+		return err
+	}
+	gv := m.resource.APIVersion()
+	if m.resource.Group == "" {
+		gv = "/" + gv
+	}
+	c := *st
+	c.Message = fmt.Sprintf("error when applying patch:\n%s\nto:\nResource: %q, GroupVersionKind: %q\nName: %q, Namespace: %q\nfor: %q: error when patching %q: %s",
+		plan.patch, gv+", Resource="+m.resource.Resource, gv+", Kind="+m.resource.Kind, plan.name, nsOf(m.resource, plan.namespace), m.source, m.source, st.Message)
+	return &c
+}
+
+func nsOf(r *api.ResourceInfo, namespace string) string {
+	if !r.Namespaced {
+		return ""
+	}
+	return namespace
 }
 
 // applyPlan is what applying one manifest does: create an object, send a
@@ -129,7 +163,7 @@ func (e *environment) applyOne(c *ucli.Context, cl nodeClient, m manifest) (stri
 type applyPlan struct {
 	namespace, name string
 	live            api.Object // nil when the object does not exist
-	create          api.Object // the object to create, with its annotation
+	create          []byte     // the document to create, with its annotation
 	patch           []byte     // the strategic merge patch; nil if unchanged
 }
 
@@ -154,17 +188,8 @@ func (e *environment) planApply(c *ucli.Context, cl nodeClient, m manifest, anno
 	}
 	live, err := cl.Get(c.Context, m.resource, plan.namespace, plan.name)
 	if api.IsNotFound(err) {
-		obj := m.object.DeepCopyObject()
-		meta := obj.GetObjectMeta()
-		meta.Namespace = plan.namespace
-		if annotate {
-			if meta.Annotations == nil {
-				meta.Annotations = map[string]string{}
-			}
-			meta.Annotations[lastAppliedAnnotation] = string(applied) + "\n"
-		}
-		plan.create = obj
-		return plan, nil
+		plan.create, err = json.Marshal(modified)
+		return plan, err
 	}
 	if err != nil {
 		return plan, err
@@ -201,21 +226,19 @@ func (e *environment) planApply(c *ucli.Context, cl nodeClient, m manifest, anno
 // an annotations map, empty if the file has none. The same text then
 // reads the same to kubectl and to wasmlet, whichever applied last.
 func recordedConfiguration(m manifest, namespace string) ([]byte, error) {
-	obj, err := toMap(m.applied)
+	obj, err := m.body(namespace)
 	if err != nil {
 		return nil, err
 	}
-	meta, _ := obj["metadata"].(map[string]any)
-	if meta == nil {
-		meta = map[string]any{}
-		obj["metadata"] = meta
+	meta := obj["metadata"].(map[string]any)
+	ann, _ := meta["annotations"].(map[string]any)
+	if ann == nil {
+		ann = map[string]any{}
+		meta["annotations"] = ann
 	}
-	if _, ok := meta["annotations"]; !ok {
-		meta["annotations"] = map[string]any{}
-	}
-	if m.resource.Namespaced {
-		meta["namespace"] = namespace
-	}
+	// A file taken from `get -o yaml` records what apply recorded before;
+	// it is not part of the configuration.
+	delete(ann, lastAppliedAnnotation)
 	return json.Marshal(obj)
 }
 

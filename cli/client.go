@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -19,8 +20,11 @@ type nodeClient interface {
 	Get(ctx context.Context, r *api.ResourceInfo, namespace, name string) (api.Object, error)
 	List(ctx context.Context, r *api.ResourceInfo, namespace string, opts client.ListOptions) ([]api.Object, error)
 	Create(ctx context.Context, obj api.Object) (api.Object, error)
+	CreateJSON(ctx context.Context, r *api.ResourceInfo, namespace string, body []byte, o client.WriteOptions) (api.Object, error)
 	Update(ctx context.Context, obj api.Object) (api.Object, error)
+	UpdateJSON(ctx context.Context, r *api.ResourceInfo, namespace, name string, body []byte, o client.WriteOptions) (api.Object, error)
 	Patch(ctx context.Context, r *api.ResourceInfo, namespace, name string, pt client.PatchType, data []byte) (api.Object, error)
+	PatchWith(ctx context.Context, r *api.ResourceInfo, namespace, name string, pt client.PatchType, data []byte, o client.WriteOptions) (api.Object, error)
 	Delete(ctx context.Context, r *api.ResourceInfo, namespace, name string, opts client.DeleteOptions) error
 	GetScale(ctx context.Context, r *api.ResourceInfo, namespace, name string) (*api.Scale, error)
 	UpdateScale(ctx context.Context, r *api.ResourceInfo, namespace, name string, s *api.Scale) (*api.Scale, error)
@@ -64,7 +68,14 @@ func (e *environment) connect(c *ucli.Context) (nodeClient, error) {
 	if e.dial != nil {
 		return e.dial(e.kubeconfigPath(c))
 	}
-	return client.FromKubeconfig(e.kubeconfigPath(c))
+	cl, err := client.FromKubeconfig(e.kubeconfigPath(c))
+	if err != nil {
+		return nil, err
+	}
+	// The node's warnings (fields of a file it does not implement or
+	// know) are printed as kubectl prints them.
+	cl.OnWarning(func(text string) { fmt.Fprintf(e.stderr, "Warning: %s\n", text) })
+	return cl, nil
 }
 
 // namespace is -n, or `default`.

@@ -7,6 +7,7 @@ import (
 	ucli "github.com/urfave/cli/v2"
 
 	"github.com/wasmlet/wasmlet/api"
+	"github.com/wasmlet/wasmlet/client"
 )
 
 func (e *environment) createCommand() *ucli.Command {
@@ -17,6 +18,7 @@ func (e *environment) createCommand() *ucli.Command {
 		Flags: append(clientFlags(),
 			&ucli.StringSliceFlag{Name: "filename", Aliases: []string{"f"}, Usage: "file, directory or - (stdin) with the objects to create"},
 			&ucli.BoolFlag{Name: "recursive", Aliases: []string{"R"}, Usage: "read the directories of -f recursively"},
+			validateFlag(),
 		),
 		Action: e.create,
 	}
@@ -33,7 +35,11 @@ func (e *environment) create(c *ucli.Context) error {
 	case len(args) > 0:
 		return e.createNamed(c, args)
 	}
-	manifests, err := e.loadManifests(files, c.Bool("recursive"))
+	v, err := fieldValidation(c)
+	if err != nil {
+		return err
+	}
+	manifests, err := e.loadManifests(files, c.Bool("recursive"), false)
 	if err != nil {
 		return err
 	}
@@ -46,14 +52,17 @@ func (e *environment) create(c *ucli.Context) error {
 	}
 	failed := false
 	for _, m := range manifests {
-		obj := m.object.DeepCopyObject()
-		obj.GetObjectMeta().Namespace = objectNamespace(m.resource, obj, namespace(c))
-		created, err := cl.Create(c.Context, obj)
+		ns := objectNamespace(m.resource, m.object, namespace(c))
+		body, err := m.bodyJSON(ns, nil)
+		if err != nil {
+			return err
+		}
+		created, err := cl.CreateJSON(c.Context, m.resource, ns, body, client.WriteOptions{FieldValidation: v})
 		if err != nil {
 			if !isStatus(err) {
 				return err
 			}
-			e.printError(withSource(err, m.source))
+			e.printError(withSource(err, "creating", m.source))
 			failed = true
 			continue
 		}

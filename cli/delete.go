@@ -59,7 +59,7 @@ func (e *environment) delete(c *ucli.Context) error {
 	var refs []resourceRef
 	var manifests []manifest
 	if len(files) > 0 {
-		if manifests, err = e.loadManifests(files, c.Bool("recursive")); err != nil {
+		if manifests, err = e.loadManifests(files, c.Bool("recursive"), false); err != nil {
 			return err
 		}
 	} else {

@@ -47,7 +47,7 @@ func (e *environment) describe(c *ucli.Context) error {
 	var manifests []manifest
 	var err error
 	if len(files) > 0 {
-		if manifests, err = e.loadManifests(files, c.Bool("recursive")); err != nil {
+		if manifests, err = e.loadManifests(files, c.Bool("recursive"), false); err != nil {
 			return err
 		}
 	} else if refs, err = parseResourceArgs(c.Args().Slice()); err != nil {

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,13 +22,6 @@ import (
 // directories compared by `diff -u -N` (or $KUBECTL_EXTERNAL_DIFF). The
 // exit code is 0 when nothing would change, 1 when something would, and
 // above 1 when diff itself failed.
-
-// dryRunner is the part of the client that diff needs beyond the
-// nodeClient of every verb.
-type dryRunner interface {
-	CreateDryRun(ctx context.Context, obj api.Object) (api.Object, error)
-	PatchDryRun(ctx context.Context, r *api.ResourceInfo, namespace, name string, pt client.PatchType, data []byte) (api.Object, error)
-}
 
 func (e *environment) diffCommand() *ucli.Command {
 	return &ucli.Command{
@@ -60,7 +52,7 @@ func (e *environment) diff(c *ucli.Context) error {
 			return err
 		}
 	}
-	manifests, err := e.loadManifests(files, c.Bool("recursive"))
+	manifests, err := e.loadManifests(files, c.Bool("recursive"), false)
 	if err != nil {
 		return err
 	}
@@ -72,10 +64,9 @@ func (e *environment) diff(c *ucli.Context) error {
 	if err != nil {
 		return err
 	}
-	dr, ok := cl.(dryRunner)
-	if !ok {
-		return errors.New("the node's client cannot run writes with dryRun")
-	}
+	// As kubectl diff, an unknown field is a warning: the diff shows what
+	// the node would store, which is without it.
+	dryRun := client.WriteOptions{FieldValidation: api.FieldValidationWarn, DryRun: true}
 	liveDir, err := os.MkdirTemp("", "LIVE-")
 	if err != nil {
 		return err
@@ -95,9 +86,9 @@ func (e *environment) diff(c *ucli.Context) error {
 		live, merged := plan.live, plan.live
 		switch {
 		case plan.create != nil:
-			merged, err = dr.CreateDryRun(c.Context, plan.create)
+			merged, err = cl.CreateJSON(c.Context, m.resource, plan.namespace, plan.create, dryRun)
 		case plan.patch != nil:
-			merged, err = dr.PatchDryRun(c.Context, m.resource, plan.namespace, plan.name, client.StrategicMergePatch, plan.patch)
+			merged, err = cl.PatchWith(c.Context, m.resource, plan.namespace, plan.name, client.StrategicMergePatch, plan.patch, dryRun)
 		}
 		if err != nil {
 			return err

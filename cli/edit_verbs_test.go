@@ -58,7 +58,7 @@ func TestAnnotatePatchReplace(t *testing.T) {
 
 		{line: "replace -f " + replaced, stdout: "pod/a replaced\n"},
 		{line: "get pod a -o jsonpath={.spec.containers[0].image}", stdout: "a.wasm"},
-		{line: "replace -f " + missing, code: 1, stderr: "Error from server (NotFound): pods \"zz\" not found\n"},
+		{line: "replace -f " + missing, code: 1, stderr: "Error from server (NotFound): error when replacing \"" + missing + "\": pods \"zz\" not found\n"},
 		{line: "replace -f " + replaced + " --force --grace-period 0", stdout: "pod \"a\" deleted\npod/a replaced\n",
 			stderr: "Warning: Immediate deletion"},
 		{line: "replace -f " + missing + " --force", stdout: "pod/zz replaced\n"},

@@ -260,6 +260,52 @@ func (m *memoryNode) Patch(_ context.Context, r *api.ResourceInfo, ns, name stri
 	return obj, err
 }
 
+// decodeBody decodes the JSON of a write as the node does (strictly, by
+// o.FieldValidation), so that a file with an unknown field fails here too.
+func (m *memoryNode) decodeBody(r *api.ResourceInfo, body []byte, o client.WriteOptions) (api.Object, error) {
+	v := o.FieldValidation
+	if v == "" {
+		v = api.FieldValidationWarn
+	}
+	obj, _, err := api.DecodeWith(body, v)
+	if err != nil {
+		return nil, err
+	}
+	if got, _ := api.ResourceOf(obj); got != r {
+		return nil, api.NewBadRequest("the object's kind does not match the resource " + r.GroupResource())
+	}
+	return obj, nil
+}
+
+func (m *memoryNode) CreateJSON(ctx context.Context, r *api.ResourceInfo, ns string, body []byte, o client.WriteOptions) (api.Object, error) {
+	obj, err := m.decodeBody(r, body, o)
+	if err != nil {
+		return nil, err
+	}
+	if r.Namespaced && obj.GetObjectMeta().Namespace == "" {
+		obj.GetObjectMeta().Namespace = ns
+	}
+	if o.DryRun {
+		return obj, nil
+	}
+	return m.Create(ctx, obj)
+}
+
+func (m *memoryNode) UpdateJSON(ctx context.Context, r *api.ResourceInfo, ns, name string, body []byte, o client.WriteOptions) (api.Object, error) {
+	obj, err := m.decodeBody(r, body, o)
+	if err != nil {
+		return nil, err
+	}
+	return m.Update(ctx, obj)
+}
+
+func (m *memoryNode) PatchWith(ctx context.Context, r *api.ResourceInfo, ns, name string, pt client.PatchType, data []byte, o client.WriteOptions) (api.Object, error) {
+	if o.DryRun {
+		return nil, api.NewBadRequest("the memory node has no dry run")
+	}
+	return m.Patch(ctx, r, ns, name, pt, data)
+}
+
 // mergePatch is RFC 7386.
 func mergePatch(target, patch map[string]any) map[string]any {
 	out := map[string]any{}

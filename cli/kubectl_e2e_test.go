@@ -381,7 +381,33 @@ func TestKubectlComparison(t *testing.T) {
 	} {
 		c.same(line, true)
 	}
-	c.knownDifference("apply -f {DIR}/typo.{N}yaml", "wasmlet decodes a manifest strictly before sending it (api.LoadPaths) and words the error as a client-side validation error naming the file and the object; kubectl leaves the check to the server and prints the server's BadRequest")
+
+	// Files the node judges: an unknown field refused on create, on
+	// apply's patch and on replace, accepted with --validate=warn and
+	// ignore; a field wasmlet does not implement, accepted with the
+	// node's warning.
+	c.twinFile("typo-live", strings.Replace(fmt.Sprintf(e2ePod, "t"), "  containers:", "  containerz: 1\n  containers:", 1))
+	pod4 := strings.Replace(fmt.Sprintf(e2ePod, "p"), "{N}pod", "{N}pod4", 1)
+	c.twinFile("pod4", pod4)
+	c.twinFile("typo4", strings.Replace(pod4, "  containers:", "  containerz: 1\n  containers:", 1))
+	c.twinFile("unimpl", strings.Replace(strings.Replace(fmt.Sprintf(e2ePod, "u"), "{N}pod", "{N}pod3", 1), "  containers:", "  hostPID: true\n  containers:", 1))
+	for _, line := range []string{
+		"apply -f {DIR}/typo.{N}yaml",
+		"create -f {DIR}/typo.{N}yaml",
+		"apply -f {DIR}/typo-live.{N}yaml",
+		"replace -f {DIR}/typo-live.{N}yaml",
+		"apply -f {DIR}/typo-live.{N}yaml --validate=warn",
+		"apply -f {DIR}/typo-live.{N}yaml --validate=false",
+		"apply -f {DIR}/typo-live.{N}yaml --validate=nope",
+		"apply -f {DIR}/pod4.{N}yaml",
+		"apply -f {DIR}/typo4.{N}yaml",
+		"replace -f {DIR}/typo4.{N}yaml",
+		"diff -f {DIR}/typo4.{N}yaml",
+		"create -f {DIR}/unimpl.{N}yaml",
+		"get pod {N}pod3 -o jsonpath={.spec.hostPID}",
+	} {
+		c.same(line, true)
+	}
 
 	// apply --prune: two pods applied with a label, then a file with one.
 	c.twinFile("two", "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {N}a\n  labels: {set: {N}p}\nspec:\n  containers:\n  - name: c\n    image: a.wasm\n---\n"+

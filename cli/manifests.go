@@ -4,11 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
-	"reflect"
-	"strings"
+
+	ucli "github.com/urfave/cli/v2"
 
 	"github.com/wasmlet/wasmlet/api"
 )
@@ -17,49 +14,44 @@ import (
 type manifest struct {
 	resource *api.ResourceInfo
 	object   api.Object
-	// applied is the object as the file states it, in JSON: what apply
-	// records as the last applied configuration.
-	applied []byte
+	// doc is the object as the file states it (api.Manifest.Doc), unknown
+	// fields included: what create, replace and apply send, so that the
+	// node judges the file as it judges kubectl's, and what apply records
+	// as the last applied configuration.
+	doc map[string]any
 	// source is the file the object came from ("STDIN" for -), which
 	// kubectl names in the errors of create.
 	source string
 }
 
 // loadManifests reads the objects of -f (files, directories, `-` for
-// stdin), printing decoding warnings (fields Kubernetes has and wasmlet
-// does not implement) as kubectl prints the server's warnings.
-func (e *environment) loadManifests(paths []string, recursive bool) ([]manifest, error) {
-	var objs []api.Object
-	var sources []string
-	for _, file := range manifestFiles(paths, recursive) {
-		o, warnings, err := api.LoadPaths([]string{file}, recursive, e.stdin)
+// stdin). As kubectl, the verbs that send the files leave unknown fields
+// and the fields wasmlet does not implement to the node, which refuses or
+// warns when the document arrives (strict false). With strict (up, which
+// checks its files before it starts a node), an unknown field is an error
+// here and the warnings are printed here, as kubectl prints the server's.
+func (e *environment) loadManifests(paths []string, recursive, strict bool) ([]manifest, error) {
+	v := api.FieldValidationIgnore
+	if strict {
+		v = api.FieldValidationStrict
+	}
+	ms, warnings, err := api.LoadManifests(paths, recursive, e.stdin, v)
+	if strict {
 		for _, w := range warnings {
 			fmt.Fprintf(e.stderr, "Warning: %s\n", w)
 		}
-		if err != nil {
-			return nil, err
-		}
-		source := file
-		if file == "-" {
-			source = "STDIN"
-		}
-		for range o {
-			sources = append(sources, source)
-		}
-		objs = append(objs, o...)
 	}
-	out := make([]manifest, 0, len(objs))
-	for i, obj := range objs {
-		r, ok := api.ResourceOf(obj)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]manifest, 0, len(ms))
+	for _, m := range ms {
+		r, ok := api.ResourceOf(m.Object)
 		if !ok {
-			tm := obj.GetTypeMeta()
+			tm := m.Object.GetTypeMeta()
 			return nil, fmt.Errorf("no matches for kind %q in version %q", tm.Kind, tm.APIVersion)
 		}
-		applied, err := appliedConfiguration(obj)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, manifest{resource: r, object: obj, applied: applied, source: sources[i]})
+		out = append(out, manifest{resource: r, object: m.Object, doc: m.Doc, source: m.Source})
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("no objects passed to apply")
@@ -67,138 +59,69 @@ func (e *environment) loadManifests(paths []string, recursive bool) ([]manifest,
 	return out, nil
 }
 
-// appliedConfiguration is the object as the file states it: its JSON
-// without what a typed object adds that the file cannot have said (null
-// and empty fields, a status). Apply compares it with the live object and
-// records it; a null creationTimestamp in it would otherwise be "changed"
-// by every apply.
-func appliedConfiguration(obj api.Object) ([]byte, error) {
-	b, err := json.Marshal(obj)
+// body is the document to send for m: a copy of the file's object, in
+// namespace when its kind is namespaced.
+func (m manifest) body(namespace string) (map[string]any, error) {
+	b, err := json.Marshal(m.doc)
 	if err != nil {
 		return nil, err
 	}
-	m, err := toMap(b)
+	obj, err := toMap(b)
 	if err != nil {
 		return nil, err
 	}
-	delete(m, "status")
-	prune(m)
-	dropStructDefaults(m, reflect.TypeOf(obj))
-	return json.Marshal(m)
+	meta, _ := obj["metadata"].(map[string]any)
+	if meta == nil {
+		meta = map[string]any{}
+		obj["metadata"] = meta
+	}
+	if m.resource.Namespaced {
+		meta["namespace"] = namespace
+	}
+	return obj, nil
 }
 
-// prune removes null values, and maps left empty outside lists, depth
-// first. In list elements an empty map can be what the file says
-// (`emptyDir: {}`), so it stays.
-func prune(m map[string]any) { pruneMap(m, true) }
-
-func pruneMap(m map[string]any, dropEmpty bool) {
-	for k, v := range m {
-		switch v := v.(type) {
-		case nil:
-			delete(m, k)
-		case map[string]any:
-			pruneMap(v, dropEmpty)
-			if dropEmpty && len(v) == 0 {
-				delete(m, k)
-			}
-		case []any:
-			for _, e := range v {
-				if em, ok := e.(map[string]any); ok {
-					pruneMap(em, false)
-				}
-			}
-		}
+// bodyJSON is body as JSON, its metadata changed by edit when edit is set.
+func (m manifest) bodyJSON(namespace string, edit func(meta map[string]any)) ([]byte, error) {
+	obj, err := m.body(namespace)
+	if err != nil {
+		return nil, err
 	}
+	if edit != nil {
+		edit(obj["metadata"].(map[string]any))
+	}
+	return json.Marshal(obj)
 }
 
-// dropStructDefaults removes, at any depth, the empty maps that stand for
-// a struct field that is not a pointer (a container's `resources: {}`):
-// a typed object always has them, so they say nothing about the file,
-// and kubectl's record of the same file has none. Empty maps of pointer
-// fields (`emptyDir: {}`) are what the file says and stay.
-func dropStructDefaults(m map[string]any, t reflect.Type) {
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	if t.Kind() != reflect.Struct {
-		return
-	}
-	for _, f := range api.Fields(t) {
-		v, ok := m[f.Name]
-		if !ok {
-			continue
-		}
-		ft := f.Type
-		switch v := v.(type) {
-		case map[string]any:
-			if len(v) == 0 && ft.Kind() == reflect.Struct {
-				delete(m, f.Name)
-				continue
-			}
-			dropStructDefaults(v, ft)
-		case []any:
-			for ft.Kind() == reflect.Pointer {
-				ft = ft.Elem()
-			}
-			if ft.Kind() != reflect.Slice {
-				continue
-			}
-			for _, e := range v {
-				if em, ok := e.(map[string]any); ok {
-					dropStructDefaults(em, ft.Elem())
-				}
-			}
-		}
-	}
-}
-
-// manifestFiles lists the files of paths, in LoadPaths' order, so that
-// each object is known with its file: a directory becomes its manifests
-// (.json, .yaml, .yml; those of subdirectories with recursive). A path
-// that cannot be read is kept, for LoadPaths to report.
-func manifestFiles(paths []string, recursive bool) []string {
-	var out []string
-	for _, p := range paths {
-		info, err := os.Stat(p)
-		if p == "-" || err != nil || !info.IsDir() {
-			out = append(out, p)
-			continue
-		}
-		var files []string
-		_ = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return nil
-			}
-			if d.IsDir() {
-				if path != p && !recursive {
-					return filepath.SkipDir
-				}
-				return nil
-			}
-			switch strings.ToLower(filepath.Ext(path)) {
-			case ".json", ".yaml", ".yml":
-				files = append(files, path)
-			}
-			return nil
-		})
-		if len(files) == 0 {
-			out = append(out, p) // LoadPaths says what is wrong with it
-		}
-		out = append(out, files...)
-	}
-	return out
-}
-
-// withSource words a refused create as kubectl does, naming the file:
-// `error when creating "rs.yaml": ...`. Invalid objects keep their own
-// wording, which names the object.
-func withSource(err error, source string) error {
+// withSource words a refused write of a file's object as kubectl does,
+// naming what was done and the file: `error when creating "rs.yaml": ...`.
+// Invalid objects keep their own wording, which names the object.
+func withSource(err error, verb, source string) error {
 	var st *api.Status
 	if !errors.As(err, &st) || st.Reason == api.StatusReasonInvalid || source == "" {
 		return err
 	}
 	c := *st
-	c.Message = fmt.Sprintf("error when creating %q: %s", source, st.Message)
+	c.Message = fmt.Sprintf("error when %s %q: %s", verb, source, st.Message)
 	return &c
+}
+
+// validateFlag is kubectl's --validate of the verbs that send files.
+func validateFlag() ucli.Flag {
+	return &ucli.StringFlag{Name: "validate", Value: "strict",
+		Usage: "what the node does with fields the kinds do not have: strict (or true) refuses the object, warn drops them with a warning, ignore (or false) drops them"}
+}
+
+// fieldValidation is the node's fieldValidation for --validate.
+func fieldValidation(c *ucli.Context) (api.FieldValidation, error) {
+	switch v := c.String("validate"); v {
+	case "", "strict", "true":
+		return api.FieldValidationStrict, nil
+	case "warn":
+		return api.FieldValidationWarn, nil
+	case "ignore", "false":
+		return api.FieldValidationIgnore, nil
+	default:
+		return "", fmt.Errorf("invalid - validate option %q; must be one of: strict (or true), warn, ignore (or false)", v)
+	}
 }

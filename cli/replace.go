@@ -8,6 +8,7 @@ import (
 	ucli "github.com/urfave/cli/v2"
 
 	"github.com/wasmlet/wasmlet/api"
+	"github.com/wasmlet/wasmlet/client"
 )
 
 func (e *environment) replaceCommand() *ucli.Command {
@@ -23,6 +24,7 @@ func (e *environment) replaceCommand() *ucli.Command {
 			&ucli.StringFlag{Name: "cascade", Value: "background", Usage: "with --force: background, foreground or orphan"},
 			&ucli.BoolFlag{Name: "now", Usage: "with --force: end the objects right away (grace period 1)"},
 			&ucli.BoolFlag{Name: "wait", Value: true, Usage: "with --force: wait until the old objects are gone"},
+			validateFlag(),
 		),
 		Action: e.replace,
 	}
@@ -36,7 +38,12 @@ func (e *environment) replace(c *ucli.Context) error {
 	if c.NArg() > 0 {
 		return fmt.Errorf("Unexpected args: %v\nSee 'wasmlet replace -h' for help and examples", c.Args().Slice())
 	}
-	manifests, err := e.loadManifests(files, c.Bool("recursive"))
+	v, err := fieldValidation(c)
+	if err != nil {
+		return err
+	}
+	opts := client.WriteOptions{FieldValidation: v}
+	manifests, err := e.loadManifests(files, c.Bool("recursive"), false)
 	if err != nil {
 		return err
 	}
@@ -48,17 +55,20 @@ func (e *environment) replace(c *ucli.Context) error {
 		return err
 	}
 	if c.Bool("force") {
-		return e.forceReplace(c, cl, manifests)
+		return e.forceReplace(c, cl, manifests, opts)
 	}
 	if c.Int("grace-period") >= 0 || c.Bool("now") {
 		return errors.New("--grace-period must have --force specified")
 	}
 	for _, m := range manifests {
-		obj := m.object.DeepCopyObject()
-		obj.GetObjectMeta().Namespace = objectNamespace(m.resource, obj, namespace(c))
-		replaced, err := cl.Update(c.Context, obj)
+		ns := objectNamespace(m.resource, m.object, namespace(c))
+		body, err := m.bodyJSON(ns, nil)
 		if err != nil {
 			return err
+		}
+		replaced, err := cl.UpdateJSON(c.Context, m.resource, ns, m.object.GetObjectMeta().Name, body, opts)
+		if err != nil {
+			return withSource(err, "replacing", m.source)
 		}
 		fmt.Fprintf(e.stdout, "%s replaced\n", kindName(m.resource, replaced.GetObjectMeta().Name))
 	}
@@ -67,7 +77,7 @@ func (e *environment) replace(c *ucli.Context) error {
 
 // forceReplace deletes each object, waits until it is gone, and creates it
 // again from the file.
-func (e *environment) forceReplace(c *ucli.Context, cl nodeClient, manifests []manifest) error {
+func (e *environment) forceReplace(c *ucli.Context, cl nodeClient, manifests []manifest, wo client.WriteOptions) error {
 	// Unlike delete's, --force here only means delete-and-create: the old
 	// objects get their own grace period unless --grace-period says
 	// otherwise.
@@ -102,13 +112,19 @@ func (e *environment) forceReplace(c *ucli.Context, cl nodeClient, manifests []m
 		}
 	}
 	for _, m := range manifests {
-		obj := m.object.DeepCopyObject()
-		meta := obj.GetObjectMeta()
-		meta.Namespace = objectNamespace(m.resource, obj, namespace(c))
-		meta.ResourceVersion, meta.UID = "", ""
-		created, err := cl.Create(c.Context, obj)
+		ns := objectNamespace(m.resource, m.object, namespace(c))
+		// The object is new: the file's resourceVersion and uid, if it
+		// has them, were the old one's.
+		body, err := m.bodyJSON(ns, func(meta map[string]any) {
+			delete(meta, "resourceVersion")
+			delete(meta, "uid")
+		})
 		if err != nil {
 			return err
+		}
+		created, err := cl.CreateJSON(c.Context, m.resource, ns, body, wo)
+		if err != nil {
+			return withSource(err, "creating", m.source)
 		}
 		fmt.Fprintf(e.stdout, "%s replaced\n", kindName(m.resource, created.GetObjectMeta().Name))
 	}

@@ -30,7 +30,7 @@ func (e *environment) scale(c *ucli.Context) error {
 	var targets []deleteTarget
 	ns := namespace(c)
 	if files := c.StringSlice("filename"); len(files) > 0 {
-		manifests, err := e.loadManifests(files, c.Bool("recursive"))
+		manifests, err := e.loadManifests(files, c.Bool("recursive"), false)
 		if err != nil {
 			return err
 		}

@@ -17,7 +17,7 @@ func (e *environment) findTargets(c *ucli.Context, args, files []string) ([]reso
 		if len(args) > 0 {
 			return nil, errors.New("resource(s) were provided, but no name was specified")
 		}
-		manifests, err := e.loadManifests(files, c.Bool("recursive"))
+		manifests, err := e.loadManifests(files, c.Bool("recursive"), false)
 		if err != nil {
 			return nil, err
 		}

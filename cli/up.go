@@ -52,7 +52,7 @@ func (e *environment) up(c *ucli.Context) error {
 	if len(files) == 0 {
 		return errors.New("must specify -f with the manifests to run")
 	}
-	manifests, err := e.loadManifests(files, c.Bool("recursive"))
+	manifests, err := e.loadManifests(files, c.Bool("recursive"), true)
 	if err != nil {
 		return err
 	}

@@ -53,6 +53,7 @@ type Client struct {
 	token     string
 	namespace string
 	http      *http.Client
+	warn      func(string)
 }
 
 // Config says how to reach a node.
@@ -264,6 +265,7 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	if err != nil {
 		return nil, c.connectionError(err)
 	}
+	c.warnings(resp)
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		return resp, nil
 	}
