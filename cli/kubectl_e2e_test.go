@@ -424,4 +424,14 @@ func TestKubectlComparison(t *testing.T) {
 	} {
 		c.same(line, true)
 	}
+	// What README.md tells kubectl's users: without --prune-allowlist,
+	// kubectl refuses to prune, naming a kind of its default list that the
+	// node does not serve; wasmlet prunes the kinds the node serves.
+	line := []string{"apply", "--prune", "-l", "set=k-p", "-f", filepath.Join(c.dir, "one.k-yaml")}
+	if r := c.runKubectl("", line); r.code != 1 || !strings.Contains(r.stderr, `no matches for kind "ConfigMap" in version "v1"`) {
+		t.Errorf("kubectl %v: exit %d\n%s%s\nwant exit 1 and no ConfigMap kind (README.md says so)", line, r.code, r.stdout, r.stderr)
+	}
+	if r := c.runWasmlet("", line); r.code != 0 || r.stdout != "pod/k-a unchanged\n" {
+		t.Errorf("wasmlet %v: exit %d\n%s%s", line, r.code, r.stdout, r.stderr)
+	}
 }
