@@ -57,7 +57,6 @@ type Options struct {
 type Manager struct {
 	clock     clock.Clock
 	log       *slog.Logger
-	store     *store.Store // where a pod's IP is read when the host did not give it
 	recorder  EventRecorder
 	transport *http.Transport // probes: no keep-alives, no verification
 	hookHTTP  *http.Client    // hooks: the same, with Go's redirect rules
@@ -102,7 +101,6 @@ func New(opts Options) *Manager {
 		transport: tr,
 		hookHTTP:  &http.Client{Transport: tr},
 		rt:        opts.Runtime,
-		store:     opts.Store,
 		instances: map[containerKey]*instance{},
 	}
 	m.ctx, m.cancel = context.WithCancel(context.Background())

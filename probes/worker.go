@@ -61,38 +61,14 @@ type instance struct {
 
 	workers [3]*worker
 	alive   atomic.Int32
-
-	podMu sync.Mutex
-	podIP string // the pod's IP, once known
 }
 
-// probedPod is the pod as probes see it, with its IP; ok is false while
-// the IP is not known. The host may start a pod's first container before
-// it wrote the pod's IP in the status; the stored pod has it soon after.
+// probedPod is the pod as probes see it; ok is false while it has no IP.
+// The host hands the probes a pod with its IP (docs/RATIONALE.md, "Hooks
+// and probes get the pod with its IP"), so only a pod given without one,
+// by another runtime, waits.
 func (in *instance) probedPod() (*api.Pod, bool) {
-	in.podMu.Lock()
-	defer in.podMu.Unlock()
-	if in.podIP == "" {
-		in.podIP = in.pod.Status.PodIP
-	}
-	if in.podIP == "" && in.m.store != nil {
-		if r, ok := api.LookupResource("pods"); ok {
-			if o, err := in.m.store.Get(in.ctx, r, in.pod.Namespace, in.pod.Name); err == nil {
-				if p, ok := o.(*api.Pod); ok && p.UID == in.pod.UID {
-					in.podIP = p.Status.PodIP
-				}
-			}
-		}
-	}
-	if in.podIP == "" {
-		return in.pod, false
-	}
-	if in.pod.Status.PodIP == in.podIP {
-		return in.pod, true
-	}
-	p := *in.pod
-	p.Status.PodIP = in.podIP
-	return &p, true
+	return in.pod, in.pod.Status.PodIP != ""
 }
 
 func newInstance(m *Manager, pod *api.Pod, c *api.Container, id string, now time.Time) *instance {
