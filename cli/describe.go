@@ -41,7 +41,7 @@ type described struct {
 func (e *environment) describe(c *ucli.Context) error {
 	files := c.StringSlice("filename")
 	if c.NArg() == 0 && len(files) == 0 {
-		return errors.New("You must specify the type of resource to describe. Use \"wasmlet api-resources\" for a complete list of supported resources.\n")
+		return errors.New("You must specify the type of resource to describe. Use \"wasmlet api-resources\" for a complete list of supported resources.")
 	}
 	var refs []resourceRef
 	var manifests []manifest

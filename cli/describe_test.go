@@ -113,7 +113,7 @@ func TestDescribeVerb(t *testing.T) {
 		code           int
 		stdout, stderr string
 	}{
-		{line: "describe", code: 1, stderr: "error: You must specify the type of resource to describe. Use \"wasmlet api-resources\" for a complete list of supported resources.\n\n"},
+		{line: "describe", code: 1, stderr: "error: You must specify the type of resource to describe. Use \"wasmlet api-resources\" for a complete list of supported resources.\n"},
 		{line: "describe pod myweb-rs-x2b4k", stdout: myweb},
 		{line: "describe pods/myweb-rs-x2b4k", stdout: myweb},
 		{line: "describe po myweb-rs-x2b4k --show-events=false", stdout: mywebQuiet},
