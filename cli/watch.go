@@ -53,10 +53,9 @@ func (e *environment) watchGet(c *ucli.Context, cl nodeClient, refs []resourceRe
 	all := c.Bool("all-namespaces")
 	p := &watchPrinter{e: e, out: out, resource: ref.resource, opts: e.tableOptions(c, out, all),
 		rows: printers.NewRowWriter(e.stdout)}
+	// Unlike get without -w, an empty list says nothing: kubectl's watch
+	// prints "No resources found" neither.
 	if !c.Bool("watch-only") {
-		if len(objs) == 0 {
-			e.noResourcesFound(c, refs, all)
-		}
 		var items []printers.Item
 		for _, o := range objs {
 			items = append(items, printers.Item{Resource: ref.resource, Object: o})
