@@ -78,17 +78,14 @@ func (e *environment) events(c *ucli.Context) error {
 		return err
 	}
 	resource, _ := api.LookupResource("events")
-	var objs []api.Object
-	rv := ""
-	w, canWatch := cl.(watcher)
 	if c.Bool("watch") {
-		if !canWatch {
+		w, ok := cl.(watcher)
+		if !ok {
 			return errors.New("this client cannot watch")
 		}
-		objs, rv, err = w.ListWithVersion(c.Context, resource, listNS, opts)
-	} else {
-		objs, err = cl.List(c.Context, resource, listNS, opts)
+		return e.watchEvents(c, w, resource, listNS, opts, keep, output, all)
 	}
+	objs, err := cl.List(c.Context, resource, listNS, opts)
 	if err != nil {
 		return err
 	}
@@ -110,8 +107,7 @@ func (e *environment) events(c *ucli.Context) error {
 		}
 		return printers.PrintYAML(e.stdout, items, false)
 	}
-	p := &eventPrinter{e: e, all: all, noHeaders: c.Bool("no-headers"), rows: printers.NewRowWriter(e.stdout)}
-	if len(events) == 0 && !c.Bool("watch") {
+	if len(events) == 0 {
 		if all {
 			fmt.Fprintln(e.stderr, "No events found.")
 		} else {
@@ -119,17 +115,23 @@ func (e *environment) events(c *ucli.Context) error {
 		}
 		return nil
 	}
-	if err := p.print(events); err != nil {
-		return err
-	}
-	if !c.Bool("watch") {
-		return nil
-	}
-	opts.ResourceVersion = rv
-	ch, err := w.Watch(c.Context, resource, listNS, opts)
+	p := &eventPrinter{e: e, all: all, noHeaders: c.Bool("no-headers"), rows: printers.NewRowWriter(e.stdout)}
+	return p.print(events)
+}
+
+// watchEvents is events --watch as kubectl runs it: one watch from the
+// start, whose first events are the existing ones in the node's order (not
+// sorted by time, as without --watch), each printed as it comes. The
+// header comes with the first row: a watch that sees no event prints
+// nothing. With -o, each event is a document of its own.
+func (e *environment) watchEvents(c *ucli.Context, w watcher, resource *api.ResourceInfo, ns string, opts client.ListOptions,
+	keep func(*api.Event) bool, output string, all bool) error {
+	ch, err := w.Watch(c.Context, resource, ns, opts)
 	if err != nil {
 		return err
 	}
+	rows := &eventPrinter{e: e, all: all, noHeaders: c.Bool("no-headers"), rows: printers.NewRowWriter(e.stdout)}
+	docs := &watchPrinter{e: e, out: getOutput{format: output}, resource: resource}
 	for ev := range ch {
 		if ev.Err != nil {
 			if c.Context.Err() != nil {
@@ -137,10 +139,17 @@ func (e *environment) events(c *ucli.Context) error {
 			}
 			return ev.Err
 		}
-		if e, ok := ev.Object.(*api.Event); ok && ev.Type != "DELETED" && keep(e) {
-			if err := p.print([]*api.Event{e}); err != nil {
-				return err
-			}
+		event, ok := ev.Object.(*api.Event)
+		if !ok || ev.Type == "DELETED" || !keep(event) {
+			continue
+		}
+		if output != "" {
+			err = docs.print([]printers.Item{{Resource: resource, Object: event}})
+		} else {
+			err = rows.print([]*api.Event{event})
+		}
+		if err != nil {
+			return err
 		}
 	}
 	return nil

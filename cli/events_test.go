@@ -74,7 +74,8 @@ func TestEventsWatch(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, stdout, "LAST SEEN   TYPE   REASON   OBJECT   MESSAGE\n1s          Normal   Started   Pod/a    Started container a\n")
+	// As kubectl's, the header comes with the first event, aligned with it.
+	waitFor(t, stdout, "LAST SEEN   TYPE     REASON    OBJECT   MESSAGE\n1s          Normal   Started   Pod/a    Started container a\n")
 	if code := stop(); code != 0 {
 		t.Errorf("events -w ended with %d", code)
 	}
