@@ -1,0 +1,299 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/wasmlet/wasmlet/api"
+	"github.com/wasmlet/wasmlet/client"
+)
+
+// The comparison of the verbs that run on: watches (get -w, get
+// --watch-only, events -w), edit with an editor, and logs of pods that
+// run. Both programs run at the same time against one node; the test
+// changes objects while they watch and stops them once both have printed
+// what the change brings. The normalisations of TestKubectlComparison
+// apply, and these, each for a difference that is not one:
+//   - kubectl runs with -v=6, so that the test sees in its log when its
+//     watch is open before it changes anything; its log lines (klog's
+//     "I1129 05:13:35.664961 ...") are left out of its stderr;
+//   - a stopped watch: kubectl is interrupted (SIGINT), wasmlet's context
+//     ends. kubectl then exits 1 and wasmlet 0 (its main turns SIGINT into
+//     the end of the context, which ends a watch as the node ending it
+//     does); the exit codes of stopped watches are not compared;
+//   - the temporary file that edit keeps after a failed edit has a random
+//     name in both programs: <edit-file>;
+//   - times in the editor's file and in logs --timestamps are the node's
+//     and equal, except for twins' creationTimestamp: RFC 3339 times of
+//     twins become <time>;
+//   - lines of logs followed from several pods at once interleave as the
+//     streams deliver them: they are compared sorted.
+
+// kubectlLog is a line of kubectl's own log (-v=6).
+var kubectlLog = regexp.MustCompile(`(?m)^[IWEF]\d{4} \d\d:\d\d:\d\d\.\d+ +\d+ [^\]]+\] .*\n`)
+
+// streamRun is one program running a command that runs on.
+type streamRun struct {
+	stdout, stderr syncBuffer
+	done           chan struct{}
+	code           int
+	ready          func() bool // the watch is open
+	stop           func()
+}
+
+// finish stops r (if it still runs) and waits for its end.
+func (r *streamRun) finish(t *testing.T) {
+	t.Helper()
+	r.stop()
+	select {
+	case <-r.done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("a stopped command did not end")
+	}
+}
+
+// ended reports whether r ended on its own.
+func (r *streamRun) ended() bool {
+	select {
+	case <-r.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// startKubectl starts kubectl with args and the environment env (added to
+// the test's).
+func (c *comparer) startKubectl(env []string, args ...string) *streamRun {
+	c.t.Helper()
+	cmd := exec.Command(c.kubectl, append([]string{"--kubeconfig", c.kubeconfig, "--cache-dir", filepath.Join(c.home, "cache"), "-v=6"}, args...)...)
+	cmd.Env = append(os.Environ(), append([]string{"HOME=" + c.home, "KUBECTL_KUBERC=false", "KUBE_EDITOR=", "KUBECTL_EXTERNAL_DIFF="}, env...)...)
+	r := &streamRun{done: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = &r.stdout, &r.stderr
+	if err := cmd.Start(); err != nil {
+		c.t.Fatalf("kubectl %v: %v", args, err)
+	}
+	go func() {
+		defer close(r.done)
+		err := cmd.Wait()
+		if ee, ok := err.(*exec.ExitError); ok {
+			r.code = ee.ExitCode()
+		}
+	}()
+	r.ready = func() bool {
+		for _, l := range strings.Split(r.stderr.String(), "\n") {
+			if strings.Contains(l, "watch=true") && strings.Contains(l, " 200 OK") {
+				return true
+			}
+		}
+		return false
+	}
+	r.stop = func() { cmd.Process.Signal(os.Interrupt) }
+	c.t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-r.done
+	})
+	return r
+}
+
+// watchSignal is the node's client that says when a watch is open.
+type watchSignal struct {
+	*client.Client
+	once    sync.Once
+	watched chan struct{}
+}
+
+func (w *watchSignal) Watch(ctx context.Context, r *api.ResourceInfo, namespace string, opts client.ListOptions) (<-chan client.WatchEvent, error) {
+	ch, err := w.Client.Watch(ctx, r, namespace, opts)
+	w.once.Do(func() { close(w.watched) })
+	return ch, err
+}
+
+// startWasmlet starts wasmlet's CLI in-process with args; getenv answers
+// what the environment holds besides KUBECONFIG.
+func (c *comparer) startWasmlet(getenv map[string]string, args ...string) *streamRun {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	r := &streamRun{done: make(chan struct{})}
+	sig := &watchSignal{watched: make(chan struct{})}
+	env := &environment{stdin: strings.NewReader(""), stdout: &r.stdout, stderr: &r.stderr, now: time.Now,
+		getenv: func(k string) string {
+			if k == "KUBECONFIG" {
+				return c.kubeconfig
+			}
+			return getenv[k]
+		},
+		dial: func(kubeconfig string) (nodeClient, error) {
+			cl, err := client.FromKubeconfig(kubeconfig)
+			if err != nil {
+				return nil, err
+			}
+			sig.Client = cl
+			return sig, nil
+		}}
+	go func() {
+		defer close(r.done)
+		r.code = env.run(ctx, append([]string{"wasmlet"}, args...))
+	}()
+	r.ready = func() bool {
+		select {
+		case <-sig.watched:
+			return true
+		default:
+			return false
+		}
+	}
+	r.stop = cancel
+	c.t.Cleanup(func() {
+		cancel()
+		<-r.done
+	})
+	return r
+}
+
+// poll checks cond every 20 ms until it holds or 20 s have passed.
+func poll(cond func() bool) bool {
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return true
+}
+
+// watchCase is a watch both programs run while change runs; they are
+// stopped once both printed the same lines, a line matching until among
+// them.
+type watchCase struct {
+	line   string
+	change func()
+	until  *regexp.Regexp
+}
+
+func (c *comparer) sameWatch(wc watchCase) {
+	c.t.Helper()
+	args := strings.Fields(wc.line)
+	k, w := c.startKubectl(nil, args...), c.startWasmlet(nil, args...)
+	if !poll(func() bool { return (k.ready() || k.ended()) && (w.ready() || w.ended()) }) {
+		c.t.Errorf("%s: the watches did not open:\nkubectl: %s%s\nwasmlet: %s%s", wc.line, k.stdout.String(), k.stderr.String(), w.stdout.String(), w.stderr.String())
+	}
+	if wc.change != nil {
+		wc.change()
+	}
+	if wc.until != nil {
+		poll(func() bool {
+			ko, wo := normalizeE2E(k.stdout.String(), false), normalizeE2E(w.stdout.String(), false)
+			return ko == wo && wc.until.MatchString(ko)
+		})
+	}
+	k.finish(c.t)
+	w.finish(c.t)
+	ko, ke := normalizeE2E(k.stdout.String(), false), kubectlLog.ReplaceAllString(k.stderr.String(), "")
+	wo, we := normalizeE2E(fromWasmlet(w.stdout.String()), false), normalizeE2E(fromWasmlet(w.stderr.String()), false)
+	if ko != wo || ke != we || (wc.until != nil && !wc.until.MatchString(ko)) {
+		c.t.Errorf("%s:\nkubectl:\n%s%s\nwasmlet:\n%s%s", wc.line, ko, ke, wo, we)
+	}
+}
+
+// kubectlOK runs kubectl and fails the test if it fails.
+func (c *comparer) kubectlOK(args ...string) string {
+	c.t.Helper()
+	r := c.runKubectl("", args)
+	if r.code != 0 {
+		c.t.Fatalf("kubectl %v: exit %d\n%s%s", args, r.code, r.stdout, r.stderr)
+	}
+	return r.stdout
+}
+
+func (c *comparer) kubectlStdin(stdin string, args ...string) {
+	c.t.Helper()
+	if r := c.runKubectl(stdin, args); r.code != 0 {
+		c.t.Fatalf("kubectl %v: exit %d\n%s%s", args, r.code, r.stdout, r.stderr)
+	}
+}
+
+const streamPod = `apiVersion: v1
+kind: Pod
+metadata:
+  name: %s
+  labels:
+    app: %s
+    tier: front
+spec:
+  containers:
+  - name: c
+    image: hello.wasm
+`
+
+const streamRS = `apiVersion: apps/v1
+kind: ReplicaSet
+metadata:
+  name: s-rs
+spec:
+  replicas: 1
+  selector:
+    matchLabels:
+      app: s-rs
+  template:
+    metadata:
+      labels:
+        app: s-rs
+    spec:
+      containers:
+      - name: web
+        image: web.wasm
+`
+
+func TestKubectlStreams(t *testing.T) {
+	bin, err := exec.LookPath("kubectl")
+	if err != nil {
+		t.Skip("kubectl is not in PATH: the comparison of wasmlet's CLI with the real kubectl is skipped")
+	}
+	t.Run("watch", func(t *testing.T) {
+		c := &comparer{t: t, kubectl: bin, kubeconfig: e2eNode(t), home: t.TempDir(), dir: t.TempDir()}
+		c.kubectlStdin(fmt.Sprintf(streamPod, "s-a", "s-w"), "create", "-f", "-")
+		c.kubectlStdin(streamRS, "create", "-f", "-")
+		for _, wc := range []watchCase{
+			{line: "get pods -w -l app=s-w", change: func() {
+				c.kubectlStdin(fmt.Sprintf(streamPod, "s-b", "s-w"), "create", "-f", "-")
+				c.kubectlOK("label", "pod", "s-a", "color=red")
+				c.kubectlOK("delete", "pod", "s-b", "--wait=false")
+			}, until: regexp.MustCompile(`(?m)^s-b .*\n(.*\n)*s-b .*\n(.*\n)*s-b `)},
+			{line: "get pods --watch-only -l app=s-w", change: func() {
+				c.kubectlOK("label", "pod", "s-a", "color=blue", "--overwrite")
+			}, until: regexp.MustCompile(`s-a`)},
+			{line: "get pod s-a -w -o name", change: func() {
+				c.kubectlOK("annotate", "pod", "s-a", "n=1")
+			}, until: regexp.MustCompile(`(pod/s-a\n){2}`)},
+			{line: "get rs -w", change: func() {
+				c.kubectlOK("scale", "rs", "s-rs", "--replicas=2")
+			}, until: regexp.MustCompile(`(?m)^s-rs +2 +2 `)},
+			{line: "get pods -w -n kube-system"},
+			{line: "events -w -n kube-system"},
+			{line: "events -w --for rs/s-rs", change: func() {
+				c.kubectlOK("scale", "rs", "s-rs", "--replicas=3")
+			}, until: regexp.MustCompile(`(?s)SuccessfulCreate.*SuccessfulCreate.*SuccessfulCreate`)},
+			// The events there are, in the node's order, and new ones.
+			{line: "events -w", change: func() {
+				c.kubectlOK("scale", "rs", "s-rs", "--replicas=4")
+			}, until: regexp.MustCompile(`(?s)(Created pod: s-rs-.*){4}`)},
+			{line: "events -w --for rs/s-rs -o yaml", until: regexp.MustCompile(`(?s)(Created pod: s-rs-.*){4}`)},
+			{line: "events -w --for rs/s-rs -o json", until: regexp.MustCompile(`(?s)(Created pod: s-rs-.*){4}`)},
+			{line: "get rs s-rs -w -o yaml", change: func() {
+				c.kubectlOK("label", "rs", "s-rs", "x=y")
+			}, until: regexp.MustCompile(`(?s)x: y`)},
+		} {
+			c.sameWatch(wc)
+		}
+	})
+}
