@@ -10,11 +10,10 @@ import (
 
 // poll_oneoff waits for real readiness: a socket when the netpoller says
 // so, stdin when SIGTERM closed it, a clock when its timer fires. Files and
-// the log writers are always ready. A wait holds no OS thread: one
-// goroutine per socket parks on the netpoller through RawConn.Read or
-// Write with a callback that reports readiness without consuming anything,
-// and the first to wake ends the others by moving their deadline into the
-// past.
+// the log writers are always ready. A wait holds no OS thread: it parks on
+// the netpoller through RawConn.Read or Write of each socket, with a
+// callback that reports readiness without consuming anything, and whatever
+// ends it moves the sockets' deadlines into the past (waitReady).
 
 // Subscription and event tags.
 const (
