@@ -24,7 +24,7 @@ func (e *environment) editCommand() *ucli.Command {
 		ArgsUsage: "(-f FILENAME | TYPE NAME | TYPE/NAME)",
 		Description: "Opens the object as YAML in the editor named by KUBE_EDITOR, else EDITOR, else vi.\n" +
 			"Saving sends the changes; an edit the node refuses reopens the editor with the reasons\n" +
-			"at the top. An empty file, or one saved unchanged, cancels the edit.",
+			"at the top. A file saved unchanged cancels the edit; an empty one is refused, as kubectl refuses it.",
 		Flags: append(clientFlags(),
 			&ucli.StringSliceFlag{Name: "filename", Aliases: []string{"f"}, Usage: "file, directory or - (stdin) naming the objects to edit"},
 			&ucli.BoolFlag{Name: "recursive", Aliases: []string{"R"}, Usage: "read the directories of -f recursively"},
@@ -95,8 +95,15 @@ func (e *environment) editOne(c *ucli.Context, cl nodeClient, t printTarget, for
 	meta := t.object.GetObjectMeta()
 	var reasons []string // the last attempt's failures, shown at the top
 	var failed []byte    // what the node refused, without comments
+	refused := false
 	for {
-		if err := os.WriteFile(path, append([]byte(editIntro+strings.Join(reasons, "")), body...), 0o600); err != nil {
+		// JSON gets no comments, as kubectl's: neither the intro nor the
+		// reasons of a retry.
+		head := []byte(editIntro + strings.Join(reasons, ""))
+		if format == "json" {
+			head = nil
+		}
+		if err := os.WriteFile(path, append(head, body...), 0o600); err != nil {
 			return err
 		}
 		if err := e.runEditor(path); err != nil {
@@ -107,29 +114,34 @@ func (e *environment) editOne(c *ucli.Context, cl nodeClient, t printTarget, for
 			return err
 		}
 		content := stripComments(edited)
-		if failed != nil && bytes.Equal(content, failed) {
+		if refused && bytes.Equal(content, failed) {
 			fmt.Fprintf(e.stderr, "A copy of your changes has been stored to %q\n", path)
 			return errors.New("Edit cancelled, no valid changes were saved.")
-		}
-		if len(bytes.TrimSpace(content)) == 0 {
-			os.Remove(path)
-			fmt.Fprintln(e.stderr, "Edit cancelled, saved file was empty.")
-			return nil
 		}
 		// A retry shows the new reasons above what the user wrote, without
 		// the comments of the last round.
 		body = content
+		// As kubectl's, the file is checked before anything else: one that
+		// does not parse, and an empty one, fail as an invalid object and
+		// the editor opens again (kubectl cancels on an empty file only
+		// without validation).
 		var em map[string]any
-		j, err := yaml.YAMLToJSON(content)
-		if err == nil {
-			em, err = toMap(j)
-		}
-		if err != nil || em == nil {
-			if err == nil {
-				err = errors.New("the edited file is not an object")
+		if len(bytes.TrimSpace(content)) == 0 {
+			err = errors.New("invalid object to validate")
+		} else {
+			var j []byte
+			if j, err = yaml.YAMLToJSON(content); err == nil {
+				em, err = toMap(j)
 			}
-			reasons = []string{fmt.Sprintf("# The edited file had a syntax error: %s\n#\n", hashLines(err.Error()))}
-			failed = content
+			if err == nil && em == nil {
+				err = errors.New("invalid object to validate")
+			}
+		}
+		if err != nil {
+			reasons = []string{fmt.Sprintf("# %s %q was not valid:\n# * <nil>: Invalid value: \"The edited file failed validation\": %s\n#\n",
+				t.resource.GroupResource(), meta.Name, hashLines(err.Error()))}
+			fmt.Fprintf(e.stderr, "error: %s %q is invalid\n", t.resource.GroupResource(), meta.Name)
+			failed, refused = content, true
 			continue
 		}
 		if bytes.Equal(content, stripComments(mustEncode(om, format))) || jsonEqual(em, om) {
@@ -146,7 +158,8 @@ func (e *environment) editOne(c *ucli.Context, cl nodeClient, t printTarget, for
 				return err
 			}
 			reasons = []string{editFailure(t.resource, meta.Name, err)}
-			failed = content
+			fmt.Fprintln(e.stderr, editError(t.resource, meta.Name, err))
+			failed, refused = content, true
 			continue
 		}
 		os.Remove(path)
@@ -169,6 +182,21 @@ func editFailure(r *api.ResourceInfo, name string, err error) string {
 		return b.String()
 	}
 	return fmt.Sprintf("# %s\n#\n", hashLines(formatError(err)))
+}
+
+// editError is the line printed for an edit the node refused, as kubectl
+// prints it each time.
+func editError(r *api.ResourceInfo, name string, err error) string {
+	var st *api.Status
+	if errors.As(err, &st) {
+		switch st.Reason {
+		case api.StatusReasonInvalid:
+			return fmt.Sprintf("error: %s %q is invalid", r.GroupResource(), name)
+		case api.StatusReasonNotFound:
+			return fmt.Sprintf("error: %s %q could not be found on the server", r.GroupResource(), name)
+		}
+	}
+	return fmt.Sprintf("error: %s %q could not be patched: %v", r.GroupResource(), name, err)
 }
 
 // hashLines keeps a multi-line message inside the comment.

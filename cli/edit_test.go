@@ -73,8 +73,10 @@ func TestEdit(t *testing.T) {
 	if code, stdout, stderr := run(editor, "edit pods/a"); code != 0 || stdout != "" || stderr != "Edit cancelled, no changes made.\n" {
 		t.Errorf("unchanged edit: exit %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
+	// As kubectl's, which validates the file first, an empty file is an
+	// invalid object.
 	editor, _ = scriptEditor(t, `: > "$f"`)
-	if code, _, stderr := run(editor, "edit pod a"); code != 0 || stderr != "Edit cancelled, saved file was empty.\n" {
+	if code, _, stderr := run(editor, "edit pod a"); code != 1 || !strings.HasPrefix(stderr, "error: pods \"a\" is invalid\nA copy of your changes") {
 		t.Errorf("emptied edit: exit %d, stderr %q", code, stderr)
 	}
 
@@ -82,11 +84,11 @@ func TestEdit(t *testing.T) {
 	// same again gives up and keeps a copy.
 	editor, seen = scriptEditor(t, `echo "  bad: [" >> "$f"`, `true`)
 	code, _, stderr = run(editor, "edit pod a")
-	if code != 1 || !strings.HasPrefix(stderr, "A copy of your changes has been stored to \"") ||
+	if code != 1 || !strings.HasPrefix(stderr, "error: pods \"a\" is invalid\nA copy of your changes has been stored to \"") ||
 		!strings.HasSuffix(stderr, "error: Edit cancelled, no valid changes were saved.\n") {
 		t.Errorf("invalid edit: exit %d, stderr %q", code, stderr)
 	}
-	if s := seen(1); !strings.HasPrefix(s, editIntro+"# The edited file had a syntax error: ") || !strings.Contains(s, "\n  bad: [\n") {
+	if s := seen(1); !strings.HasPrefix(s, editIntro+"# pods \"a\" was not valid:\n# * <nil>: Invalid value: \"The edited file failed validation\": yaml: ") || !strings.Contains(s, "\n  bad: [\n") {
 		t.Errorf("the editor was shown again\n%s", s)
 	}
 
