@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -143,9 +144,19 @@ func (e *environment) watchEvents(c *ucli.Context, w watcher, resource *api.Reso
 		if !ok || ev.Type == "DELETED" || !keep(event) {
 			continue
 		}
-		if output != "" {
+		switch output {
+		case "json":
+			// kubectl prints the typed event: its fields in the order of
+			// the type, not sorted as the generic printer sorts them.
+			tm := event.GetTypeMeta()
+			tm.Kind, tm.APIVersion = resource.Kind, resource.APIVersion()
+			var b []byte
+			if b, err = json.MarshalIndent(event, "", "    "); err == nil {
+				_, err = fmt.Fprintf(e.stdout, "%s\n", b)
+			}
+		case "yaml":
 			err = docs.print([]printers.Item{{Resource: resource, Object: event}})
-		} else {
+		default:
 			err = rows.print([]*api.Event{event})
 		}
 		if err != nil {
