@@ -71,10 +71,14 @@ func (r *streamRun) ended() bool {
 }
 
 // startKubectl starts kubectl with args and the environment env (added to
-// the test's).
+// the test's); without env, it logs its requests (-v=6) for ready.
 func (c *comparer) startKubectl(env []string, args ...string) *streamRun {
 	c.t.Helper()
-	cmd := exec.Command(c.kubectl, append([]string{"--kubeconfig", c.kubeconfig, "--cache-dir", filepath.Join(c.home, "cache"), "-v=6"}, args...)...)
+	flags := []string{"--kubeconfig", c.kubeconfig, "--cache-dir", filepath.Join(c.home, "cache")}
+	if env == nil {
+		flags = append(flags, "-v=6")
+	}
+	cmd := exec.Command(c.kubectl, append(flags, args...)...)
 	cmd.Env = append(os.Environ(), append([]string{"HOME=" + c.home, "KUBECTL_KUBERC=false", "KUBE_EDITOR=", "KUBECTL_EXTERNAL_DIFF="}, env...)...)
 	r := &streamRun{done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = &r.stdout, &r.stderr
@@ -201,8 +205,27 @@ func (c *comparer) sameWatch(wc watchCase) {
 	ko, ke := normalizeE2E(k.stdout.String(), false), kubectlLog.ReplaceAllString(k.stderr.String(), "")
 	wo, we := normalizeE2E(fromWasmlet(w.stdout.String()), false), normalizeE2E(fromWasmlet(w.stderr.String()), false)
 	if ko != wo || ke != we || (wc.until != nil && !wc.until.MatchString(ko)) {
-		c.t.Errorf("%s:\nkubectl:\n%s%s\nwasmlet:\n%s%s", wc.line, ko, ke, wo, we)
+		c.t.Errorf("%s:\nkubectl:\n%s%s\nwasmlet:\n%s%s\n%s", wc.line, ko, ke, wo, we, firstDifference(ko+ke, wo+we))
 	}
+}
+
+// firstDifference names the first line where a (kubectl's) and b
+// (wasmlet's) differ.
+func firstDifference(a, b string) string {
+	al, bl := strings.Split(a, "\n"), strings.Split(b, "\n")
+	for i := range max(len(al), len(bl)) {
+		var x, y string
+		if i < len(al) {
+			x = al[i]
+		}
+		if i < len(bl) {
+			y = bl[i]
+		}
+		if x != y {
+			return fmt.Sprintf("first difference, line %d:\nkubectl: %q\nwasmlet: %q", i+1, x, y)
+		}
+	}
+	return "no difference"
 }
 
 // kubectlOK runs kubectl and fails the test if it fails.
@@ -254,6 +277,82 @@ spec:
         image: web.wasm
 `
 
+// editScript is the editor of the comparison of edit, run as
+// `sh edit.sh MODE STATE FILE`: it counts its runs in STATE, keeps a copy
+// of each file it is given (STATE.N), and edits FILE as MODE says.
+const editScript = `mode=$1 state=$2 file=$3
+n=$(( $(cat "$state" 2>/dev/null || echo 0) + 1 ))
+echo $n > "$state"
+cp "$file" "$state.$n"
+case $mode in
+label) sed -i 's/tier: front/tier: edited/' "$file" ;;
+# refused, then saved again unchanged: cancelled
+invalid) [ $n = 1 ] && sed -i 's/tier: front/tier: -bad-/' "$file" ;;
+# refused, then corrected
+fix) if [ $n = 1 ]; then sed -i 's/tier: front/tier: -bad-/' "$file"; else sed -i 's/tier: -bad-/tier: fixed/' "$file"; fi ;;
+syntax) [ $n = 1 ] && sed -i 's/tier: front/tier: [front/' "$file" ;;
+empty) : > "$file" ;;
+jsoninvalid) [ $n = 1 ] && sed -i 's/"tier": "front"/"tier": "-bad-"/' "$file" ;;
+esac
+exit 0
+`
+
+var (
+	e2eEditFile = regexp.MustCompile(`"[^"]*(kubectl|wasmlet)-edit-[^"]*"`)
+	e2eTimes    = regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ`)
+)
+
+// sameEdit runs line on twins with the editor in mode and compares the
+// outputs and every file the editor was given.
+func (c *comparer) sameEdit(mode, line string) {
+	c.t.Helper()
+	dir := c.t.TempDir()
+	script := filepath.Join(dir, "edit.sh")
+	if err := os.WriteFile(script, []byte(editScript), 0o644); err != nil {
+		c.t.Fatal(err)
+	}
+	kState, wState := filepath.Join(dir, "k"), filepath.Join(dir, "w")
+	kLine, wLine := strings.ReplaceAll(line, "{N}", "k-"), strings.ReplaceAll(line, "{N}", "w-")
+	kr := c.startKubectl([]string{"KUBE_EDITOR=/bin/sh " + script + " " + mode + " " + kState}, strings.Fields(kLine)...)
+	wr := c.startWasmlet(map[string]string{"KUBE_EDITOR": "/bin/sh " + script + " " + mode + " " + wState}, strings.Fields(wLine)...)
+	for _, r := range []*streamRun{kr, wr} {
+		select {
+		case <-r.done:
+		case <-time.After(30 * time.Second):
+			c.t.Fatalf("%s: edit did not end", line)
+		}
+	}
+	norm := func(s string) string {
+		s = e2eEditFile.ReplaceAllString(s, "<edit-file>")
+		return e2eTimes.ReplaceAllString(normalizeE2E(fromWasmlet(s), true), "<time>")
+	}
+	k := result{kr.code, norm(kr.stdout.String()), norm(kr.stderr.String())}
+	w := result{wr.code, norm(wr.stdout.String()), norm(wr.stderr.String())}
+	if k != w {
+		c.t.Errorf("edit %s: %s:\nkubectl: exit %d\n%s%s\nwasmlet: exit %d\n%s%s", mode, kLine, k.code, k.stdout, k.stderr, w.code, w.stdout, w.stderr)
+	}
+	read := func(p string) string {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return ""
+		}
+		return string(b)
+	}
+	runs := read(kState)
+	if runs != read(wState) {
+		c.t.Errorf("edit %s: %s: kubectl ran the editor %q times, wasmlet %q", mode, kLine, runs, read(wState))
+	}
+	for i := 1; ; i++ {
+		kf, wf := read(fmt.Sprintf("%s.%d", kState, i)), read(fmt.Sprintf("%s.%d", wState, i))
+		if kf == "" && wf == "" {
+			break
+		}
+		if norm(kf) != norm(wf) {
+			c.t.Errorf("edit %s: %s: the editor's file %d:\nkubectl:\n%s\nwasmlet:\n%s\n%s", mode, kLine, i, norm(kf), norm(wf), firstDifference(norm(kf), norm(wf)))
+		}
+	}
+}
+
 func TestKubectlStreams(t *testing.T) {
 	bin, err := exec.LookPath("kubectl")
 	if err != nil {
@@ -290,10 +389,30 @@ func TestKubectlStreams(t *testing.T) {
 			{line: "events -w --for rs/s-rs -o yaml", until: regexp.MustCompile(`(?s)(Created pod: s-rs-.*){4}`)},
 			{line: "events -w --for rs/s-rs -o json", until: regexp.MustCompile(`(?s)(Created pod: s-rs-.*){4}`)},
 			{line: "get rs s-rs -w -o yaml", change: func() {
-				c.kubectlOK("label", "rs", "s-rs", "x=y")
-			}, until: regexp.MustCompile(`(?s)x: y`)},
+				c.kubectlOK("label", "rs", "s-rs", "x=z")
+			}, until: regexp.MustCompile(`x: z`)},
 		} {
 			c.sameWatch(wc)
+		}
+
+		for _, p := range []string{"k-", "w-"} {
+			c.kubectlStdin(fmt.Sprintf(streamPod, p+"e", "s-e"), "create", "-f", "-")
+		}
+		for _, e := range []struct{ mode, line string }{
+			{"label", "edit pod {N}e"},
+			{"label", "edit pod/{N}e"},
+			{"none", "edit pod {N}e"},
+			{"empty", "edit pod {N}e"},
+			{"invalid", "edit pod {N}e"},
+			{"syntax", "edit pod {N}e"},
+			{"fix", "edit pod {N}e"},
+			{"none", "edit pod {N}e -o json"},
+			{"jsoninvalid", "edit pod {N}e -o json"},
+			{"none", "edit pod {N}nope"},
+		} {
+			c.sameEdit(e.mode, e.line)
+			c.same("get pod {N}e -o jsonpath={.metadata.labels.tier}", true)
+			c.kubectlOK("label", "pod", "k-e", "w-e", "tier=front", "--overwrite")
 		}
 	})
 }
