@@ -63,6 +63,11 @@ func (e *environment) logs(c *ucli.Context) error {
 	if err != nil {
 		return err
 	}
+	if len(pods) == 0 {
+		// As kubectl: a selector that matches nothing is not an error.
+		fmt.Fprintf(e.stderr, "No resources found in %s namespace.\n", ns)
+		return nil
+	}
 	opts := client.LogOptions{
 		Follow:     c.Bool("follow"),
 		Previous:   c.Bool("previous"),
@@ -100,7 +105,7 @@ func (e *environment) logs(c *ucli.Context) error {
 			}
 		case container != "":
 			streams = append(streams, stream{pod.Name, container})
-		case len(pod.Spec.Containers) == 1 || selector != "":
+		case len(pod.Spec.Containers) == 1:
 			streams = append(streams, stream{pod.Name, pod.Spec.Containers[0].Name})
 		default:
 			if name := pod.Annotations["kubectl.kubernetes.io/default-container"]; name != "" {
@@ -155,9 +160,6 @@ func (e *environment) podsForLogs(c *ucli.Context, cl nodeClient, ns, selector s
 		if err != nil {
 			return nil, err
 		}
-		if len(objs) == 0 {
-			return nil, fmt.Errorf("No resources found in %s namespace.", ns)
-		}
 		return asPods(objs), nil
 	}
 	arg := c.Args().First()
@@ -170,6 +172,10 @@ func (e *environment) podsForLogs(c *ucli.Context, cl nodeClient, ns, selector s
 		return nil, fmt.Errorf("the server doesn't have a resource type %q", kind)
 	}
 	obj, err := cl.Get(c.Context, r, ns, name)
+	if api.IsNotFound(err) {
+		// kubectl's words for the object the logs were asked of.
+		return nil, fmt.Errorf("error from server (NotFound): %s %q not found in namespace %q", r.GroupResource(), name, ns)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -184,20 +190,77 @@ func (e *environment) podsForLogs(c *ucli.Context, cl nodeClient, ns, selector s
 	if err != nil {
 		return nil, err
 	}
+	// As kubectl: the pods the selector matches, owned or not; the one
+	// most worth reading first (see byLogging), and a word on stderr when
+	// there was a choice.
 	pods := asPods(objs)
-	var owned []*api.Pod
-	for _, p := range pods {
-		if ref := p.ObjectMeta.ControllerRef(); ref != nil && ref.UID == obj.GetObjectMeta().UID {
-			owned = append(owned, p)
-		}
-	}
-	if len(owned) == 0 {
+	if len(pods) == 0 {
 		return nil, fmt.Errorf("no pods of %s/%s found", strings.ToLower(r.Kind), name)
 	}
-	sort.Slice(owned, func(i, j int) bool {
-		return owned[i].CreationTimestamp.Before(owned[j].CreationTimestamp.Time)
-	})
-	return owned[:1], nil
+	sort.SliceStable(pods, func(i, j int) bool { return byLogging(pods[i], pods[j]) })
+	if len(pods) > 1 {
+		fmt.Fprintf(e.stderr, "Found %d pods, using pod/%s\n", len(pods), pods[0].Name)
+	}
+	return pods[:1], nil
+}
+
+// byLogging orders the pods of an owner as kubectl picks the one whose
+// logs it prints: scheduled first; Running, then Unknown, then Pending;
+// ready first, and of two ready ones the one ready longer; more restarts
+// first; then the older.
+func byLogging(a, b *api.Pod) bool {
+	if (a.Spec.NodeName == "") != (b.Spec.NodeName == "") {
+		return a.Spec.NodeName != ""
+	}
+	phase := func(p *api.Pod) int {
+		// Other phases (Succeeded, Failed) count as Running, as kubectl's.
+		switch p.Status.Phase {
+		case api.PodUnknown:
+			return 1
+		case api.PodPending:
+			return 2
+		}
+		return 0
+	}
+	if phase(a) != phase(b) {
+		return phase(a) < phase(b)
+	}
+	ra, rb := readySince(a), readySince(b)
+	if ra.IsZero() != rb.IsZero() {
+		return !ra.IsZero()
+	}
+	if !ra.IsZero() && !ra.Equal(rb) {
+		return ra.Before(rb)
+	}
+	if ca, cb := maxRestarts(a), maxRestarts(b); ca != cb {
+		return ca > cb
+	}
+	ta, tb := a.CreationTimestamp.Time, b.CreationTimestamp.Time
+	if !ta.Equal(tb) {
+		if ta.IsZero() || tb.IsZero() {
+			return tb.IsZero()
+		}
+		return ta.Before(tb)
+	}
+	return false
+}
+
+// readySince is when the pod last became ready; zero if it is not.
+func readySince(p *api.Pod) time.Time {
+	for _, c := range p.Status.Conditions {
+		if c.Type == api.PodReady && c.Status == api.ConditionTrue {
+			return c.LastTransitionTime.Time
+		}
+	}
+	return time.Time{}
+}
+
+func maxRestarts(p *api.Pod) int32 {
+	var n int32
+	for _, s := range p.Status.ContainerStatuses {
+		n = max(n, s.RestartCount)
+	}
+	return n
 }
 
 func ownerSelector(obj api.Object) (string, error) {
