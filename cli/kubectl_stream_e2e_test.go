@@ -14,6 +14,7 @@ import (
 
 	"github.com/wasmlet/wasmlet/api"
 	"github.com/wasmlet/wasmlet/client"
+	examples "github.com/wasmlet/wasmlet/wasm-examples"
 )
 
 // The comparison of the verbs that run on: watches (get -w, get
@@ -353,11 +354,161 @@ func (c *comparer) sameEdit(mode, line string) {
 	}
 }
 
+var (
+	streamGuestsOnce sync.Once
+	streamGuestPaths map[string]string
+	streamGuestsErr  error
+)
+
+// streamGuests builds hello, crash and graceful and compiles them into the
+// test processes' shared compilation cache (see precompile), once.
+func streamGuests(t *testing.T) map[string]string {
+	t.Helper()
+	myweb(t) // sets cacheDir
+	streamGuestsOnce.Do(func() {
+		streamGuestPaths = map[string]string{"myweb": myweb(t)}
+		args := []string{"run", devVersion, "../testdata/precompile", cacheDir}
+		for _, name := range []string{"hello", "crash", "graceful"} {
+			p, err := examples.Build(name)
+			if err != nil {
+				streamGuestsErr = err
+				return
+			}
+			streamGuestPaths[name] = p
+			args = append(args, p)
+		}
+		cmd := exec.Command("go", args...)
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			streamGuestsErr = fmt.Errorf("precompiling: %v\n%s", err, out)
+		}
+	})
+	if streamGuestsErr != nil {
+		t.Fatal(streamGuestsErr)
+	}
+	return streamGuestPaths
+}
+
+// streamLogPods are the pods whose logs both programs read: s-one prints
+// two lines, s-two has two containers, s-g waits for SIGTERM, and s-web's
+// two pods serve.
+const streamLogPods = `apiVersion: v1
+kind: Pod
+metadata:
+  name: s-one
+  labels: {app: s-x}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: c
+    image: CRASH
+    env: [{name: CRASH_AFTER, value: 0s}, {name: EXIT_CODE, value: "0"}]
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: s-two
+  labels: {app: s-x}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: a
+    image: HELLO
+  - name: b
+    image: CRASH
+    env: [{name: CRASH_AFTER, value: 0s}, {name: EXIT_CODE, value: "0"}]
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: s-g
+spec:
+  containers:
+  - name: g
+    image: GRACEFUL
+    env: [{name: DRAIN, value: 10ms}]
+---
+apiVersion: apps/v1
+kind: ReplicaSet
+metadata:
+  name: s-web
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {app: s-web}
+  template:
+    metadata:
+      labels: {app: s-web}
+    spec:
+      containers:
+      - name: web
+        image: MYWEB
+`
+
 func TestKubectlStreams(t *testing.T) {
 	bin, err := exec.LookPath("kubectl")
 	if err != nil {
 		t.Skip("kubectl is not in PATH: the comparison of wasmlet's CLI with the real kubectl is skipped")
 	}
+	t.Run("logs", func(t *testing.T) {
+		guests := streamGuests(t)
+		c := &comparer{t: t, kubectl: bin, kubeconfig: testNode(t), home: t.TempDir(), dir: t.TempDir()}
+		pods := strings.NewReplacer("CRASH", guests["crash"], "HELLO", guests["hello"], "GRACEFUL", guests["graceful"], "MYWEB", guests["myweb"]).Replace(streamLogPods)
+		c.kubectlStdin(pods, "apply", "-f", "-")
+		ready := regexp.MustCompile(`(?m)^s-g +1/1 +Running`)
+		done := regexp.MustCompile(`(?m)^s-one +0/1 +Completed`)
+		done2 := regexp.MustCompile(`(?m)^s-two +0/2 +Completed`)
+		web := regexp.MustCompile(`(?m)^s-web-\w+ +1/1 +Running(.*\n)*s-web-\w+ +1/1 +Running`)
+		if !poll(func() bool {
+			out := c.runKubectl("", []string{"get", "pods"}).stdout
+			return ready.MatchString(out) && done.MatchString(out) && done2.MatchString(out) && web.MatchString(out)
+		}) {
+			t.Fatalf("the pods did not start: %s", c.runKubectl("", []string{"get", "pods"}).stdout)
+		}
+		for _, line := range []string{
+			"logs s-one",
+			"logs s-one --tail=1",
+			"logs s-one --timestamps",
+			"logs s-one -f",
+			"logs pod/s-one",
+			"logs s-two",
+			"logs s-two b",
+			"logs s-two -c b",
+			"logs s-two --all-containers",
+			"logs s-two --all-containers --prefix",
+			"logs -l app=s-x",
+			"logs -l app=s-x --prefix",
+			"logs -l app=s-x --all-containers --prefix",
+			"logs -l app=s-x --tail=1",
+			"logs -l app=s-web --prefix",
+			"logs rs/s-web",
+			"logs s-g",
+			"logs nope",
+			"logs rs/nope",
+			"logs -l app=nope",
+		} {
+			c.same(line, false)
+		}
+
+		// Followed until the container ends: s-g ends on SIGTERM.
+		k, w := c.startKubectl([]string{}, "logs", "s-g", "-f"), c.startWasmlet(nil, "logs", "s-g", "-f")
+		if !poll(func() bool { return k.stdout.String() != "" && w.stdout.String() != "" }) {
+			t.Errorf("logs -f printed nothing: %q %q", k.stdout.String(), w.stdout.String())
+		}
+		c.kubectlOK("delete", "pod", "s-g", "--wait=false")
+		for _, r := range []*streamRun{k, w} {
+			select {
+			case <-r.done:
+			case <-time.After(30 * time.Second):
+				t.Fatal("logs -f did not end with the container")
+			}
+		}
+		kr := result{k.code, k.stdout.String(), k.stderr.String()}
+		wr := result{w.code, w.stdout.String(), w.stderr.String()}
+		if kr != wr || !strings.Contains(kr.stdout, "got SIGTERM, exiting") {
+			t.Errorf("logs s-g -f:\nkubectl: exit %d\n%s%s\nwasmlet: exit %d\n%s%s", kr.code, kr.stdout, kr.stderr, wr.code, wr.stdout, wr.stderr)
+		}
+	})
 	t.Run("watch", func(t *testing.T) {
 		c := &comparer{t: t, kubectl: bin, kubeconfig: e2eNode(t), home: t.TempDir(), dir: t.TempDir()}
 		c.kubectlStdin(fmt.Sprintf(streamPod, "s-a", "s-w"), "create", "-f", "-")
