@@ -32,11 +32,12 @@ import (
 //     does); the exit codes of stopped watches are not compared;
 //   - the temporary file that edit keeps after a failed edit has a random
 //     name in both programs: <edit-file>;
-//   - times in the editor's file and in logs --timestamps are the node's
-//     and equal, except for twins' creationTimestamp: RFC 3339 times of
-//     twins become <time>;
-//   - lines of logs followed from several pods at once interleave as the
-//     streams deliver them: they are compared sorted.
+//   - edit runs on twins; their creationTimestamps differ: RFC 3339
+//     times in edit's files and outputs become <time>.
+//
+// kubectl ends a watch given --request-timeout silently with exit 0;
+// wasmlet's CLI has no --request-timeout, so the watches here are
+// stopped as a user stops them.
 
 // kubectlLog is a line of kubectl's own log (-v=6).
 var kubectlLog = regexp.MustCompile(`(?m)^[IWEF]\d{4} \d\d:\d\d:\d\d\.\d+ +\d+ [^\]]+\] .*\n`)
