@@ -141,10 +141,7 @@ func patchFailure(err error, m manifest, plan applyPlan) error {
 	if !errors.As(err, &st) || st.Reason == api.StatusReasonInvalid {
 		return err
 	}
-	gv := m.resource.APIVersion()
-	if m.resource.Group == "" {
-		gv = "/" + gv
-	}
+	gv := groupVersion(m.resource)
 	c := *st
 	c.Message = fmt.Sprintf("error when applying patch:\n%s\nto:\nResource: %q, GroupVersionKind: %q\nName: %q, Namespace: %q\nfor: %q: error when patching %q: %s",
 		plan.patch, gv+", Resource="+m.resource.Resource, gv+", Kind="+m.resource.Kind, plan.name, nsOf(m.resource, plan.namespace), m.source, m.source, st.Message)

@@ -61,7 +61,7 @@ func TestUsageErrors(t *testing.T) {
 		args   string
 		stderr string
 	}{
-		{"get", "error: Required resource not specified."},
+		{"get", "You must specify the type of resource to get. Use \"wasmlet api-resources\" for a complete list of supported resources.\n\nerror: Required resource not specified."},
 		{"get services", `error: the server doesn't have a resource type "services"`},
 		{"get pods,svc", `error: the server doesn't have a resource type "svc"`},
 		{"get pods --bogus", "error: unknown flag: --bogus\nSee 'wasmlet get --help' for usage."},

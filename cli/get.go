@@ -47,9 +47,11 @@ func (e *environment) get(c *ucli.Context) error {
 		return err
 	}
 	if c.NArg() == 0 {
+		fmt.Fprintln(e.stderr, "You must specify the type of resource to get. Use \"wasmlet api-resources\" for a complete list of supported resources.")
+		fmt.Fprintln(e.stderr)
 		return errors.New("Required resource not specified.\n" +
-			"Use \"wasmlet get <resource>\" with one of: pods (po), replicasets (rs), replicationcontrollers (rc), events (ev), namespaces (ns), nodes (no).\n" +
-			"See 'wasmlet get --help' for usage.")
+			"Use \"wasmlet explain <resource>\" for a detailed description of that resource (e.g. wasmlet explain pods).\n" +
+			"See 'wasmlet get -h' for help and examples")
 	}
 	refs, err := parseResourceArgs(c.Args().Slice())
 	if err != nil {
@@ -91,7 +93,7 @@ func (e *environment) get(c *ucli.Context) error {
 		if len(ref.names) == 0 {
 			f.objects, err = cl.List(c.Context, ref.resource, scopedNamespace(ref.resource, listNS), listOpts)
 			if err != nil {
-				return err
+				return listFailure(err, ref.resource, listOpts)
 			}
 		}
 		for _, name := range ref.names {
@@ -335,4 +337,30 @@ func scopedNamespace(r *api.ResourceInfo, ns string) string {
 func isStatus(err error) bool {
 	var st *api.Status
 	return errors.As(err, &st)
+}
+
+// listFailure words a refused list as kubectl does, naming the resource
+// and the selectors.
+func listFailure(err error, r *api.ResourceInfo, o client.ListOptions) error {
+	var st *api.Status
+	if !errors.As(err, &st) || (st.Reason != api.StatusReasonBadRequest && st.Reason != api.StatusReasonNotFound) {
+		return err
+	}
+	gvr := groupVersion(r) + ", Resource=" + r.Resource
+	c := *st
+	if o.LabelSelector == "" && o.FieldSelector == "" {
+		c.Message = fmt.Sprintf("Unable to list %q: %s", gvr, st.Message)
+	} else {
+		c.Message = fmt.Sprintf("Unable to find %q that match label selector %q, field selector %q: %s", gvr, o.LabelSelector, o.FieldSelector, st.Message)
+	}
+	return &c
+}
+
+// groupVersion is r's group and version as kubectl's messages print them:
+// "apps/v1", and "/v1" for the core group.
+func groupVersion(r *api.ResourceInfo) string {
+	if r.Group == "" {
+		return "/" + r.APIVersion()
+	}
+	return r.APIVersion()
 }

@@ -31,9 +31,10 @@ import (
 //   - twins have their own uids and resourceVersions, which are left out;
 //     uids are left out everywhere, so that the age pattern never matches
 //     inside one;
-//   - the program's own name in messages ("wasmlet apply should only be
-//     used ...", "Use \"wasmlet api-resources\"", "See 'wasmlet logs -h'")
-//     is read as kubectl;
+//   - the program's own name where messages name a command ("wasmlet
+//     apply should only be used ...", "Use \"wasmlet api-resources\"",
+//     "See 'wasmlet logs -h'", "e.g. wasmlet explain pods") is read as
+//     kubectl;
 //   - diff's header lines name temporary directories and times, which
 //     differ from run to run; they are compared without them.
 
@@ -132,10 +133,13 @@ func normalizeE2E(s string, twins bool) string {
 }
 
 func fromWasmlet(s string) string {
-	s = strings.ReplaceAll(s, "See 'wasmlet ", "See 'kubectl ")
-	s = strings.ReplaceAll(s, "wasmlet apply", "kubectl apply")
-	s = strings.ReplaceAll(s, "wasmlet create", "kubectl create")
-	return strings.ReplaceAll(s, `"wasmlet api-resources"`, `"kubectl api-resources"`)
+	return strings.NewReplacer(
+		"'wasmlet ", "'kubectl ", // See 'wasmlet logs -h'
+		`"wasmlet `, `"kubectl `, // Use "wasmlet api-resources"
+		"e.g. wasmlet ", "e.g. kubectl ",
+		"wasmlet apply", "kubectl apply",
+		"wasmlet create", "kubectl create",
+	).Replace(s)
 }
 
 // same runs line (split on spaces; {DIR} is the manifests' directory)
@@ -329,7 +333,11 @@ func TestKubectlComparison(t *testing.T) {
 		"api-versions",
 		"events",
 		"events --for rs/k-web",
-		// Usage errors.
+		// Usage errors, and refusals of the node in kubectl's words.
+		"get",
+		"get pods -l a%b",
+		"get pods --field-selector=nope=1",
+		"logs k-pod -c nope",
 		"describe",
 		"explain",
 		"explain nope",
@@ -346,6 +354,7 @@ func TestKubectlComparison(t *testing.T) {
 		c.same(line, false)
 	}
 	c.knownDifference("get pods -o nope", "the list of output formats: wasmlet has no Go templates (go-template, template and their -file forms)")
+	c.knownDifference("get pods --sort-by=.nope", "kubectl 1.32 prints \"No resources found\" and exits 0 when no object has the field; wasmlet says that no object has it, and exits 1")
 
 	// Verbs that change objects, on twins.
 	c.twinFile("pod2", strings.Replace(fmt.Sprintf(e2ePod, "back"), "{N}pod", "{N}pod2", 1))

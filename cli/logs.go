@@ -104,6 +104,9 @@ func (e *environment) logs(c *ucli.Context) error {
 				streams = append(streams, stream{pod.Name, ct.Name})
 			}
 		case container != "":
+			if !hasContainer(pod, container) {
+				return fmt.Errorf("container %s is not valid for pod %s", container, pod.Name)
+			}
 			streams = append(streams, stream{pod.Name, container})
 		case len(pod.Spec.Containers) == 1:
 			streams = append(streams, stream{pod.Name, pod.Spec.Containers[0].Name})
@@ -294,4 +297,15 @@ func containerNames(pod *api.Pod) string {
 		names[i] = c.Name
 	}
 	return strings.Join(names, ", ")
+}
+
+// hasContainer reports whether pod has a container named name; kubectl
+// checks it before it asks for the logs.
+func hasContainer(pod *api.Pod, name string) bool {
+	for _, c := range append(pod.Spec.InitContainers, pod.Spec.Containers...) {
+		if c.Name == name {
+			return true
+		}
+	}
+	return false
 }
