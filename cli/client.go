@@ -2,10 +2,13 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
+	"time"
 
 	ucli "github.com/urfave/cli/v2"
 
@@ -37,7 +40,24 @@ func clientFlags() []ucli.Flag {
 	return []ucli.Flag{
 		&ucli.StringFlag{Name: "kubeconfig", Usage: "path to the kubeconfig file (default: $KUBECONFIG, then the default data dir's)"},
 		&ucli.StringFlag{Name: "namespace", Aliases: []string{"n"}, Usage: "the namespace of the request"},
+		&ucli.StringFlag{Name: "request-timeout", Value: "0",
+			Usage: "how long to wait for an answer of the node (1s, 2m, 3h; a bare number is seconds; 0 waits for ever); a watch ends after it"},
 	}
+}
+
+// requestTimeout parses --request-timeout as kubectl does.
+func requestTimeout(c *ucli.Context) (time.Duration, error) {
+	s := c.String("request-timeout")
+	if s == "" {
+		return 0, nil
+	}
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil && n >= 0 {
+		return time.Duration(n) * time.Second, nil
+	}
+	if d, err := time.ParseDuration(s); err == nil && d >= 0 {
+		return d, nil
+	}
+	return 0, errors.New("Invalid timeout value. Timeout must be a single integer in seconds, or an integer followed by a corresponding time unit (e.g. 1s | 2m | 3h)")
 }
 
 // allNamespacesFlag is -A of the verbs that can span namespaces.
@@ -65,6 +85,10 @@ func (e *environment) env(key string) string {
 
 // connect returns a client for the node the flags point at.
 func (e *environment) connect(c *ucli.Context) (nodeClient, error) {
+	timeout, err := requestTimeout(c)
+	if err != nil {
+		return nil, err
+	}
 	if e.dial != nil {
 		return e.dial(e.kubeconfigPath(c))
 	}
@@ -72,6 +96,7 @@ func (e *environment) connect(c *ucli.Context) (nodeClient, error) {
 	if err != nil {
 		return nil, err
 	}
+	cl.SetRequestTimeout(timeout)
 	// The node's warnings (fields of a file it does not implement or
 	// know) are printed as kubectl prints them.
 	cl.OnWarning(func(text string) { fmt.Fprintf(e.stderr, "Warning: %s\n", text) })

@@ -333,7 +333,11 @@ func TestKubectlComparison(t *testing.T) {
 		"api-versions",
 		"events",
 		"events --for rs/k-web",
+		// A watch that the node ends after --request-timeout.
+		"get rs -w --request-timeout=1s",
+		"get pods -l app=none -w --request-timeout=1",
 		// Usage errors, and refusals of the node in kubectl's words.
+		"get pods --request-timeout=x",
 		"get",
 		"get pods -l a%b",
 		"get pods --field-selector=nope=1",

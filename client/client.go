@@ -54,6 +54,7 @@ type Client struct {
 	namespace string
 	http      *http.Client
 	warn      func(string)
+	timeout   time.Duration // of one request; 0 = none
 }
 
 // Config says how to reach a node.
@@ -339,6 +340,11 @@ func reasonForCode(code int) api.StatusReason {
 
 // doJSON sends a request and decodes the successful answer into out.
 func (c *Client) doJSON(ctx context.Context, method, path string, query url.Values, contentType string, body []byte, out any) error {
+	if c.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.timeout)
+		defer cancel()
+	}
 	resp, err := c.do(ctx, method, path, query, contentType, body)
 	if err != nil {
 		return err

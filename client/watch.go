@@ -27,8 +27,12 @@ type WatchEvent struct {
 
 // Watch streams the changes of r's objects in namespace ("" = all) that
 // opts select. The channel is closed when ctx ends, the node ends the
-// watch, or the connection breaks (after an event with Err).
+// watch (after opts.TimeoutSeconds, or the client's request timeout), or
+// the connection breaks (after an event with Err).
 func (c *Client) Watch(ctx context.Context, r *api.ResourceInfo, namespace string, opts ListOptions) (<-chan WatchEvent, error) {
+	if opts.TimeoutSeconds == 0 && c.timeout > 0 {
+		opts.TimeoutSeconds = max(int64(c.timeout/time.Second), 1)
+	}
 	q := opts.query()
 	q.Set("watch", "true")
 	q.Set("allowWatchBookmarks", "false")

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/wasmlet/wasmlet/api"
 )
@@ -50,6 +51,11 @@ func (c *Client) UpdateJSON(ctx context.Context, r *api.ResourceInfo, namespace,
 func (c *Client) PatchWith(ctx context.Context, r *api.ResourceInfo, namespace, name string, pt PatchType, data []byte, o WriteOptions) (api.Object, error) {
 	return c.objectRequest(ctx, r, http.MethodPatch, resourcePath(r, c.ns(r, namespace), name, ""), o.query(), string(pt), data)
 }
+
+// SetRequestTimeout bounds every request that is answered at once to d,
+// and asks the node to end a watch after d (kubectl's --request-timeout);
+// 0 is no bound. It must be set before the client is used.
+func (c *Client) SetRequestTimeout(d time.Duration) { c.timeout = d }
 
 // OnWarning makes f receive the text of every warning the node sends with
 // an answer (a Warning header, "299 - \"text\""), as kubectl prints them
