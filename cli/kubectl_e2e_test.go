@@ -434,6 +434,10 @@ func TestKubectlComparison(t *testing.T) {
 		"diff -f {DIR}/typo4.{N}yaml",
 		"create -f {DIR}/unimpl.{N}yaml",
 		"get pod {N}pod3 -o jsonpath={.spec.hostPID}",
+		"delete pod {N}pod3 --now",
+		"delete pod {N}pod4 --cascade=foreground --grace-period=5",
+		"delete -f {DIR}/typo-live.{N}yaml",
+		"delete pod {N}pod4 {N}nope --ignore-not-found",
 	} {
 		c.same(line, true)
 	}
