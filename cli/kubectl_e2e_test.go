@@ -363,6 +363,7 @@ func TestKubectlComparison(t *testing.T) {
 	// Verbs that change objects, on twins.
 	c.twinFile("pod2", strings.Replace(fmt.Sprintf(e2ePod, "back"), "{N}pod", "{N}pod2", 1))
 	c.twinFile("rs3", fmt.Sprintf(e2eRS, 3, ""))
+	c.twinFile("patch", "metadata:\n  labels:\n    patched: \"yes\"\n")
 	c.twinFile("typo", strings.Replace(fmt.Sprintf(e2ePod, "t"), "  containers:", "  containerz:", 1))
 	c.twinFile("rs-env", fmt.Sprintf(e2eRS, 2, "        - name: B\n          value: \"2\"\n"))
 	for _, line := range []string{
@@ -378,6 +379,8 @@ func TestKubectlComparison(t *testing.T) {
 		`patch pod {N}pod2 --type merge -p {"metadata":{"labels":{"m":"1"}}}`,
 		`patch pod {N}pod2 --type json -p [{"op":"replace","path":"/spec/containers/0/image","value":"hello2.wasm"}]`,
 		`patch pod {N}pod2 -p {"spec":{"containers":[{"name":"c","env":[{"name":"X","value":"y"}]}]}}`,
+		"patch pod {N}pod2 --patch-file {DIR}/patch.{N}yaml",
+		"patch pod {N}pod2 --type merge --patch-file {DIR}/patch.{N}yaml",
 		"get pod {N}pod2 -o yaml",
 
 		// apply: created, unchanged, configured (scaled), configured
@@ -399,6 +402,13 @@ func TestKubectlComparison(t *testing.T) {
 		"replace -f {DIR}/rs3.{N}yaml",
 		"get rs {N}web -o jsonpath={.spec.replicas};{.spec.template.spec.containers[0].env[*].name}",
 		"label pods -l tier=back where={N}here --overwrite",
+		"label pods --all {N}batch=x",
+		"label pods --all {N}batch-",
+		"annotate pods --all {N}note=x",
+		"annotate pods -l tier=back {N}note-",
+		"scale --replicas=2 rs/{N}web",
+		"scale -f {DIR}/rs.{N}yaml --replicas=1",
+		"get rs {N}web -o jsonpath={.spec.replicas}",
 		"annotate pod {N}pod2 note-",
 		"logs {N}pod2",
 		"replace --force -f {DIR}/pod2.{N}yaml",
