@@ -28,7 +28,9 @@ import (
 //   - commands that change objects run on twins: kubectl on k-NAME,
 //     wasmlet on w-NAME, equally long names so that columns keep their
 //     widths; "w-" names in wasmlet's output are read as "k-";
-//   - twins have their own uids and resourceVersions, which are left out;
+//   - twins have their own uids, resourceVersions and times (created a
+//     moment apart, in two different seconds now and then), which are
+//     left out;
 //     uids are left out everywhere, so that the age pattern never matches
 //     inside one;
 //   - the program's own name where messages name a command ("wasmlet
@@ -116,6 +118,7 @@ func (c *comparer) runWasmlet(stdin string, args []string) result {
 var (
 	e2eUIDs    = regexp.MustCompile(`\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b`)
 	e2eRVs     = regexp.MustCompile(`resourceVersion: "\d+"|"resourceVersion": "\d+"`)
+	e2eTimes   = regexp.MustCompile(`\b\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\b`)
 	e2eAges    = regexp.MustCompile(`\b\d+(s|m|h|d|y)(\d+(s|m|h))?\b`)
 	e2eTwins   = regexp.MustCompile(`\bw-`)
 	e2eDiffHdr = regexp.MustCompile(`(?m)^(diff -u -N|---|\+\+\+) .*\n`)
@@ -128,6 +131,7 @@ func normalizeE2E(s string, twins bool) string {
 	if twins {
 		s = e2eTwins.ReplaceAllString(s, "k-")
 		s = e2eRVs.ReplaceAllString(s, "resourceVersion: <rv>")
+		s = e2eTimes.ReplaceAllString(s, "<time>")
 	}
 	return s
 }
