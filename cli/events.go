@@ -27,7 +27,7 @@ func (e *environment) eventsCommand() *ucli.Command {
 			&ucli.BoolFlag{Name: "no-headers", Usage: "leave out the header line"},
 			&ucli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "json or yaml"},
 		),
-		Action: e.events,
+		Action: interruptible(func(c *ucli.Context) bool { return c.Bool("watch") }, e.events),
 	}
 }
 

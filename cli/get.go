@@ -31,7 +31,7 @@ func (e *environment) getCommand() *ucli.Command {
 			&ucli.BoolFlag{Name: "watch", Aliases: []string{"w"}, Usage: "after listing, print each change of the objects"},
 			&ucli.BoolFlag{Name: "watch-only", Usage: "print each change of the objects, without listing them first"},
 		),
-		Action: e.get,
+		Action: interruptible(func(c *ucli.Context) bool { return c.Bool("watch") || c.Bool("watch-only") }, e.get),
 	}
 }
 

@@ -157,8 +157,9 @@ func TestGetWatch(t *testing.T) {
 		"a-much-longer-name   0/1              0          60s\n"+
 		"a                    0/1     Running   0          60s\n"+
 		"a-much-longer-name   0/1               0          60s\n")
-	if code := stop(); code != 0 {
-		t.Errorf("get -w ended with %d", code)
+	// Interrupted, as kubectl's, it exits 1.
+	if code := stop(); code != 1 {
+		t.Errorf("get -w ended with %d, want 1", code)
 	}
 
 	stdout, _, stop = startLine(t, node, now, "get pods -w -o jsonpath={.metadata.name}{\"\\n\"}")

@@ -33,7 +33,7 @@ func (e *environment) logsCommand() *ucli.Command {
 			&ucli.BoolFlag{Name: "all-containers", Usage: "print the logs of every container of the pods"},
 			&ucli.BoolFlag{Name: "prefix", Usage: "prefix each line with the pod and container it came from"},
 		),
-		Action: e.logs,
+		Action: interruptible(func(c *ucli.Context) bool { return c.Bool("follow") }, e.logs),
 	}
 }
 

@@ -180,3 +180,18 @@ func (p *watchPrinter) print(items []printers.Item) error {
 	}
 	return p.rows.WriteRows(append(rows, t.Rows...))
 }
+
+// interruptible is the action of a verb that streams until it is
+// interrupted (get -w, events -w, logs -f), when streaming says it does:
+// as kubectl, the verb then exits 1 when Ctrl-C (the end of the command's
+// context) stops it, whatever it printed. A watch the node ends, after
+// --request-timeout, is a success.
+func interruptible(streaming func(*ucli.Context) bool, action ucli.ActionFunc) ucli.ActionFunc {
+	return func(c *ucli.Context) error {
+		err := action(c)
+		if streaming(c) && c.Context.Err() != nil {
+			return exitError{1}
+		}
+		return err
+	}
+}
