@@ -105,9 +105,6 @@ func (e *environment) describe(c *ucli.Context) error {
 	}
 
 	showEvents := c.Bool("show-events")
-	if !c.IsSet("show-events") && (len(errs) > 0 || len(found) > 1) {
-		showEvents = false
-	}
 	// `describe TYPE NAME` of a name that does not exist describes the
 	// objects whose names begin with it, as kubectl does.
 	if args := c.Args().Slice(); len(errs) > 0 && api.IsNotFound(errs[0]) && len(args) == 2 && len(manifests) == 0 {

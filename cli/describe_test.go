@@ -104,8 +104,8 @@ func TestDescribeVerb(t *testing.T) {
 	podEvents := []string{"myweb-rs-x2b4k.1", "myweb-rs-x2b4k.3", "myweb-rs-x2b4k.2"}
 	myweb := description("pods", "default", "myweb-rs-x2b4k", podEvents)
 	mywebQuiet := description("pods", "default", "myweb-rs-x2b4k", nil)
-	crasherQuiet := description("pods", "default", "crasher", nil)
-	pendingQuiet := description("pods", "default", "pending", nil)
+	crasher := description("pods", "default", "crasher", []string{"crasher.1"})
+	pending := description("pods", "default", "pending", []string{})
 	crasherFile := writeFile(t, "crasher.yaml", "apiVersion: v1\nkind: Pod\nmetadata:\n  name: crasher\nspec:\n  containers:\n  - name: crasher\n    image: crash.wasm\n")
 
 	tests := []struct {
@@ -117,12 +117,14 @@ func TestDescribeVerb(t *testing.T) {
 		{line: "describe pod myweb-rs-x2b4k", stdout: myweb},
 		{line: "describe pods/myweb-rs-x2b4k", stdout: myweb},
 		{line: "describe po myweb-rs-x2b4k --show-events=false", stdout: mywebQuiet},
-		{line: "describe pod myweb", stdout: mywebQuiet + "\n"},
-		{line: "describe pod myweb --show-events", stdout: myweb + "\n"},
+		// As kubectl 1.32, every object described shows its events, however
+		// many there are and however they were found.
+		{line: "describe pod myweb", stdout: myweb + "\n"},
+		{line: "describe pod myweb --show-events=false", stdout: mywebQuiet + "\n"},
 		{line: "describe pod nope", code: 1, stderr: "Error from server (NotFound): pods \"nope\" not found\n"},
-		{line: "describe pod myweb-rs-x2b4k nope", code: 1, stdout: mywebQuiet,
+		{line: "describe pod myweb-rs-x2b4k nope", code: 1, stdout: myweb,
 			stderr: "Error from server (NotFound): pods \"nope\" not found\n"},
-		{line: "describe pods", stdout: crasherQuiet + "\n\n" + mywebQuiet + "\n\n" + pendingQuiet},
+		{line: "describe pods", stdout: crasher + "\n\n" + myweb + "\n\n" + pending},
 		{line: "describe pods -l app=web", stdout: myweb},
 		{line: "describe pods -l app=none", stderr: "No resources found in default namespace.\n"},
 		{line: "describe pods -A -l app=none", stderr: "No resources found\n"},
