@@ -26,7 +26,7 @@ func (e *environment) describeCommand() *ucli.Command {
 			&ucli.StringSliceFlag{Name: "filename", Aliases: []string{"f"}, Usage: "file, directory or - (stdin) naming the objects to describe"},
 			&ucli.BoolFlag{Name: "recursive", Aliases: []string{"R"}, Usage: "read the directories of -f recursively"},
 			&ucli.StringFlag{Name: "selector", Aliases: []string{"l"}, Usage: "label selector (-l app=web,tier!=db)"},
-			&ucli.BoolFlag{Name: "show-events", Value: true, Usage: "show the events about the object (default: for a single object only)"},
+			&ucli.BoolFlag{Name: "show-events", Value: true, Usage: "show the events about each object"},
 		),
 		Action: e.describe,
 	}
