@@ -228,14 +228,14 @@ func byLogging(a, b *api.Pod) bool {
 	if phase(a) != phase(b) {
 		return phase(a) < phase(b)
 	}
-	ra, rb := readySince(a), readySince(b)
+	ra, rb := api.PodReadyTime(a), api.PodReadyTime(b)
 	if ra.IsZero() != rb.IsZero() {
 		return !ra.IsZero()
 	}
 	if !ra.IsZero() && !ra.Equal(rb) {
 		return ra.Before(rb)
 	}
-	if ca, cb := maxRestarts(a), maxRestarts(b); ca != cb {
+	if ca, cb := api.MaxContainerRestarts(a), api.MaxContainerRestarts(b); ca != cb {
 		return ca > cb
 	}
 	ta, tb := a.CreationTimestamp.Time, b.CreationTimestamp.Time
@@ -246,24 +246,6 @@ func byLogging(a, b *api.Pod) bool {
 		return ta.Before(tb)
 	}
 	return false
-}
-
-// readySince is when the pod last became ready; zero if it is not.
-func readySince(p *api.Pod) time.Time {
-	for _, c := range p.Status.Conditions {
-		if c.Type == api.PodReady && c.Status == api.ConditionTrue {
-			return c.LastTransitionTime.Time
-		}
-	}
-	return time.Time{}
-}
-
-func maxRestarts(p *api.Pod) int32 {
-	var n int32
-	for _, s := range p.Status.ContainerStatuses {
-		n = max(n, s.RestartCount)
-	}
-	return n
 }
 
 func ownerSelector(obj api.Object) (string, error) {

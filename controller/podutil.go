@@ -46,22 +46,6 @@ func isPodAvailable(p *api.Pod, minReadySeconds int32, now time.Time) bool {
 	return !c.LastTransitionTime.IsZero() && c.LastTransitionTime.Add(min).Before(now)
 }
 
-// podReadyTime is when the pod became Ready; zero when it is not.
-func podReadyTime(p *api.Pod) time.Time {
-	if c := podReadyCondition(p); c != nil && c.Status == api.ConditionTrue {
-		return c.LastTransitionTime.Time
-	}
-	return time.Time{}
-}
-
-func maxContainerRestarts(p *api.Pod) int32 {
-	var n int32
-	for _, s := range p.Status.ContainerStatuses {
-		n = max(n, s.RestartCount)
-	}
-	return n
-}
-
 func podDeletionCost(p *api.Pod) int32 {
 	v, ok := p.Annotations[podDeletionCostAnnotation]
 	if !ok {
@@ -115,12 +99,12 @@ func podDeletedFirst(a, b rankedPod, now time.Time) bool {
 		return a.rank > b.rank
 	}
 	if isPodReady(pa) && isPodReady(pb) {
-		ta, tb := podReadyTime(pa), podReadyTime(pb)
+		ta, tb := api.PodReadyTime(pa), api.PodReadyTime(pb)
 		if !ta.Equal(tb) {
 			return newerFirst(ta, tb, pa.UID, pb.UID, now)
 		}
 	}
-	if ra, rb := maxContainerRestarts(pa), maxContainerRestarts(pb); ra != rb {
+	if ra, rb := api.MaxContainerRestarts(pa), api.MaxContainerRestarts(pb); ra != rb {
 		return ra > rb
 	}
 	ta, tb := pa.CreationTimestamp.Time, pb.CreationTimestamp.Time
