@@ -263,12 +263,18 @@ spec:
       value: hi
 `
 
-func TestKubectlComparison(t *testing.T) {
+// kubectlPath is the kubectl to compare with; without one (a user's
+// machine), the test is skipped and says why.
+func kubectlPath(t *testing.T) string {
 	bin, err := exec.LookPath("kubectl")
 	if err != nil {
 		t.Skip("kubectl is not in PATH: the comparison of wasmlet's CLI with the real kubectl is skipped")
 	}
-	c := &comparer{t: t, kubectl: bin, kubeconfig: e2eNode(t), home: t.TempDir(), dir: t.TempDir()}
+	return bin
+}
+
+func TestKubectlComparison(t *testing.T) {
+	c := &comparer{t: t, kubectl: kubectlPath(t), kubeconfig: e2eNode(t), home: t.TempDir(), dir: t.TempDir()}
 
 	// Objects both programs read: created once, by kubectl.
 	c.twinFile("rs", fmt.Sprintf(e2eRS, 2, ""))

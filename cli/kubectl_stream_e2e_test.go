@@ -445,10 +445,7 @@ spec:
 `
 
 func TestKubectlStreams(t *testing.T) {
-	bin, err := exec.LookPath("kubectl")
-	if err != nil {
-		t.Skip("kubectl is not in PATH: the comparison of wasmlet's CLI with the real kubectl is skipped")
-	}
+	bin := kubectlPath(t)
 	t.Run("logs", func(t *testing.T) {
 		guests := streamGuests(t)
 		c := &comparer{t: t, kubectl: bin, kubeconfig: testNode(t), home: t.TempDir(), dir: t.TempDir()}
