@@ -185,6 +185,9 @@ func (e *environment) planApply(c *ucli.Context, cl nodeClient, m manifest, anno
 	}
 	live, err := cl.Get(c.Context, m.resource, plan.namespace, plan.name)
 	if api.IsNotFound(err) {
+		if meta, ok := modified["metadata"].(map[string]any); ok {
+			forCreate(meta)
+		}
 		plan.create, err = json.Marshal(modified)
 		return plan, err
 	}

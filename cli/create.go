@@ -53,7 +53,7 @@ func (e *environment) create(c *ucli.Context) error {
 	failed := false
 	for _, m := range manifests {
 		ns := objectNamespace(m.resource, m.object, namespace(c))
-		body, err := m.bodyJSON(ns, nil)
+		body, err := m.bodyJSON(ns, forCreate)
 		if err != nil {
 			return err
 		}

@@ -380,11 +380,20 @@ func TestKubectlComparison(t *testing.T) {
 	c.twinFile("pod2", strings.Replace(fmt.Sprintf(e2ePod, "back"), "{N}pod", "{N}pod2", 1))
 	c.twinFile("rs3", fmt.Sprintf(e2eRS, 3, ""))
 	c.twinFile("patch", "metadata:\n  labels:\n    patched: \"yes\"\n")
+	// A file taken from get -o yaml, under new names: created with the
+	// resourceVersion and uid of the object it came from cleared.
+	live := c.kubectlOK("get", "pod", "k-pod", "-o", "yaml")
+	c.twinFile("copy", strings.ReplaceAll(live, "name: k-pod", "name: {N}copy"))
+	c.twinFile("copy2", strings.ReplaceAll(live, "name: k-pod", "name: {N}copy2"))
 	c.twinFile("typo", strings.Replace(fmt.Sprintf(e2ePod, "t"), "  containers:", "  containerz:", 1))
 	c.twinFile("rs-env", fmt.Sprintf(e2eRS, 2, "        - name: B\n          value: \"2\"\n"))
 	for _, line := range []string{
 		"create -f {DIR}/pod2.{N}yaml",
 		"create -f {DIR}/pod2.{N}yaml",
+		"apply -f {DIR}/copy.{N}yaml",
+		"apply -f {DIR}/copy.{N}yaml",
+		"create -f {DIR}/copy2.{N}yaml",
+		"replace --force -f {DIR}/copy2.{N}yaml",
 		"label pod {N}pod2 color=red",
 		"label pod {N}pod2 color=blue",
 		"label pod {N}pod2 color=blue --overwrite",

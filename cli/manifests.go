@@ -93,6 +93,15 @@ func (m manifest) bodyJSON(namespace string, edit func(meta map[string]any)) ([]
 	return json.Marshal(obj)
 }
 
+// forCreate readies the metadata of a file's object to be created: a
+// file taken from `get -o yaml` names the resourceVersion and uid of the
+// object it was taken from, which the node refuses or ignores on a create,
+// so kubectl clears them, and so does wasmlet.
+func forCreate(meta map[string]any) {
+	delete(meta, "resourceVersion")
+	delete(meta, "uid")
+}
+
 // withSource words a refused write of a file's object as kubectl does,
 // naming what was done and the file: `error when creating "rs.yaml": ...`.
 // Invalid objects keep their own wording, which names the object.

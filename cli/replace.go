@@ -113,12 +113,7 @@ func (e *environment) forceReplace(c *ucli.Context, cl nodeClient, manifests []m
 	}
 	for _, m := range manifests {
 		ns := objectNamespace(m.resource, m.object, namespace(c))
-		// The object is new: the file's resourceVersion and uid, if it
-		// has them, were the old one's.
-		body, err := m.bodyJSON(ns, func(meta map[string]any) {
-			delete(meta, "resourceVersion")
-			delete(meta, "uid")
-		})
+		body, err := m.bodyJSON(ns, forCreate)
 		if err != nil {
 			return err
 		}
