@@ -193,8 +193,9 @@ func TestGetWatch(t *testing.T) {
 	stop()
 
 	for line, want := range map[string]string{
-		"get pods,rs -w":  "error: watch is only supported on individual resources and resource collections, but 2 resources were found\n",
-		"get pod a b -w":  "error: watch is only supported on individual resources and resource collections, but 2 resources were found\n",
+		"get pods,rs -w":  "error: you may only specify a single resource type\n",
+		"get pod a a -w":  "error: you may only watch a single resource or type of resource at a time\n",
+		"get pod a b -w":  "Error from server (NotFound): pods \"b\" not found\n",
 		"get pod nope -w": "Error from server (NotFound): pods \"nope\" not found\n",
 	} {
 		code, _, stderr := runLine(node, now, line)

@@ -224,6 +224,7 @@ spec:
         image: web.wasm
         ports:
         - containerPort: 8080
+          name: http
         env:
         - name: A
           value: "1"
@@ -334,6 +335,8 @@ func TestKubectlComparison(t *testing.T) {
 		"get events",
 		"get ev -o wide",
 		"get pods,rs -o wide -L app",
+		"get pods,rs -w",
+		"get pods k-pod w-pod -w",
 		"explain pods",
 		"explain pods.spec.restartPolicy",
 		"explain rs.spec.selector.matchExpressions",

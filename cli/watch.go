@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 
 	ucli "github.com/urfave/cli/v2"
@@ -30,14 +29,28 @@ func (e *environment) watchGet(c *ucli.Context, cl nodeClient, refs []resourceRe
 	if !ok {
 		return errors.New("this client cannot watch")
 	}
-	if len(refs) != 1 || len(refs[0].names) > 1 {
-		n := 0
-		for _, r := range refs {
-			n += max(len(r.names), 1)
-		}
-		return fmt.Errorf("watch is only supported on individual resources and resource collections, but %d resources were found", n)
+	if len(refs) != 1 {
+		return errors.New("you may only specify a single resource type")
 	}
 	ref := refs[0]
+	all := c.Bool("all-namespaces")
+	p := &watchPrinter{e: e, out: out, resource: ref.resource, opts: e.tableOptions(c, out, all),
+		rows: printers.NewRowWriter(e.stdout)}
+	if len(ref.names) > 1 {
+		// kubectl prints the objects named, then refuses to watch them.
+		var items []printers.Item
+		for _, name := range ref.names {
+			obj, err := cl.Get(c.Context, ref.resource, scopedNamespace(ref.resource, namespace(c)), name)
+			if err != nil {
+				return err
+			}
+			items = append(items, printers.Item{Resource: ref.resource, Object: obj})
+		}
+		if err := p.print(items); err != nil {
+			return err
+		}
+		return errors.New("you may only watch a single resource or type of resource at a time")
+	}
 	ns := scopedNamespace(ref.resource, listNS)
 	if len(ref.names) == 1 {
 		ns = scopedNamespace(ref.resource, namespace(c))
@@ -50,9 +63,6 @@ func (e *environment) watchGet(c *ucli.Context, cl nodeClient, refs []resourceRe
 	if len(ref.names) == 1 && len(objs) == 0 {
 		return api.NewNotFound(ref.resource.Group, ref.resource.Resource, ref.names[0])
 	}
-	all := c.Bool("all-namespaces")
-	p := &watchPrinter{e: e, out: out, resource: ref.resource, opts: e.tableOptions(c, out, all),
-		rows: printers.NewRowWriter(e.stdout)}
 	// Unlike get without -w, an empty list says nothing: kubectl's watch
 	// prints "No resources found" neither.
 	if !c.Bool("watch-only") {

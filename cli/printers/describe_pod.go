@@ -186,16 +186,13 @@ func (d *describer) containers(label string, containers []api.Container, statuse
 	}
 }
 
-// containerPorts is the Port and Host Port lines: `8080/TCP (http), ...`.
+// containerPorts is the Port and Host Port lines: `8080/TCP, 9090/UDP`,
+// without the ports' names, as kubectl 1.32 prints them.
 func containerPorts(ports []api.ContainerPort) (string, string) {
 	var cp, hp []string
 	for _, p := range ports {
-		name := ""
-		if p.Name != "" {
-			name = " (" + p.Name + ")"
-		}
-		cp = append(cp, fmt.Sprintf("%d/%s%s", p.ContainerPort, p.Protocol, name))
-		hp = append(hp, fmt.Sprintf("%d/%s%s", p.HostPort, p.Protocol, name))
+		cp = append(cp, fmt.Sprintf("%d/%s", p.ContainerPort, p.Protocol))
+		hp = append(hp, fmt.Sprintf("%d/%s", p.HostPort, p.Protocol))
 	}
 	return strings.Join(cp, ", "), strings.Join(hp, ", ")
 }
