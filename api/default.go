@@ -182,6 +182,12 @@ func defaultProbe(p *Probe) {
 		p.FailureThreshold = 3
 	}
 	defaultHTTPGet(p.HTTPGet)
+	// Kubernetes defaults a grpc probe's service to "" (the server's
+	// overall health); clients count on it being set: kubectl 1.32's
+	// describe dereferences it.
+	if p.GRPC != nil && p.GRPC.Service == nil {
+		p.GRPC.Service = new(string)
+	}
 }
 
 func defaultHTTPGet(h *HTTPGetAction) {

@@ -15,6 +15,7 @@ func TestDefaultPod(t *testing.T) {
 			Resources:      ResourceRequirements{Limits: ResourceList{ResourceMemory: MustParseQuantity("64Mi")}},
 			LivenessProbe:  &Probe{ProbeHandler: ProbeHandler{HTTPGet: &HTTPGetAction{Port: FromInt32(8080)}}},
 			ReadinessProbe: &Probe{ProbeHandler: ProbeHandler{TCPSocket: &TCPSocketAction{Port: FromString("http")}}, PeriodSeconds: 2},
+			StartupProbe:   &Probe{ProbeHandler: ProbeHandler{GRPC: &GRPCAction{Port: 9090}}},
 			Env:            []EnvVar{{Name: "POD", ValueFrom: &EnvVarSource{FieldRef: &ObjectFieldSelector{FieldPath: "metadata.name"}}}},
 		}},
 	}}
@@ -26,6 +27,7 @@ func TestDefaultPod(t *testing.T) {
 		`"resources":{"limits":{"memory":"64Mi"},"requests":{"memory":"64Mi"}},` +
 		`"livenessProbe":{"httpGet":{"path":"/","port":8080,"scheme":"HTTP"},"timeoutSeconds":1,"periodSeconds":10,"successThreshold":1,"failureThreshold":3},` +
 		`"readinessProbe":{"tcpSocket":{"port":"http"},"timeoutSeconds":1,"periodSeconds":2,"successThreshold":1,"failureThreshold":3},` +
+		`"startupProbe":{"grpc":{"port":9090,"service":""},"timeoutSeconds":1,"periodSeconds":10,"successThreshold":1,"failureThreshold":3},` +
 		`"terminationMessagePath":"/dev/termination-log","terminationMessagePolicy":"File","imagePullPolicy":"IfNotPresent"}],` +
 		`"restartPolicy":"Always","terminationGracePeriodSeconds":30,"dnsPolicy":"ClusterFirst","securityContext":{},"schedulerName":"default-scheduler","enableServiceLinks":true},"status":{}}`
 	if string(got) != want {

@@ -262,6 +262,9 @@ spec:
     env:
     - name: GREETING
       value: hi
+    startupProbe:
+      grpc:
+        port: 9090
 `
 
 // kubectlPath is the kubectl to compare with; without one (a user's
