@@ -482,6 +482,10 @@ func TestKubectlStreams(t *testing.T) {
 			"logs nope",
 			"logs rs/nope",
 			"logs -l app=nope",
+			// A node that runs pods, described.
+			"describe nodes",
+			"get nodes -o wide",
+			"describe pod s-one",
 		} {
 			c.same(line, false)
 		}

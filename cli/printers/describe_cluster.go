@@ -101,6 +101,10 @@ func (d *describer) node(node *api.Node, pods []*api.Pod) {
 	d.line(0, "CreationTimestamp:\t%s\n", d.timestamp(node.CreationTimestamp.Time))
 	d.taints(node.Spec.Taints)
 	d.line(0, "Unschedulable:\t%v\n", node.Spec.Unschedulable)
+	// kubectl reads the node's heartbeat Lease here; the node serves no
+	// Leases (its heartbeat is the Ready condition), and kubectl says so
+	// in these words, which wasmlet's describe repeats.
+	d.line(0, "Lease:\tFailed to get lease: the server could not find the requested resource\n")
 	if len(node.Status.Conditions) > 0 {
 		d.line(0, "Conditions:\n  Type\tStatus\tLastHeartbeatTime\tLastTransitionTime\tReason\tMessage\n")
 		d.line(1, "----\t------\t-----------------\t------------------\t------\t-------\n")
@@ -136,6 +140,7 @@ func (d *describer) node(node *api.Node, pods []*api.Pod) {
 	d.line(0, "  Architecture:\t%s\n", info.Architecture)
 	d.line(0, "  Container Runtime Version:\t%s\n", info.ContainerRuntimeVersion)
 	d.line(0, "  Kubelet Version:\t%s\n", info.KubeletVersion)
+	d.line(0, "  Kube-Proxy Version:\t%s\n", info.KubeProxyVersion)
 	if node.Spec.PodCIDR != "" {
 		d.line(0, "PodCIDR:\t%s\n", node.Spec.PodCIDR)
 	}
