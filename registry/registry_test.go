@@ -485,3 +485,25 @@ func labelSelector(t *testing.T, s string) api.Selector {
 	t.Helper()
 	return absentKey(strings.TrimPrefix(s, "!"))
 }
+
+// An object written by an older node, without a default added since, is
+// read with it, as Kubernetes defaults what it reads from storage.
+func TestReadsAreDefaulted(t *testing.T) {
+	ctx := context.Background()
+	reg := newRegistry(t, Options{})
+	p := newPod("old")
+	p.Namespace = "default"
+	p.Spec.Containers[0].StartupProbe = &api.Probe{ProbeHandler: api.ProbeHandler{GRPC: &api.GRPCAction{Port: 9090}}}
+	// Straight into the store: no defaults.
+	if _, err := reg.Store().Create(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	o, err := reg.Get(ctx, resource(t, "pods"), "default", "old")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := o.(*api.Pod).Spec.Containers[0].StartupProbe
+	if got.GRPC.Service == nil || *got.GRPC.Service != "" || got.PeriodSeconds != 10 {
+		t.Errorf("stored pod read as %+v", got)
+	}
+}

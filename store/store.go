@@ -593,11 +593,17 @@ func getObject(txn *badger.Txn, r *api.ResourceInfo, namespace, name string) (ap
 	return obj, raw, err
 }
 
+// decode reads a stored object, defaulted as Kubernetes defaults what it
+// reads from storage: an object written by an older node gets the
+// defaults added since (a grpc probe's service, which kubectl's describe
+// needs), and every reader sees objects in the current shape. Objects are
+// defaulted when written, so for them this changes nothing.
 func decode(r *api.ResourceInfo, raw []byte) (api.Object, error) {
 	obj := r.New()
 	if err := json.Unmarshal(raw, obj); err != nil {
 		return nil, fmt.Errorf("decoding stored %s: %w", r.GroupResource(), err)
 	}
+	api.Default(obj)
 	return obj, nil
 }
 
