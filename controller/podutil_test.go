@@ -142,3 +142,24 @@ func TestLabelSelectorAsSelector(t *testing.T) {
 		t.Error("unknown operator accepted")
 	}
 }
+
+// A ReplicaSet with minReadySeconds is synced again when its next ready pod
+// becomes available, counted from the pod's Ready transition, not from the
+// sync: a sync that ran late does not put availability off.
+func TestUntilAvailable(t *testing.T) {
+	const ms = time.Millisecond
+	for _, tc := range []struct {
+		name string
+		pods []*api.Pod
+		want time.Duration
+	}{
+		{"ready half a second ago", []*api.Pod{mkPod(readySince(500 * ms))}, 9500*ms + ms},
+		{"ready 9.5 s ago (a late sync)", []*api.Pod{mkPod(readySince(9500 * ms))}, 500*ms + ms},
+		{"the soonest of several", []*api.Pod{mkPod(readySince(2 * time.Second)), mkPod(readySince(7 * time.Second))}, 3*time.Second + ms},
+		{"available pods and pods not ready do not count", []*api.Pod{mkPod(readySince(time.Minute)), mkPod()}, 10 * time.Second},
+	} {
+		if got := untilAvailable(tc.pods, 10, epoch); got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

@@ -252,9 +252,28 @@ func (c *ReplicaSetController) sync(ctx context.Context, key string) (Result, er
 	if manageErr == nil && updated.Spec.MinReadySeconds > 0 &&
 		updated.Status.ReadyReplicas == replicasOf(updated) &&
 		updated.Status.AvailableReplicas != replicasOf(updated) {
-		return Result{RequeueAfter: time.Duration(updated.Spec.MinReadySeconds) * time.Second}, nil
+		return Result{RequeueAfter: untilAvailable(claimed, updated.Spec.MinReadySeconds, c.clock.Now())}, nil
 	}
 	return Result{}, manageErr
+}
+
+// untilAvailable is how long until the next of pods that is ready but not
+// yet available becomes available: minReadySeconds after its Ready
+// transition, and a moment, since availability starts strictly after.
+// Kubernetes requeues after the whole minReadySeconds from the sync; from
+// the transition, a sync that ran late (on a busy node, or after the clock
+// moved) still reports the pods available on time.
+func untilAvailable(pods []*api.Pod, minReadySeconds int32, now time.Time) time.Duration {
+	period := time.Duration(minReadySeconds) * time.Second
+	next := period
+	for _, p := range pods {
+		ready := api.PodReadyTime(p)
+		if ready.IsZero() || isPodAvailable(p, minReadySeconds, now) {
+			continue
+		}
+		next = min(next, ready.Add(period).Sub(now)+time.Millisecond)
+	}
+	return max(next, time.Millisecond)
 }
 
 func replicasOf(rs *api.ReplicaSet) int32 {
