@@ -88,17 +88,23 @@ func newGarbageCollector(st *store.Store, informers []*Informer, clk clock.Clock
 // Start runs the collector's workers until ctx ends.
 func (gc *GarbageCollector) Start(ctx context.Context) error { return gc.ctrl.Start(ctx) }
 
-func (gc *GarbageCollector) observe(r *api.ResourceInfo, old, o api.Object) {
+// nodeOf is the graph's node for o, an object of r.
+func nodeOf(r *api.ResourceInfo, o api.Object) *gcNode {
 	m := o.GetObjectMeta()
-	if m.UID == "" {
-		return
-	}
-	n := &gcNode{
+	return &gcNode{
 		resource: r, namespace: m.Namespace, name: m.Name, uid: m.UID,
 		owners:     slices.Clone(m.OwnerReferences),
 		deleting:   m.DeletionTimestamp != nil,
 		finalizers: slices.Clone(m.Finalizers),
 	}
+}
+
+func (gc *GarbageCollector) observe(r *api.ResourceInfo, old, o api.Object) {
+	m := o.GetObjectMeta()
+	if m.UID == "" {
+		return
+	}
+	n := nodeOf(r, o)
 	var removedOwners []string
 	gc.mu.Lock()
 	if prev, ok := gc.nodes[m.UID]; ok {
@@ -307,20 +313,28 @@ func (gc *GarbageCollector) collectIfOwnersGone(ctx context.Context, n *gcNode) 
 	if len(n.owners) == 0 {
 		return nil
 	}
-	var solid, gone, waiting []string
-	for _, ref := range n.owners {
-		s, err := gc.resolveOwner(ctx, n, ref)
-		if err != nil {
-			return err
-		}
-		switch s {
-		case ownerSolid:
-			solid = append(solid, ref.UID)
-		case ownerGone:
-			gone = append(gone, ref.UID)
-		case ownerWaiting:
-			waiting = append(waiting, ref.UID)
-		}
+	_, gone, waiting, err := gc.ownerStates(ctx, n)
+	if err != nil || len(gone) == 0 && len(waiting) == 0 {
+		return err
+	}
+	// About to act: decide again on n as stored, as Kubernetes' collector
+	// does. The graph can lag the store: right after the collector orphaned
+	// n for an owner that is now gone, the graph may still list that owner,
+	// and n would be deleted for it.
+	o, err := gc.store.Get(ctx, n.resource, n.namespace, n.name)
+	switch {
+	case api.IsNotFound(err):
+		return nil
+	case err != nil:
+		return err
+	}
+	if o.GetObjectMeta().UID != n.uid {
+		return nil
+	}
+	n = nodeOf(n.resource, o)
+	solid, gone, waiting, err := gc.ownerStates(ctx, n)
+	if err != nil {
+		return err
 	}
 	switch {
 	case len(gone) == 0 && len(waiting) == 0:
@@ -339,11 +353,31 @@ func (gc *GarbageCollector) collectIfOwnersGone(ctx context.Context, n *gcNode) 
 	}
 	gc.log.Info("deleting dependent whose owners are gone", "kind", n.resource.Kind,
 		"namespace", n.namespace, "name", n.name, "uid", n.uid, "propagation", policy)
-	_, _, err := gc.store.Delete(ctx, n.resource, n.namespace, n.name, store.DeleteOptions{PropagationPolicy: policy, UID: n.uid})
+	_, _, err = gc.store.Delete(ctx, n.resource, n.namespace, n.name, store.DeleteOptions{PropagationPolicy: policy, UID: n.uid})
 	if err != nil && !api.IsNotFound(err) && !api.IsConflict(err) {
 		return fmt.Errorf("deleting %s %s/%s: %w", n.resource.Kind, n.namespace, n.name, err)
 	}
 	return nil
+}
+
+// ownerStates sorts n's owners into those that stay, those that are gone
+// and those deleted in the foreground, which wait for n.
+func (gc *GarbageCollector) ownerStates(ctx context.Context, n *gcNode) (solid, gone, waiting []string, err error) {
+	for _, ref := range n.owners {
+		s, err := gc.resolveOwner(ctx, n, ref)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		switch s {
+		case ownerSolid:
+			solid = append(solid, ref.UID)
+		case ownerGone:
+			gone = append(gone, ref.UID)
+		case ownerWaiting:
+			waiting = append(waiting, ref.UID)
+		}
+	}
+	return solid, gone, waiting, nil
 }
 
 // removeOwnerRefs removes the references to owners from n.

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"fmt"
+	"log/slog"
 	"testing"
 
 	"github.com/wasmlet/wasmlet/api"
@@ -122,4 +123,22 @@ func TestManagerRestartCollectsOrphansAndConverges(t *testing.T) {
 		return len(pods) == 30 && countOwned(pods, keep.UID) == 30 && countOwned(pods, doomed.UID) == 0
 	}, func() string { return fmt.Sprint(len(e.pods()), " pods after the restart") })
 	e.consistently(func() bool { return len(e.pods()) == 30 }, func() string { return "pod count moved after converging" })
+}
+
+// The graph can lag the store: right after the collector orphaned a pod for
+// an owner that is then removed, the graph may still list that owner. The
+// collector decides on the pod as stored, and keeps it.
+func TestGarbageCollectorDecidesOnTheStoredObject(t *testing.T) {
+	e := newEnv(t)
+	gc := newGarbageCollector(e.store, nil, e.clock, 1, slog.New(slog.DiscardHandler))
+	pod := e.create(newPod("orphaned", web)).(*api.Pod)
+	yes := true
+	stale := &gcNode{resource: podsResource(), namespace: pod.Namespace, name: pod.Name, uid: pod.UID,
+		owners: []api.OwnerReference{{APIVersion: "v1", Kind: "ReplicationController", Name: "gone", UID: "gone-uid", Controller: &yes}}}
+	if err := gc.collectIfOwnersGone(e.ctx, stale); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.get("pods", "orphaned"); err != nil {
+		t.Fatalf("the orphaned pod was deleted for an owner it no longer has: %v", err)
+	}
 }
