@@ -24,7 +24,7 @@ import (
 // Normalisations, each for a difference that is not one:
 //   - ages (5s, 3m2s) become <age>: the two commands run a moment apart;
 //     a comparison that still differs (an age that crossed 9s -> 10s
-//     widens a column) is run again, up to three times;
+//     widens a column) is run again a second later, up to four times;
 //   - commands that change objects run on twins: kubectl on k-NAME,
 //     wasmlet on w-NAME, equally long names so that columns keep their
 //     widths; "w-" names in wasmlet's output are read as "k-";
@@ -160,7 +160,14 @@ func (c *comparer) sameStdin(stdin, line string, twins bool) {
 	kLine, wLine := strings.ReplaceAll(line, "{N}", "k-"), strings.ReplaceAll(line, "{N}", "w-")
 	kIn, wIn := strings.ReplaceAll(stdin, "{N}", "k-"), strings.ReplaceAll(stdin, "{N}", "w-")
 	var k, w result
-	for attempt := 0; attempt < 3; attempt++ {
+	for attempt := 0; attempt < 4; attempt++ {
+		// A second between attempts: a table whose age column just
+		// widened, or a state that a loaded machine is still settling,
+		// reads the same a moment later.
+		if attempt > 0 {
+			c.t.Logf("%s: differs, run again:\nkubectl: exit %d\n%s%s\nwasmlet: exit %d\n%s%s", kLine, k.code, k.stdout, k.stderr, w.code, w.stdout, w.stderr)
+			time.Sleep(time.Second)
+		}
 		k = c.runKubectl(kIn, strings.Fields(kLine))
 		w = c.runWasmlet(wIn, strings.Fields(wLine))
 		k.stdout, k.stderr = normalizeE2E(k.stdout, twins), normalizeE2E(k.stderr, twins)
