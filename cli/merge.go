@@ -46,6 +46,14 @@ func threeWayMergePatch(original, modified, current map[string]any) map[string]a
 			patch[k] = mv
 		}
 	}
+	deleteRemoved(patch, original, modified, current)
+	return patch
+}
+
+// deleteRemoved sets to null in patch the keys that the last applied
+// configuration had, the file no longer has, and the live object still has:
+// what both three-way patches delete.
+func deleteRemoved(patch, original, modified, current map[string]any) {
 	for k := range original {
 		if _, still := modified[k]; still {
 			continue
@@ -54,7 +62,6 @@ func threeWayMergePatch(original, modified, current map[string]any) map[string]a
 			patch[k] = nil
 		}
 	}
-	return patch
 }
 
 func jsonEqual(a, b any) bool {

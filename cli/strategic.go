@@ -79,14 +79,7 @@ func strategicDiff(kind string, path []string, original, modified, current map[s
 			}
 		}
 	}
-	for k := range original {
-		if _, still := modified[k]; still {
-			continue
-		}
-		if _, live := current[k]; live {
-			patch[k] = nil
-		}
-	}
+	deleteRemoved(patch, original, modified, current)
 	return patch
 }
 
