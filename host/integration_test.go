@@ -27,11 +27,11 @@ import (
 // interpreter: its compiler takes most of a minute for a Go guest there.
 func realRuntime(t *testing.T) moduleRuntime {
 	t.Helper()
-	cfg, dir := wazero.NewRuntimeConfig(), filepath.Join(os.TempDir(), "wasmlet-host-test-cache")
+	cfg, checks, dir := wazero.NewRuntimeConfig(), compilerArch, filepath.Join(os.TempDir(), "wasmlet-host-test-cache")
 	if raceEnabled {
-		cfg, dir = wazero.NewRuntimeConfigInterpreter(), ""
+		cfg, checks, dir = wazero.NewRuntimeConfigInterpreter(), false, ""
 	}
-	rt, err := newWazeroRuntimeWith(context.Background(), cfg, dir)
+	rt, err := newWazeroRuntimeWith(context.Background(), cfg, checks, dir)
 	if err != nil {
 		t.Skipf("the WASI layer is not available: %v", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime"
 
 	"github.com/tetratelabs/wazero"
 
@@ -39,16 +40,23 @@ type instance interface {
 type wazeroRuntime struct {
 	rt    wazero.Runtime
 	cache wazero.CompilationCache
+	// stopChecks: modules are compiled with the layer's stop checks
+	// (wasi.Compile) rather than wazero's WithCloseOnContextDone.
+	stopChecks bool
 }
 
 func newWazeroRuntime(ctx context.Context, cacheDir string) (*wazeroRuntime, error) {
-	return newWazeroRuntimeWith(ctx, wazero.NewRuntimeConfig(), cacheDir)
+	return newWazeroRuntimeWith(ctx, wazero.NewRuntimeConfig(), compilerArch, cacheDir)
 }
 
+// compilerArch: wazero compiles for this architecture, so that the stop
+// flag is read by compiled code only (see package wasi).
+const compilerArch = runtime.GOARCH == "amd64" || runtime.GOARCH == "arm64"
+
 // newWazeroRuntimeWith is newWazeroRuntime on a given configuration (tests
-// under the race detector take the interpreter).
-func newWazeroRuntimeWith(ctx context.Context, cfg wazero.RuntimeConfig, cacheDir string) (*wazeroRuntime, error) {
-	cfg = cfg.WithCloseOnContextDone(true)
+// under the race detector take the interpreter, without stop checks).
+func newWazeroRuntimeWith(ctx context.Context, cfg wazero.RuntimeConfig, stopChecks bool, cacheDir string) (*wazeroRuntime, error) {
+	cfg = cfg.WithCloseOnContextDone(!stopChecks)
 	var cache wazero.CompilationCache
 	if cacheDir != "" {
 		if err := os.MkdirAll(cacheDir, 0o755); err != nil {
@@ -69,10 +77,13 @@ func newWazeroRuntimeWith(ctx context.Context, cfg wazero.RuntimeConfig, cacheDi
 		}
 		return nil, fmt.Errorf("WASI layer: %w", err)
 	}
-	return &wazeroRuntime{rt: rt, cache: cache}, nil
+	return &wazeroRuntime{rt: rt, cache: cache, stopChecks: stopChecks}, nil
 }
 
 func (w *wazeroRuntime) Compile(ctx context.Context, wasm []byte) (compiledModule, error) {
+	if w.stopChecks {
+		return wasi.Compile(ctx, w.rt, wasm)
+	}
 	return w.rt.CompileModule(ctx, wasm)
 }
 

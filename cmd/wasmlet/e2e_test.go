@@ -469,3 +469,42 @@ func TestUp(t *testing.T) {
 		t.Errorf("myweb still answers on %s after up ended", ip)
 	}
 }
+
+// A guest that never calls the host (spin: a busy loop) still ends when its
+// pod is deleted and the grace period runs out: the node compiles every
+// module with the WASI layer's stop checks. Without them, delete waits for
+// ever and the guest keeps its core.
+func TestBusyPodEndsWhenDeleted(t *testing.T) {
+	bin := build(t)
+	if _, err := examples.Build("spin"); err != nil {
+		t.Fatal(err)
+	}
+	dataDir := t.TempDir()
+	if err := os.Symlink(cacheDir, filepath.Join(dataDir, "cache")); err != nil {
+		t.Fatal(err)
+	}
+	kc := filepath.Join(dataDir, "kubeconfig.yaml")
+	startServer(t, bin, serveArgs(t, dataDir))
+	manifest := filepath.Join(t.TempDir(), "spinner.yaml")
+	if err := os.WriteFile(manifest, []byte(`apiVersion: v1
+kind: Pod
+metadata:
+  name: spinner
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: spin
+    image: wasm-examples/bin/spin.wasm
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run(t, bin, kc, "apply", "-f", manifest)
+	waitOutput(t, bin, kc, "Running", func(s string) bool { return s == "Running" },
+		"get", "pod", "spinner", "-o", "jsonpath={.status.phase}")
+	if out := run(t, bin, kc, "delete", "pod", "spinner"); out != "pod \"spinner\" deleted\n" {
+		t.Errorf("delete: %q", out)
+	}
+	if _, errOut, err := runErr(bin, kc, "get", "pod", "spinner"); err == nil || !strings.Contains(errOut, "NotFound") {
+		t.Errorf("get pod spinner after delete: %v %s", err, errOut)
+	}
+}

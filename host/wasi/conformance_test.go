@@ -145,7 +145,7 @@ func runOurs(t testing.TB, rt wazero.Runtime, c conformanceCase) conformanceResu
 	if err != nil {
 		t.Fatal(err)
 	}
-	mod, err := rt.CompileModule(ctx, wasm)
+	mod, err := compile(ctx, rt, wasm)
 	if err != nil {
 		return conformanceResult{err: err}
 	}

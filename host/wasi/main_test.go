@@ -49,13 +49,14 @@ func runMain(m *testing.M) int {
 	return code
 }
 
-// runtimeConfig is the node's configuration: kill by context, and the
-// shared cache.
+// runtimeConfig is the node's configuration: stop checks compiled into the
+// modules (compiled), and the shared cache. Under the race detector it is
+// the interpreter, stopped by context.
 func runtimeConfig() wazero.RuntimeConfig {
 	if raceEnabled {
 		return wazero.NewRuntimeConfigInterpreter().WithCloseOnContextDone(true)
 	}
-	return wazero.NewRuntimeConfig().WithCloseOnContextDone(true).WithCompilationCache(testCache)
+	return wazero.NewRuntimeConfig().WithCompilationCache(testCache)
 }
 
 func newRuntime(ctx context.Context) wazero.Runtime {
@@ -74,12 +75,21 @@ func compiled(tb testing.TB, name string) wazero.CompiledModule {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	m, err := testRT.CompileModule(context.Background(), wasm)
+	m, err := compile(context.Background(), testRT, wasm)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	modules[name] = m
 	return m
+}
+
+// compile compiles a module for testRT as a node does: with the layer's
+// stop checks, except on the interpreter (race detector).
+func compile(ctx context.Context, rt wazero.Runtime, wasm []byte) (wazero.CompiledModule, error) {
+	if raceEnabled {
+		return rt.CompileModule(ctx, wasm)
+	}
+	return wasi.Compile(ctx, rt, wasm)
 }
 
 // syncBuffer is a bytes.Buffer safe for a guest writing and a test

@@ -11,10 +11,14 @@
 // wazero hands that context to every host function the guest calls. No table
 // of instances exists, so nothing outlives an instance by accident.
 //
-// The runtime must be created with wazero's WithCloseOnContextDone(true):
-// Kill ends a guest that is running its own code (rather than waiting in a
-// host call) by cancelling the context of its call, which wazero only
-// watches with that option.
+// A guest that runs its own code, rather than waiting in a host call, is
+// stopped in one of two ways. A module compiled by Compile carries a stop
+// flag that it checks at the head of every loop (see Instrument), and Kill
+// sets it; that is how a node runs guests on wazero's compiler. Any other
+// module needs a runtime created with wazero's WithCloseOnContextDone(true),
+// whose checks Kill triggers by cancelling the context of the call; that is
+// how guests run on wazero's interpreter, whose reads of the flag would be
+// Go code racing with Kill's write.
 package wasi
 
 import (
@@ -135,6 +139,11 @@ type Instance struct {
 	oomMsg   atomic.Value // string
 	cancel   context.CancelFunc
 
+	// stop is the module's stop flag (StopGlobal), nil when the module has
+	// none or has ended. stopMu orders Kill's write with Start and run.
+	stopMu sync.Mutex
+	stop   api.MutableGlobal
+
 	done   chan struct{}
 	status ExitStatus
 }
@@ -192,8 +201,8 @@ func Start(ctx context.Context, rt wazero.Runtime, mod wazero.CompiledModule, cf
 	}
 
 	// The guest runs under a context of its own: Kill cancels it, which
-	// wazero watches (WithCloseOnContextDone) to stop a guest that runs its
-	// own code; ctx's values pass through.
+	// ends the layer's waits, and which wazero watches when the runtime has
+	// WithCloseOnContextDone; ctx's values pass through.
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	i.cancel = cancel
 	runCtx = context.WithValue(runCtx, instanceKey{}, i)
@@ -204,6 +213,14 @@ func Start(ctx context.Context, rt wazero.Runtime, mod wazero.CompiledModule, cf
 	if err != nil {
 		cancel()
 		return fail(err)
+	}
+	if g, ok := m.ExportedGlobal(StopGlobal).(api.MutableGlobal); ok {
+		i.stopMu.Lock()
+		i.stop = g
+		i.stopMu.Unlock()
+		if i.isKilled() { // killed while it was instantiated
+			i.raiseStop()
+		}
 	}
 	stop := context.AfterFunc(ctx, i.Kill)
 	go i.run(runCtx, m, stop)
@@ -271,6 +288,9 @@ func (i *Instance) run(ctx context.Context, m api.Module, stop func() bool) {
 		st = ExitStatus{Code: ExitCodeTrap, Message: err.Error()}
 	}
 	i.fds.closeAll()
+	i.stopMu.Lock()
+	i.stop = nil
+	i.stopMu.Unlock()
 	m.Close(context.WithoutCancel(ctx))
 	i.cancel()
 	i.status = st
@@ -294,6 +314,7 @@ func (i *Instance) end(oom bool, msg string) {
 			i.oom.Store(true)
 		}
 		i.killed.Store(true)
+		i.raiseStop()
 		close(i.kill)
 		if i.cancel != nil {
 			i.cancel()
@@ -301,6 +322,18 @@ func (i *Instance) end(oom bool, msg string) {
 		// Closing the sockets wakes every wait on the netpoller.
 		i.fds.closeAll()
 	})
+}
+
+// raiseStop sets the module's stop flag, if it has one: the guest traps at
+// the next loop head it reaches. The write is a plain store that compiled
+// code reads at every check; the lock keeps Go's own accesses (Start's and
+// run's) ordered with it.
+func (i *Instance) raiseStop() {
+	i.stopMu.Lock()
+	defer i.stopMu.Unlock()
+	if i.stop != nil {
+		i.stop.Set(1)
+	}
 }
 
 // Done is closed when the instance has ended and released everything.

@@ -1,6 +1,6 @@
 // Command precompile fills a wazero compilation cache with the given
-// modules, compiled as the node's runtime compiles them (closed when their
-// context ends). Tests run it, built without the race detector, before they
+// modules, compiled as the node's runtime compiles them (with the WASI
+// layer's stop checks, wasi.Compile). Tests run it, built without the race detector, before they
 // start nodes with -race: a module of several megabytes takes a minute to
 // compile under the race detector and a few seconds without it, and a node
 // whose data dir shares the cache finds it compiled.
@@ -20,6 +20,8 @@ import (
 	"os"
 
 	"github.com/tetratelabs/wazero"
+
+	"github.com/wasmlet/wasmlet/host/wasi"
 )
 
 func main() {
@@ -43,14 +45,14 @@ func run(dir string, modules []string) error {
 		return err
 	}
 	defer cache.Close(ctx)
-	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCloseOnContextDone(true).WithCompilationCache(cache))
+	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCompilationCache(cache))
 	defer rt.Close(ctx)
 	for _, m := range modules {
 		b, err := os.ReadFile(m)
 		if err != nil {
 			return err
 		}
-		if _, err := rt.CompileModule(ctx, b); err != nil {
+		if _, err := wasi.Compile(ctx, rt, b); err != nil {
 			return fmt.Errorf("%s: %w", m, err)
 		}
 	}

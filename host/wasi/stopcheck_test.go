@@ -1,0 +1,251 @@
+package wasi_test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+
+	"github.com/wasmlet/wasmlet/host/wasi"
+	examples "github.com/wasmlet/wasmlet/wasm-examples"
+)
+
+// A few modules written out in the binary format, small enough for wazero's
+// compiler under the race detector.
+
+func leb(v int) []byte {
+	var b []byte
+	for v >= 0x80 {
+		b = append(b, byte(v)|0x80)
+		v >>= 7
+	}
+	return append(b, byte(v))
+}
+
+func vec(items ...[]byte) []byte {
+	b := leb(len(items))
+	for _, it := range items {
+		b = append(b, it...)
+	}
+	return b
+}
+
+func section(id byte, content []byte) []byte {
+	return append(append([]byte{id}, leb(len(content))...), content...)
+}
+
+func str(s string) []byte { return append(leb(len(s)), s...) }
+
+func wasmModule(sections ...[]byte) []byte {
+	return append([]byte("\x00asm\x01\x00\x00\x00"), bytes.Join(sections, nil)...)
+}
+
+// body is a function body without locals.
+func body(code ...byte) []byte {
+	b := append([]byte{0x00}, code...)
+	return append(leb(len(b)), b...)
+}
+
+var (
+	voidType  = section(1, vec([]byte{0x60, 0x00, 0x00}))
+	oneFunc   = section(3, vec([]byte{0x00}))
+	exportRun = section(7, vec(append(str("_start"), 0x00, 0x00)))
+	// spinCode is "loop br 0 end": a guest that never calls the host.
+	spinCode = section(10, vec(body(0x03, 0x40, 0x0c, 0x00, 0x0b, 0x0b)))
+)
+
+// compilerRuntime is a runtime on wazero's compiler without
+// WithCloseOnContextDone, as a node's: only the stop checks end a busy
+// guest there.
+func compilerRuntime(t *testing.T) wazero.Runtime {
+	t.Helper()
+	if runtime.GOARCH != "amd64" && runtime.GOARCH != "arm64" {
+		t.Skip("wazero has no compiler for " + runtime.GOARCH)
+	}
+	ctx := context.Background()
+	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigCompiler())
+	t.Cleanup(func() { rt.Close(ctx) })
+	if err := wasi.Instantiate(ctx, rt); err != nil {
+		t.Fatal(err)
+	}
+	return rt
+}
+
+// killSpinning starts the module, checks that it is still running a moment
+// later, kills it and checks that it ends as killed.
+func killSpinning(t *testing.T, rt wazero.Runtime, wasm []byte) {
+	t.Helper()
+	ctx := context.Background()
+	mod, err := wasi.Compile(ctx, rt, wasm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mod.Close(ctx)
+	inst, err := wasi.Start(ctx, rt, mod, wasi.Config{Args: []string{"spin"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-inst.Done():
+		t.Fatalf("ended before Kill: %+v", inst.Wait())
+	case <-time.After(50 * time.Millisecond):
+	}
+	inst.Kill()
+	select {
+	case <-inst.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("a guest in a busy loop did not end 10 s after Kill")
+	}
+	if st := inst.Wait(); st.Code != wasi.ExitCodeKilled || !st.Killed {
+		t.Errorf("status = %+v, want killed with 137", st)
+	}
+}
+
+func TestStopChecksEndABusyLoop(t *testing.T) {
+	rt := compilerRuntime(t)
+	killSpinning(t, rt, wasmModule(voidType, oneFunc, exportRun, spinCode))
+}
+
+// The stop flag's index comes after every imported and defined global. The
+// guest loops while its own global is 7; a check reading that global would
+// trap at once, and one reading the imported global (5) never.
+func TestStopChecksReadTheirOwnGlobal(t *testing.T) {
+	rt := compilerRuntime(t)
+	ctx := context.Background()
+	env := wasmModule(
+		section(6, vec([]byte{0x7f, 0x00, 0x41, 0x05, 0x0b})), // const i32 5
+		section(7, vec(append(str("g"), 0x03, 0x00))),
+	)
+	if _, err := rt.InstantiateWithConfig(ctx, env, wazero.NewModuleConfig().WithName("env")); err != nil {
+		t.Fatal(err)
+	}
+	guest := wasmModule(voidType,
+		section(2, vec(append(append(str("env"), str("g")...), 0x03, 0x7f, 0x00))), // import const i32
+		oneFunc,
+		section(6, vec([]byte{0x7f, 0x01, 0x41, 0x07, 0x0b})), // var i32 7
+		section(7, vec(append(str("_start"), 0x00, 0x00), append(str("seven"), 0x03, 0x01))),
+		// loop: global.get 1; i32.const 7; i32.ne; br_if 1; br 0; end
+		section(10, vec(body(0x03, 0x40, 0x23, 0x01, 0x41, 0x07, 0x47, 0x0d, 0x01, 0x0c, 0x00, 0x0b, 0x0b))),
+	)
+	killSpinning(t, rt, guest)
+
+	// The module's own exports are still there, beside the flag.
+	out, err := wasi.Instrument(guest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := rt.InstantiateWithConfig(ctx, out, wazero.NewModuleConfig().WithStartFunctions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close(ctx)
+	if g := m.ExportedGlobal("seven"); g == nil || g.Get() != 7 {
+		t.Errorf("export seven = %v, want the global 7", g)
+	}
+	flag, ok := m.ExportedGlobal(wasi.StopGlobal).(api.MutableGlobal)
+	if !ok || flag.Type() != api.ValueTypeI32 || flag.Get() != 0 {
+		t.Errorf("export %s = %v, want a mutable i32 global of 0", wasi.StopGlobal, flag)
+	}
+}
+
+// A module without global and export sections gets both, in the order the
+// format requires; debug sections go, since the code they describe moves,
+// and other custom sections stay.
+func TestInstrumentAddsSectionsInOrder(t *testing.T) {
+	rt := compilerRuntime(t)
+	ctx := context.Background()
+	custom := func(name string) []byte { return section(0, append(str(name), 1, 2, 3)) }
+	guest := wasmModule(voidType, oneFunc, custom(".debug_info"), spinCode, custom("keep.me"), section(11, vec()))
+	out, err := wasi.Instrument(guest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(out, []byte(".debug_info")) || !bytes.Contains(out, []byte("keep.me")) {
+		t.Errorf("custom sections: want .debug_info dropped and keep.me kept, got % x", out)
+	}
+	m, err := rt.InstantiateWithConfig(ctx, out, wazero.NewModuleConfig().WithStartFunctions())
+	if err != nil {
+		t.Fatalf("instrumented module does not instantiate: %v", err)
+	}
+	defer m.Close(ctx)
+	if m.ExportedGlobal(wasi.StopGlobal) == nil {
+		t.Errorf("no export %s", wasi.StopGlobal)
+	}
+}
+
+// A malformed module gets wazero's error about the file as given.
+func TestCompileReportsErrorsOfTheOriginal(t *testing.T) {
+	rt := compilerRuntime(t)
+	ctx := context.Background()
+	whole := wasmModule(voidType, oneFunc, exportRun, spinCode)
+	truncated := whole[:len(whole)-3]
+	for name, wasm := range map[string][]byte{
+		"truncated":      truncated,
+		"unknown opcode": wasmModule(voidType, oneFunc, exportRun, section(10, vec(body(0xfb, 0x00, 0x0b)))),
+		"not wasm":       []byte("#!/bin/sh\necho hello\n"),
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, want := rt.CompileModule(ctx, wasm)
+			if want == nil {
+				t.Fatal("wazero compiles it")
+			}
+			if _, err := wasi.Instrument(wasm); err == nil {
+				t.Error("Instrument accepted it")
+			}
+			_, err := wasi.Compile(ctx, rt, wasm)
+			if err == nil || err.Error() != want.Error() {
+				t.Errorf("Compile: %v, want wazero's %v", err, want)
+			}
+		})
+	}
+}
+
+// Every guest the project has, and every module of the WASI test suite (C,
+// Rust and AssemblyScript, with bulk memory, SIMD and the rest), is
+// rewritten into a module wazero accepts. They run instrumented in the
+// conformance test and the node's tests.
+func TestInstrumentEveryModule(t *testing.T) {
+	var paths []string
+	for _, name := range []string{"tiny", "hello", "myweb"} {
+		paths = append(paths, examples.MustBuild(t, name))
+	}
+	suite, err := filepath.Glob(filepath.Join(testsuiteDir, "*", "testsuite", "*", "*.wasm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(suite) == 0 {
+		t.Fatal("no module of the WASI test suite found")
+	}
+	paths = append(paths, suite...)
+	ctx := context.Background()
+	for _, p := range paths {
+		wasm, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := wasi.Instrument(wasm)
+		if err != nil {
+			t.Errorf("%s: %v", p, err)
+			continue
+		}
+		m, err := testRT.CompileModule(ctx, out)
+		if err != nil {
+			t.Errorf("%s: the instrumented module does not compile: %v", p, err)
+			continue
+		}
+		m.Close(ctx)
+		if n := bytes.Count(out, []byte(wasi.StopGlobal)); n != 1 {
+			t.Errorf("%s: %d exports named %s", p, n, wasi.StopGlobal)
+		}
+		if !strings.HasPrefix(string(out), "\x00asm") {
+			t.Errorf("%s: no header", p)
+		}
+	}
+}
