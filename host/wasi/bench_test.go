@@ -396,3 +396,19 @@ func BenchmarkKill(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkInstrument rewrites myweb (a Go guest of about 10 MB) with the
+// stop checks: the cost Compile adds once per module, beside wazero's
+// compilation of it.
+func BenchmarkInstrument(b *testing.B) {
+	wasm, err := os.ReadFile(examples.MustBuild(b, "myweb"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(wasm)))
+	for range b.N {
+		if _, err := wasi.Instrument(wasm); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
