@@ -397,7 +397,7 @@ func (r *reader) byte() byte {
 }
 
 func (r *reader) skip(n int) {
-	if r.err == nil && r.pos+n > len(r.b) {
+	if r.err == nil && (n < 0 || n > len(r.b)-r.pos) {
 		r.err = fmt.Errorf("unexpected end at offset %d", len(r.b))
 		return
 	}

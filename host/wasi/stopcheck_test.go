@@ -249,3 +249,21 @@ func TestInstrumentEveryModule(t *testing.T) {
 		}
 	}
 }
+
+// FuzzInstrument: any input is rewritten or refused, never a panic (sizes
+// and counts are read from the input, and a 32-bit build must not wrap).
+func FuzzInstrument(f *testing.F) {
+	f.Add(wasmModule(voidType, oneFunc, exportRun, spinCode))
+	f.Add(wasmModule(voidType, oneFunc, section(10, vec(body(0x02, 0x40, 0x03, 0x7f, 0x41, 0x01, 0x0b, 0x1a, 0x0b, 0x0b)))))
+	f.Add(wasmModule(voidType, oneFunc, section(10, vec(body(0xfd, 0x0c, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x1a, 0x0b)))))
+	f.Add([]byte("\x00asm\x01\x00\x00\x00"))
+	f.Fuzz(func(t *testing.T, wasm []byte) {
+		out, err := wasi.Instrument(wasm)
+		if err != nil {
+			return
+		}
+		if !bytes.HasPrefix(out, []byte("\x00asm\x01\x00\x00\x00")) {
+			t.Fatalf("rewritten module without its header: % x", out)
+		}
+	})
+}
