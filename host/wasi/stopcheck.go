@@ -148,11 +148,19 @@ func Instrument(wasm []byte) ([]byte, error) {
 		case sectionExport:
 			sr := &reader{b: body}
 			n := sr.u32()
+			entries := sr.pos
+			for k := n; k > 0 && sr.err == nil; k-- {
+				if sr.name() == StopGlobal {
+					return nil, fmt.Errorf("the module exports %q itself, a name the node reserves for its stop flag", StopGlobal)
+				}
+				sr.byte()
+				sr.u32()
+			}
 			if sr.err != nil {
 				return nil, sr.fail("export section")
 			}
 			content := appendU32(nil, n+1)
-			content = append(content, body[sr.pos:]...)
+			content = append(content, body[entries:]...)
 			out = appendSection(out, id, appendStopExport(content, stopIndex))
 			wroteExports = true
 		case sectionCode:
@@ -438,9 +446,14 @@ func (r *reader) sleb() {
 	}
 }
 
-func (r *reader) name() {
+func (r *reader) name() string {
 	n := r.u32()
+	start := r.pos
 	r.skip(int(n))
+	if r.err != nil {
+		return ""
+	}
+	return string(r.b[start:r.pos])
 }
 
 // skipValType skips a value or reference type; types of later proposals

@@ -207,6 +207,20 @@ func TestCompileReportsErrorsOfTheOriginal(t *testing.T) {
 	}
 }
 
+// A module that exports the flag's name itself compiles as given, but not
+// with the checks: the error names the clash.
+func TestCompileRefusesAModuleThatExportsTheFlagsName(t *testing.T) {
+	rt := compilerRuntime(t)
+	wasm := wasmModule(voidType, oneFunc,
+		section(6, vec([]byte{0x7f, 0x01, 0x41, 0x00, 0x0b})),
+		section(7, vec(append(str("_start"), 0x00, 0x00), append(str(wasi.StopGlobal), 0x03, 0x00))),
+		spinCode)
+	_, err := wasi.Compile(context.Background(), rt, wasm)
+	if err == nil || !strings.Contains(err.Error(), `exports "wasmlet.stop" itself`) {
+		t.Errorf("Compile: %v, want the clash named", err)
+	}
+}
+
 // Every guest the project has, and every module of the WASI test suite (C,
 // Rust and AssemblyScript, with bulk memory, SIMD and the rest), is
 // rewritten into a module wazero accepts. They run instrumented in the
