@@ -349,7 +349,7 @@ func TestShutdownIsNotACrash(t *testing.T) {
 	rt := &capturingRuntime{}
 	n := newTestNode(t, rt, nil, nil, dataDir)
 	n.createPod("web", podSpec(api.RestartPolicyAlways, "serve.wasm"))
-	n.waitPod("web", "running", isRunning("serve"))
+	first := containerStatus(n.waitPod("web", "running", isRunning("serve")), "serve").State.Running.StartedAt
 	inst := rt.last()
 
 	done := make(chan error, 1)
@@ -362,10 +362,12 @@ func TestShutdownIsNotACrash(t *testing.T) {
 	}
 	n.stop()
 
+	// The stored pod still says Running (a shutdown does not write the
+	// stopped containers' states): wait for the status the new node wrote.
 	n2 := newTestNode(t, rt, n.st, n.clk, dataDir)
 	p := n2.waitPod("web", "running again", func(p *api.Pod) bool {
 		cs := containerStatus(p, "serve")
-		return cs != nil && cs.State.Running != nil && rt.last() != inst
+		return cs != nil && cs.State.Running != nil && cs.State.Running.StartedAt.After(first.Time) && rt.last() != inst
 	})
 	cs := containerStatus(p, "serve")
 	if cs.RestartCount != 0 || cs.LastTerminationState.Terminated != nil {
