@@ -38,30 +38,51 @@ func Compile(ctx context.Context, rt wazero.Runtime, wasm []byte) (wazero.Compil
 	return nil, fmt.Errorf("adding stop checks to a module that compiles as it is: %w", err)
 }
 
-// Instrument returns the module with a stop check at the head of every loop:
+// Instrument returns the module with a check at the head of every loop:
 //
-//	global.get $stop
+//	global.get $stop          ;; killed?
 //	if
 //	  unreachable
 //	end
+//	global.get $budget        ;; every yieldEvery loop heads, return to Go
+//	i32.const 1
+//	i32.sub
+//	global.set $budget
+//	global.get $budget
+//	i32.eqz
+//	if
+//	  i32.const 0
+//	  memory.grow             ;; grows by nothing; wazero runs it in Go
+//	  drop
+//	  i32.const yieldEvery
+//	  global.set $budget
+//	end
 //
-// and the global $stop added and exported as StopGlobal. Start finds the
-// export and Kill sets it, so a guest that runs its own code without ever
-// calling the host (a busy loop) still ends. Code without a loop ends by
-// itself, so a check at every loop head is enough, as it is for wazero's own
+// with the globals $stop (exported as StopGlobal) and $budget added, and a
+// memory of no pages added to a module that has none. Start finds the export
+// and Kill sets it, so a guest that runs its own code without ever calling
+// the host (a busy loop) still ends. Code without a loop ends by itself, so
+// a check at every loop head is enough, as it is for wazero's own
 // WithCloseOnContextDone.
 //
-// That option does the same at the same places, but each of its checks
-// leaves compiled code for Go, and Go's wasm code passes a loop head at
-// nearly every call and jump: a Go guest ran at about half its speed. This
-// check is two loads and a branch. docs/RATIONALE.md, "Stopping a guest that
-// never calls the host", has the measurements.
+// The budget is for the Go runtime: compiled code that never returns to Go
+// cannot be preempted, and a garbage collection waits for every goroutine
+// to stop, so one busy guest would stop the whole node at the next
+// collection. wazero runs memory.grow in Go (MemoryInstance.Grow, whose
+// stack check is a preemption point): a guest passes one every yieldEvery
+// loop heads. TestBusyGuestLetsTheGarbageCollectorRun holds wazero to it.
+//
+// WithCloseOnContextDone does both at the same places, but leaves compiled
+// code for Go at every loop head, and Go's wasm code passes a loop head at
+// nearly every call and jump: a Go guest ran at about half its speed. These
+// checks are three loads, a store and two branches. docs/RATIONALE.md,
+// "Stopping a guest that never calls the host", has the measurements.
 //
 // Debug sections (".debug_*") are dropped, since the code they describe
-// moves; the name section stays valid, as no index changes. A module the
-// rewrite does not understand (malformed, or with instructions wazero does
-// not run either) is an error; the caller compiles the original to learn
-// why.
+// moves; the name section stays valid, as no function index changes. A
+// module the rewrite does not understand (malformed, or with instructions
+// wazero does not run either) is an error; the caller compiles the original
+// to learn why.
 func Instrument(wasm []byte) ([]byte, error) {
 	r := &reader{b: wasm}
 	if len(wasm) < 8 || string(wasm[:4]) != "\x00asm" {
@@ -75,17 +96,25 @@ func Instrument(wasm []byte) ([]byte, error) {
 	out = append(out, wasm[:8]...)
 
 	var (
-		importedGlobals, definedGlobals uint32
-		wroteGlobals, wroteExports      bool
-		stopIndex                       uint32
-		lastRank                        int
+		imports                                 imported
+		definedGlobals                          uint32
+		hasMemory                               bool
+		wroteMemory, wroteGlobals, wroteExports bool
+		stopIndex                               uint32
+		lastRank                                int
 	)
-	// newSections writes the global and export sections the module lacks,
-	// before the first section that must follow them.
+	// newSections writes the memory, global and export sections the module
+	// lacks, before the first section that must follow them.
 	newSections := func(rank int) {
+		if !wroteMemory && rank > sectionRank[sectionMemory] {
+			if !hasMemory && imports.memories == 0 {
+				out = appendSection(out, sectionMemory, []byte{1, 0x00, 0x00}) // one memory, min 0
+			}
+			wroteMemory = true
+		}
 		if !wroteGlobals && rank > sectionRank[sectionGlobal] {
-			stopIndex = importedGlobals
-			out = appendSection(out, sectionGlobal, appendStopGlobal(appendU32(nil, 1)))
+			stopIndex = imports.globals
+			out = appendSection(out, sectionGlobal, appendCheckGlobals(appendU32(nil, 2)))
 			wroteGlobals = true
 		}
 		if !wroteExports && rank > sectionRank[sectionExport] {
@@ -124,15 +153,17 @@ func Instrument(wasm []byte) ([]byte, error) {
 			return nil, fmt.Errorf("section %d at offset %d: out of order", id, start)
 		}
 		lastRank = rank
+		if id == sectionMemory {
+			hasMemory = true
+		}
 		newSections(rank)
 
 		switch id {
 		case sectionImport:
-			n, err := countImportedGlobals(body)
-			if err != nil {
+			var err error
+			if imports, err = countImports(body); err != nil {
 				return nil, fmt.Errorf("import section: %w", err)
 			}
-			importedGlobals = n
 			out = appendSection(out, id, body)
 		case sectionGlobal:
 			sr := &reader{b: body}
@@ -140,10 +171,10 @@ func Instrument(wasm []byte) ([]byte, error) {
 			if sr.err != nil {
 				return nil, sr.fail("global section")
 			}
-			stopIndex = importedGlobals + definedGlobals
-			content := appendU32(nil, definedGlobals+1)
+			stopIndex = imports.globals + definedGlobals
+			content := appendU32(nil, definedGlobals+2)
 			content = append(content, body[sr.pos:]...)
-			out = appendSection(out, id, appendStopGlobal(content))
+			out = appendSection(out, id, appendCheckGlobals(content))
 			wroteGlobals = true
 		case sectionExport:
 			sr := &reader{b: body}
@@ -164,7 +195,7 @@ func Instrument(wasm []byte) ([]byte, error) {
 			out = appendSection(out, id, appendStopExport(content, stopIndex))
 			wroteExports = true
 		case sectionCode:
-			content, err := instrumentCode(body, stopIndex)
+			content, err := instrumentCode(body, loopCheck(stopIndex))
 			if err != nil {
 				return nil, err
 			}
@@ -177,11 +208,18 @@ func Instrument(wasm []byte) ([]byte, error) {
 	return out, nil
 }
 
+// yieldEvery is how many loop heads a guest passes between two returns to
+// Go: a collection waits for a busy guest that long (tens of microseconds
+// for a tight loop), and the return, about 0.1 µs, costs the guest well
+// under 1 %.
+const yieldEvery = 10000
+
 // Section ids, and the order the binary format requires of them (the tag
 // section of exception handling sits between memory and global).
 const (
 	sectionCustom = 0
 	sectionImport = 2
+	sectionMemory = 5
 	sectionGlobal = 6
 	sectionExport = 7
 	sectionCode   = 10
@@ -197,9 +235,13 @@ func appendSection(out []byte, id byte, content []byte) []byte {
 	return append(out, content...)
 }
 
-// appendStopGlobal appends the global: mutable i32, initially 0.
-func appendStopGlobal(content []byte) []byte {
-	return append(content, 0x7f, 0x01, 0x41, 0x00, 0x0b)
+// appendCheckGlobals appends $stop (mutable i32, 0) and $budget (mutable
+// i32, yieldEvery).
+func appendCheckGlobals(content []byte) []byte {
+	content = append(content, 0x7f, 0x01, 0x41, 0x00, 0x0b)
+	content = append(content, 0x7f, 0x01, 0x41)
+	content = appendS32(content, yieldEvery)
+	return append(content, 0x0b)
 }
 
 func appendStopExport(content []byte, index uint32) []byte {
@@ -209,10 +251,21 @@ func appendStopExport(content []byte, index uint32) []byte {
 	return appendU32(content, index)
 }
 
-// stopCheck is the code put at the head of every loop.
-func stopCheck(index uint32) []byte {
-	c := appendU32([]byte{0x23}, index)      // global.get
-	return append(c, 0x04, 0x40, 0x00, 0x0b) // if (no result) unreachable end
+// loopCheck is the code put at the head of every loop (see Instrument);
+// $budget is the global after $stop.
+func loopCheck(stop uint32) []byte {
+	budget := stop + 1
+	c := appendU32([]byte{0x23}, stop)    // global.get $stop
+	c = append(c, 0x04, 0x40, 0x00, 0x0b) // if unreachable end
+	c = appendU32(append(c, 0x23), budget)
+	c = append(c, 0x41, 0x01, 0x6b) // i32.const 1, i32.sub
+	c = appendU32(append(c, 0x24), budget)
+	c = appendU32(append(c, 0x23), budget)
+	c = append(c, 0x45, 0x04, 0x40)                   // i32.eqz, if
+	c = append(c, 0x41, 0x00, 0x40, 0x00, 0x1a, 0x41) // i32.const 0, memory.grow 0, drop, i32.const
+	c = appendS32(c, yieldEvery)
+	c = appendU32(append(c, 0x24), budget)
+	return append(c, 0x0b) // end
 }
 
 func customName(body []byte) (string, error) {
@@ -224,12 +277,18 @@ func customName(body []byte) (string, error) {
 	return string(body[r.pos : r.pos+int(n)]), nil
 }
 
-// countImportedGlobals reads the import section for the number of globals
-// it imports: they come first in the global index space.
-func countImportedGlobals(body []byte) (uint32, error) {
+// imported counts what the import section imports of the kinds whose index
+// spaces the rewrite adds to.
+type imported struct {
+	globals, memories uint32
+}
+
+// countImports reads the import section: imported globals come first in
+// the global index space, and an imported memory is the module's memory.
+func countImports(body []byte) (imported, error) {
 	r := &reader{b: body}
-	var globals uint32
-	for n := r.u32(); n > 0 && r.err == nil; n-- {
+	var n imported
+	for k := r.u32(); k > 0 && r.err == nil; k-- {
 		r.name()
 		r.name()
 		switch kind := r.byte(); kind {
@@ -240,26 +299,26 @@ func countImportedGlobals(body []byte) (uint32, error) {
 			r.limits()
 		case 0x02: // memory: limits
 			r.limits()
+			n.memories++
 		case 0x03: // global: value type, mutability
 			r.skipValType()
 			r.byte()
-			globals++
+			n.globals++
 		case 0x04: // tag: attribute, type index
 			r.byte()
 			r.u32()
 		default:
-			return 0, fmt.Errorf("import of unknown kind 0x%02x at offset %d", kind, r.pos-1)
+			return imported{}, fmt.Errorf("import of unknown kind 0x%02x at offset %d", kind, r.pos-1)
 		}
 	}
 	if r.err != nil {
-		return 0, r.fail("import")
+		return imported{}, r.fail("import")
 	}
-	return globals, nil
+	return n, nil
 }
 
 // instrumentCode rewrites the code section's function bodies.
-func instrumentCode(body []byte, stopIndex uint32) ([]byte, error) {
-	check := stopCheck(stopIndex)
+func instrumentCode(body []byte, check []byte) ([]byte, error) {
 	r := &reader{b: body}
 	n := r.u32()
 	if r.err != nil {
@@ -548,6 +607,18 @@ func (r *reader) atomicOp() {
 		if r.err == nil {
 			r.err = fmt.Errorf("unknown instruction 0xfe %d at offset %d", op, r.pos)
 		}
+	}
+}
+
+// appendS32 appends v as signed LEB128.
+func appendS32(b []byte, v int32) []byte {
+	for {
+		c := byte(v & 0x7f)
+		v >>= 7
+		if (v == 0 && c&0x40 == 0) || (v == -1 && c&0x40 != 0) {
+			return append(b, c)
+		}
+		b = append(b, c|0x80)
 	}
 }
 

@@ -3,7 +3,9 @@ package wasi_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -111,6 +113,48 @@ func killSpinning(t *testing.T, rt wazero.Runtime, wasm []byte) {
 func TestStopChecksEndABusyLoop(t *testing.T) {
 	rt := compilerRuntime(t)
 	killSpinning(t, rt, wasmModule(voidType, oneFunc, exportRun, spinCode))
+}
+
+// A busy guest returns to Go often enough for a garbage collection to stop
+// it: compiled code that never did would stop the whole process at the next
+// collection, since a collection waits for every goroutine. The check runs
+// in a child process (this test binary again), since a failure freezes the
+// process, timers and all.
+func TestBusyGuestLetsTheGarbageCollectorRun(t *testing.T) {
+	if os.Getenv("WASMLET_TEST_GC_CHILD") == "1" {
+		rt := compilerRuntime(t)
+		ctx := context.Background()
+		mod, err := wasi.Compile(ctx, rt, wasmModule(voidType, oneFunc, exportRun, spinCode))
+		if err != nil {
+			t.Fatal(err)
+		}
+		inst, err := wasi.Start(ctx, rt, mod, wasi.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond)
+		for range 3 {
+			runtime.GC()
+		}
+		fmt.Println("collected while the guest spun")
+		inst.Kill()
+		<-inst.Done()
+		return
+	}
+	if runtime.GOARCH != "amd64" && runtime.GOARCH != "arm64" {
+		t.Skip("wazero has no compiler for " + runtime.GOARCH)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestBusyGuestLetsTheGarbageCollectorRun$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "WASMLET_TEST_GC_CHILD=1")
+	out, err := cmd.CombinedOutput()
+	if ctx.Err() != nil {
+		t.Fatalf("the child froze: a garbage collection waited for the busy guest for 60 s\n%s", out)
+	}
+	if err != nil || !bytes.Contains(out, []byte("collected while the guest spun")) {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
 }
 
 // The stop flag's index comes after every imported and defined global. The
