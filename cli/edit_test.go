@@ -42,13 +42,17 @@ func TestEdit(t *testing.T) {
 	if _, err := node.Create(context.Background(), p); err != nil {
 		t.Fatal(err)
 	}
+	tmp := t.TempDir()
 	run := func(editor, line string) (int, string, string) {
 		var out, errOut syncBuffer
 		env := &environment{stdin: strings.NewReader(""), stdout: &out, stderr: &errOut,
 			now: func() time.Time { return now },
 			getenv: func(k string) string {
-				if k == "EDITOR" {
+				switch k {
+				case "EDITOR":
 					return editor
+				case "TMPDIR":
+					return tmp
 				}
 				return ""
 			},
@@ -68,6 +72,9 @@ func TestEdit(t *testing.T) {
 	if code, out, _ := runLine(node, now, "get pod a -o jsonpath={.metadata.labels.app}"); code != 0 || out != "api" {
 		t.Errorf("after edit, app=%q", out)
 	}
+	if left, _ := os.ReadDir(tmp); len(left) != 0 {
+		t.Errorf("an edit that was saved left %d files in TMPDIR", len(left))
+	}
 
 	editor, _ = scriptEditor(t, `true`)
 	if code, stdout, stderr := run(editor, "edit pods/a"); code != 0 || stdout != "" || stderr != "Edit cancelled, no changes made.\n" {
@@ -85,7 +92,8 @@ func TestEdit(t *testing.T) {
 	editor, seen = scriptEditor(t, `echo "  bad: [" >> "$f"`, `true`)
 	code, _, stderr = run(editor, "edit pod a")
 	if code != 1 || !strings.HasPrefix(stderr, "error: pods \"a\" is invalid\nA copy of your changes has been stored to \"") ||
-		!strings.HasSuffix(stderr, "error: Edit cancelled, no valid changes were saved.\n") {
+		!strings.HasSuffix(stderr, "error: Edit cancelled, no valid changes were saved.\n") ||
+		!strings.Contains(stderr, "stored to \""+tmp+"/wasmlet-edit-") {
 		t.Errorf("invalid edit: exit %d, stderr %q", code, stderr)
 	}
 	if s := seen(1); !strings.HasPrefix(s, editIntro+"# pods \"a\" was not valid:\n# * <nil>: Invalid value: \"The edited file failed validation\": yaml: ") || !strings.Contains(s, "\n  bad: [\n") {

@@ -332,8 +332,9 @@ func (c *comparer) sameEdit(mode, line string) {
 	}
 	kState, wState := filepath.Join(dir, "k"), filepath.Join(dir, "w")
 	kLine, wLine := strings.ReplaceAll(line, "{N}", "k-"), strings.ReplaceAll(line, "{N}", "w-")
-	kr := c.startKubectl([]string{"KUBE_EDITOR=/bin/sh " + script + " " + mode + " " + kState}, strings.Fields(kLine)...)
-	wr := c.startWasmlet(map[string]string{"KUBE_EDITOR": "/bin/sh " + script + " " + mode + " " + wState}, strings.Fields(wLine)...)
+	tmp := c.t.TempDir() // the copies a cancelled edit keeps
+	kr := c.startKubectl([]string{"KUBE_EDITOR=/bin/sh " + script + " " + mode + " " + kState, "TMPDIR=" + tmp}, strings.Fields(kLine)...)
+	wr := c.startWasmlet(map[string]string{"KUBE_EDITOR": "/bin/sh " + script + " " + mode + " " + wState, "TMPDIR": tmp}, strings.Fields(wLine)...)
 	for _, r := range []*streamRun{kr, wr} {
 		select {
 		case <-r.done:

@@ -41,6 +41,16 @@ func repoRoot(t *testing.T) string {
 	return root
 }
 
+// TestMain removes the binary build made (26 MB a run) once the tests
+// are done with it.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binary != "" {
+		os.RemoveAll(filepath.Dir(binary))
+	}
+	os.Exit(code)
+}
+
 // build builds the binary (CGO_ENABLED=0, as released) and the myweb
 // module.
 func build(t *testing.T) string {
