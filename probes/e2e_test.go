@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -24,6 +26,48 @@ import (
 // so that moving the clock never cuts a probe in flight.
 
 var t0 = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+
+var (
+	precompileOnce sync.Once
+	precompileErr  error
+)
+
+// guests are the examples the tests run.
+var guests = []string{"myweb", "liveness", "grpchealth"}
+
+// precompiled builds the guests and compiles them into the cache the
+// tests' nodes share, with testdata/precompile built without the race
+// detector: under it, wazero's compiler takes about a minute for each of
+// these Go guests, without it a few seconds.
+func precompiled(t *testing.T) string {
+	t.Helper()
+	shared := filepath.Join(os.TempDir(), "wasmlet-probes-test-cache")
+	precompileOnce.Do(func() {
+		args := []string{"run", devVersion, "./testdata/precompile", shared}
+		for _, g := range guests {
+			path, err := examples.Build(g)
+			if err != nil {
+				precompileErr = err
+				return
+			}
+			args = append(args, path)
+		}
+		cmd := exec.Command("go", args...)
+		cmd.Dir = ".." // the module's root
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			precompileErr = fmt.Errorf("precompiling the guests: %v\n%s", err, out)
+		}
+	})
+	if precompileErr != nil {
+		t.Fatal(precompileErr)
+	}
+	return shared
+}
+
+// devVersion builds the precompile program with the wazero version of test
+// binaries, which the cache entries carry (see testdata/precompile).
+const devVersion = "-ldflags=-X=github.com/tetratelabs/wazero/internal/version.version=dev"
 
 type node struct {
 	t   *testing.T
@@ -44,10 +88,7 @@ func startNode(t *testing.T) *node {
 	m := probes.New(probes.Options{Store: st, NodeName: "node1", Clock: clk})
 	// The compiled modules are shared by the tests of this process.
 	dataDir := t.TempDir()
-	shared := filepath.Join(os.TempDir(), "wasmlet-probes-test-cache")
-	if err := os.MkdirAll(shared, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	shared := precompiled(t)
 	if err := os.Symlink(shared, filepath.Join(dataDir, "cache")); err != nil {
 		t.Fatal(err)
 	}
