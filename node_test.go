@@ -7,7 +7,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -35,19 +34,14 @@ var (
 func myweb(t *testing.T) string {
 	t.Helper()
 	guestOnce.Do(func() {
-		guestPath, guestErr = examples.Build("myweb")
-		if guestErr != nil {
-			return
-		}
 		base, err := os.UserCacheDir()
 		if err != nil {
 			base = os.TempDir()
 		}
 		cacheDir = filepath.Join(base, "wasmlet-test", "wazero")
-		cmd := exec.Command("go", "run", devVersion, "./testdata/precompile", cacheDir, guestPath)
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			guestErr = fmt.Errorf("precompiling myweb: %v\n%s", err, out)
+		var paths []string
+		if paths, guestErr = examples.Precompile(cacheDir, "myweb"); guestErr == nil {
+			guestPath = paths[0]
 		}
 	})
 	if guestErr != nil {
@@ -362,7 +356,3 @@ func waitRCGone(t *testing.T, node *wasmlet.Node) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
-
-// devVersion builds the precompile program with the wazero version of test
-// binaries, which the cache entries carry (see testdata/precompile).
-const devVersion = "-ldflags=-X=github.com/tetratelabs/wazero/internal/version.version=dev"

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -75,25 +74,19 @@ func myweb(t *testing.T) string {
 }
 
 // precompile builds the example and compiles it into a compilation cache
-// shared by every test process, with a program built without the race
-// detector: under it, compiling myweb takes about a minute; from the
-// cache, a node starts it at once.
+// shared by every test process (examples.Precompile): from the cache, a
+// node starts it at once.
 func precompile(name string) (path, cache string, err error) {
-	path, err = examples.Build(name)
-	if err != nil {
-		return "", "", err
-	}
 	base, err := os.UserCacheDir()
 	if err != nil {
 		base = os.TempDir()
 	}
 	cache = filepath.Join(base, "wasmlet-test", "wazero")
-	cmd := exec.Command("go", "run", devVersion, "../testdata/precompile", cache, path)
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", "", fmt.Errorf("precompiling %s: %v\n%s", name, err, out)
+	paths, err := examples.Precompile(cache, name)
+	if err != nil {
+		return "", "", err
 	}
-	return path, cache, nil
+	return paths[0], cache, nil
 }
 
 // shareCompilationCache makes the node of data dir dir use the shared
@@ -340,7 +333,3 @@ func TestNoNode(t *testing.T) {
 		t.Errorf("get pods without a node: exit %d, stderr %q; want 1 and one line", code, stderr)
 	}
 }
-
-// devVersion builds the precompile program with the wazero version of test
-// binaries, which the cache entries carry (see testdata/precompile).
-const devVersion = "-ldflags=-X=github.com/tetratelabs/wazero/internal/version.version=dev"

@@ -380,26 +380,20 @@ var (
 )
 
 // streamGuests builds hello, crash and graceful and compiles them into the
-// test processes' shared compilation cache (see precompile), once.
+// test processes' shared compilation cache (examples.Precompile), once.
 func streamGuests(t *testing.T) map[string]string {
 	t.Helper()
 	myweb(t) // sets cacheDir
 	streamGuestsOnce.Do(func() {
 		streamGuestPaths = map[string]string{"myweb": myweb(t)}
-		args := []string{"run", devVersion, "../testdata/precompile", cacheDir}
-		for _, name := range []string{"hello", "crash", "graceful"} {
-			p, err := examples.Build(name)
-			if err != nil {
-				streamGuestsErr = err
-				return
-			}
-			streamGuestPaths[name] = p
-			args = append(args, p)
+		names := []string{"hello", "crash", "graceful"}
+		paths, err := examples.Precompile(cacheDir, names...)
+		if err != nil {
+			streamGuestsErr = err
+			return
 		}
-		cmd := exec.Command("go", args...)
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			streamGuestsErr = fmt.Errorf("precompiling: %v\n%s", err, out)
+		for i, name := range names {
+			streamGuestPaths[name] = paths[i]
 		}
 	})
 	if streamGuestsErr != nil {

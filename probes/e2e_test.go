@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -36,38 +35,16 @@ var (
 var guests = []string{"myweb", "liveness", "grpchealth"}
 
 // precompiled builds the guests and compiles them into the cache the
-// tests' nodes share, with testdata/precompile built without the race
-// detector: under it, wazero's compiler takes about a minute for each of
-// these Go guests, without it a few seconds.
+// tests' nodes share (examples.Precompile).
 func precompiled(t *testing.T) string {
 	t.Helper()
 	shared := filepath.Join(os.TempDir(), "wasmlet-probes-test-cache")
-	precompileOnce.Do(func() {
-		args := []string{"run", devVersion, "./testdata/precompile", shared}
-		for _, g := range guests {
-			path, err := examples.Build(g)
-			if err != nil {
-				precompileErr = err
-				return
-			}
-			args = append(args, path)
-		}
-		cmd := exec.Command("go", args...)
-		cmd.Dir = ".." // the module's root
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			precompileErr = fmt.Errorf("precompiling the guests: %v\n%s", err, out)
-		}
-	})
+	precompileOnce.Do(func() { _, precompileErr = examples.Precompile(shared, guests...) })
 	if precompileErr != nil {
 		t.Fatal(precompileErr)
 	}
 	return shared
 }
-
-// devVersion builds the precompile program with the wazero version of test
-// binaries, which the cache entries carry (see testdata/precompile).
-const devVersion = "-ldflags=-X=github.com/tetratelabs/wazero/internal/version.version=dev"
 
 type node struct {
 	t   *testing.T
