@@ -13,8 +13,10 @@
 //
 // A guest that runs its own code, rather than waiting in a host call, is
 // stopped in one of two ways. A module compiled by Compile carries a stop
-// flag that it checks at the head of every loop (see Instrument), and Kill
-// sets it; that is how a node runs guests on wazero's compiler. Any other
+// flag that it checks at the head of every loop, and Kill sets it; it also
+// returns to Go every so many loop heads, so that the garbage collector can
+// pause it (see Instrument). That is how a node runs guests on wazero's
+// compiler. Any other
 // module needs a runtime created with wazero's WithCloseOnContextDone(true),
 // whose checks Kill triggers by cancelling the context of the call; that is
 // how guests run on wazero's interpreter, whose reads of the flag would be
