@@ -75,7 +75,8 @@ func Compile(ctx context.Context, rt wazero.Runtime, wasm []byte) (wazero.Compil
 // WithCloseOnContextDone does both at the same places, but leaves compiled
 // code for Go at every loop head, and Go's wasm code passes a loop head at
 // nearly every call and jump: a Go guest ran at about half its speed. These
-// checks are three loads, a store and two branches. docs/RATIONALE.md,
+// checks are two loads, a store and two branches (wazero reuses the value
+// the budget was just set to). docs/RATIONALE.md,
 // "Stopping a guest that never calls the host", has the measurements.
 //
 // Debug sections (".debug_*") are dropped, since the code they describe
@@ -97,7 +98,6 @@ func Instrument(wasm []byte) ([]byte, error) {
 
 	var (
 		imports                                 imported
-		definedGlobals                          uint32
 		hasMemory                               bool
 		wroteMemory, wroteGlobals, wroteExports bool
 		stopIndex                               uint32
@@ -167,12 +167,12 @@ func Instrument(wasm []byte) ([]byte, error) {
 			out = appendSection(out, id, body)
 		case sectionGlobal:
 			sr := &reader{b: body}
-			definedGlobals = sr.u32()
+			defined := sr.u32()
 			if sr.err != nil {
 				return nil, sr.fail("global section")
 			}
-			stopIndex = imports.globals + definedGlobals
-			content := appendU32(nil, definedGlobals+2)
+			stopIndex = imports.globals + defined
+			content := appendU32(nil, defined+2)
 			content = append(content, body[sr.pos:]...)
 			out = appendSection(out, id, appendCheckGlobals(content))
 			wroteGlobals = true
