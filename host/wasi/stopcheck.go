@@ -270,11 +270,11 @@ func loopCheck(stop uint32) []byte {
 
 func customName(body []byte) (string, error) {
 	r := &reader{b: body}
-	n := r.u32()
-	if r.err != nil || uint64(r.pos)+uint64(n) > uint64(len(body)) {
-		return "", errors.New("malformed name")
+	name := r.name()
+	if r.err != nil {
+		return "", fmt.Errorf("malformed name: %w", r.err)
 	}
-	return string(body[r.pos : r.pos+int(n)]), nil
+	return name, nil
 }
 
 // imported counts what the import section imports of the kinds whose index
