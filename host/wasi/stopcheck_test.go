@@ -100,14 +100,7 @@ func killSpinning(t *testing.T, rt wazero.Runtime, wasm []byte) {
 	case <-time.After(50 * time.Millisecond):
 	}
 	inst.Kill()
-	select {
-	case <-inst.Done():
-	case <-time.After(10 * time.Second):
-		t.Fatal("a guest in a busy loop did not end 10 s after Kill")
-	}
-	if st := inst.Wait(); st.Code != wasi.ExitCodeKilled || !st.Killed {
-		t.Errorf("status = %+v, want killed with 137", st)
-	}
+	waitKilled(t, inst)
 }
 
 func TestStopChecksEndABusyLoop(t *testing.T) {
