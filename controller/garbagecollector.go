@@ -42,6 +42,8 @@ type GarbageCollector struct {
 	store *store.Store
 	log   *slog.Logger
 	ctrl  *Controller
+	// resources are the kinds of its informers: where dependents can be.
+	resources []*api.ResourceInfo
 
 	mu         sync.Mutex
 	nodes      map[string]*gcNode         // uid → object
@@ -75,6 +77,7 @@ func newGarbageCollector(st *store.Store, informers []*Informer, clk clock.Clock
 	gc.log = gc.ctrl.log
 	for _, inf := range informers {
 		r := inf.Resource()
+		gc.resources = append(gc.resources, r)
 		inf.AddHandler(Handler{
 			OnAdd:    func(o api.Object) { gc.observe(r, nil, o) },
 			OnUpdate: func(old, o api.Object) { gc.observe(r, old, o) },
@@ -218,10 +221,17 @@ func compareStrings(a, b string) int {
 }
 
 // orphanDependents removes owner's references from its dependents, then
-// the orphan finalizer from owner.
+// the orphan finalizer from owner. The dependents are read from the store:
+// one the graph does not know yet (created a moment before its owner's
+// deletion) would keep its reference to an owner that is then gone, and be
+// collected as an orphan, the opposite of what was asked.
 func (gc *GarbageCollector) orphanDependents(ctx context.Context, owner *gcNode) error {
+	deps, err := gc.storedDependents(ctx, owner)
+	if err != nil {
+		return err
+	}
 	var errs []error
-	for _, d := range gc.dependentsOf(owner.uid) {
+	for _, d := range deps {
 		if err := gc.removeOwnerRefs(ctx, d, []string{owner.uid}); err != nil {
 			errs = append(errs, err)
 		}
@@ -237,14 +247,22 @@ func (gc *GarbageCollector) orphanDependents(ctx context.Context, owner *gcNode)
 func (gc *GarbageCollector) deleteDependentsFirst(ctx context.Context, owner *gcNode) error {
 	var blocking []*gcNode
 	for _, d := range gc.dependentsOf(owner.uid) {
-		for _, ref := range d.owners {
-			if ref.UID == owner.uid && ref.BlockOwnerDeletion != nil && *ref.BlockOwnerDeletion {
-				blocking = append(blocking, d)
-				break
-			}
+		if blocks(d, owner) {
+			blocking = append(blocking, d)
 		}
 	}
 	if len(blocking) == 0 {
+		// The graph can lag the store: the owner goes only when the store
+		// has no blocking dependent either. One the graph does not know
+		// yet is deleted when it arrives (its owner is waiting), and its
+		// removal brings the owner back here.
+		deps, err := gc.storedDependents(ctx, owner)
+		if err != nil {
+			return err
+		}
+		if slices.ContainsFunc(deps, func(d *gcNode) bool { return blocks(d, owner) }) {
+			return nil
+		}
 		return gc.removeFinalizer(ctx, owner, FinalizerForegroundDeletion)
 	}
 	for _, d := range blocking {
@@ -255,6 +273,37 @@ func (gc *GarbageCollector) deleteDependentsFirst(ctx context.Context, owner *gc
 		}
 	}
 	return nil
+}
+
+// blocks: d's reference to owner blocks owner's deletion.
+func blocks(d, owner *gcNode) bool {
+	return slices.ContainsFunc(d.owners, func(ref api.OwnerReference) bool {
+		return ref.UID == owner.uid && ref.BlockOwnerDeletion != nil && *ref.BlockOwnerDeletion
+	})
+}
+
+// storedDependents lists the objects that reference owner as the store has
+// them, in owner's namespace (in every namespace for a cluster-scoped
+// owner). It reads every kind, so the collector asks it only for the last
+// step of an orphan or foreground deletion.
+func (gc *GarbageCollector) storedDependents(ctx context.Context, owner *gcNode) ([]*gcNode, error) {
+	var out []*gcNode
+	for _, r := range gc.resources {
+		ns := owner.namespace
+		if !r.Namespaced {
+			ns = ""
+		}
+		objs, _, err := gc.store.List(ctx, r, ns, store.ListOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("listing %s for the dependents of %s %s/%s: %w", r.Resource, owner.resource.Kind, owner.namespace, owner.name, err)
+		}
+		for _, o := range objs {
+			if slices.ContainsFunc(o.GetObjectMeta().OwnerReferences, func(ref api.OwnerReference) bool { return ref.UID == owner.uid }) {
+				out = append(out, nodeOf(r, o))
+			}
+		}
+	}
+	return out, nil
 }
 
 // ownerState is what an ownerReference points at.

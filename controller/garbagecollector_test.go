@@ -3,6 +3,8 @@ package controller
 import (
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/wasmlet/wasmlet/api"
@@ -140,5 +142,55 @@ func TestGarbageCollectorDecidesOnTheStoredObject(t *testing.T) {
 	}
 	if _, err := e.get("pods", "orphaned"); err != nil {
 		t.Fatalf("the orphaned pod was deleted for an owner it no longer has: %v", err)
+	}
+}
+
+// The last step of an orphan or a foreground deletion reads the dependents
+// from the store: one the graph has not seen yet (here, a graph whose
+// informers never ran) is orphaned too, and still holds a foreground
+// deletion. Before, the orphaned RS went while such a pod kept its
+// reference, and the pod was then collected as an orphan.
+func TestGarbageCollectorFinishesDeletionsOnTheStore(t *testing.T) {
+	e := newEnv(t)
+	var informers []*Informer
+	for _, r := range api.Resources() {
+		informers = append(informers, NewInformer(e.store, r, e.clock, 0, quiet))
+	}
+	gc := newGarbageCollector(e.store, informers, e.clock, 1, quiet)
+	rsResource := resource(t, "replicasets.apps")
+	yes := true
+	for _, policy := range []string{PropagationOrphan, PropagationForeground} {
+		rs := e.create(newRS("rs-"+strings.ToLower(policy), 0, &api.LabelSelector{MatchLabels: web}, web)).(*api.ReplicaSet)
+		pod := newPod("dependent-"+strings.ToLower(policy), map[string]string{"app": "other"})
+		pod.OwnerReferences = []api.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: rs.Name, UID: rs.UID, BlockOwnerDeletion: &yes}}
+		e.create(pod)
+		if _, _, err := e.store.Delete(e.ctx, rsResource, "default", rs.Name, store.DeleteOptions{PropagationPolicy: policy}); err != nil {
+			t.Fatal(err)
+		}
+		deleting, err := e.get("replicasets.apps", rs.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		owner := nodeOf(rsResource, deleting)
+		switch policy {
+		case PropagationOrphan:
+			if err := gc.orphanDependents(e.ctx, owner); err != nil {
+				t.Fatal(err)
+			}
+			p, err := e.get("pods", pod.Name)
+			if err != nil || len(p.GetObjectMeta().OwnerReferences) != 0 {
+				t.Errorf("orphan: the dependent the graph did not know: %v, owner references %+v", err, p.GetObjectMeta().OwnerReferences)
+			}
+			if _, err := e.get("replicasets.apps", rs.Name); !api.IsNotFound(err) {
+				t.Errorf("orphan: the owner is still there: %v", err)
+			}
+		case PropagationForeground:
+			if err := gc.deleteDependentsFirst(e.ctx, owner); err != nil {
+				t.Fatal(err)
+			}
+			if o, err := e.get("replicasets.apps", rs.Name); err != nil || !slices.Contains(o.GetObjectMeta().Finalizers, FinalizerForegroundDeletion) {
+				t.Errorf("foreground: the owner went before a blocking dependent the graph did not know: %v", err)
+			}
+		}
 	}
 }
