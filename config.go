@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/wasmlet/wasmlet/host"
 	"github.com/wasmlet/wasmlet/internal/clock"
 )
 
@@ -24,6 +25,7 @@ type Config struct {
 	logger              *slog.Logger
 	runPods             bool
 	runControllers      bool
+	podLimits           host.Limits
 }
 
 // NewConfig returns the defaults: data in DefaultDataDir(), the API on
@@ -89,6 +91,10 @@ func (c Config) WithLogger(l *slog.Logger) Config { c.logger = l; return c }
 // WithPods turns the node agent (running pods) on or off; off, pods are only
 // stored.
 func (c Config) WithPods(on bool) Config { c.runPods = on; return c }
+
+// WithPodLimits sets what a container may use when its pod names no limit,
+// and the caps no pod can lift; zero fields keep host.DefaultLimits.
+func (c Config) WithPodLimits(l host.Limits) Config { c.podLimits = l; return c }
 
 // WithControllers turns the ReplicaSet, ReplicationController and garbage
 // collector controllers on or off.

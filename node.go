@@ -133,6 +133,7 @@ func (n *Node) build() error {
 			Clock:               n.clock,
 			Logger:              n.log,
 			ProbeManager:        n.probes,
+			Limits:              n.cfg.podLimits,
 		})
 		if err != nil {
 			return fmt.Errorf("wasmlet: %w", err)

@@ -19,7 +19,7 @@ func (e *environment) serveCommand() *ucli.Command {
 	return &ucli.Command{
 		Name:  "serve",
 		Usage: "run a node (store, API server, pods, controllers) until SIGINT or SIGTERM",
-		Flags: []ucli.Flag{
+		Flags: append([]ucli.Flag{
 			dataDirFlag(),
 			&ucli.StringFlag{Name: "listen", Value: "127.0.0.1:7443", Usage: "address of the HTTPS API"},
 			&ucli.StringFlag{Name: "node-name", Value: hostname(), Usage: "name of the v1 Node object"},
@@ -27,7 +27,7 @@ func (e *environment) serveCommand() *ucli.Command {
 			&ucli.StringFlag{Name: "pod-cidr", Value: "127.42.0.0/16", Usage: "loopback range pod IPs come from"},
 			&ucli.StringSliceFlag{Name: "allow-host-path", Usage: "directory under which hostPath volumes are allowed (repeatable)"},
 			&ucli.DurationFlag{Name: "shutdown-grace-period", Value: 30 * time.Second, Usage: "longest grace period a pod gets when the node stops"},
-		},
+		}, podLimitFlags()...),
 		Action: e.serve,
 	}
 }
@@ -40,6 +40,10 @@ func (e *environment) serve(c *ucli.Context) error {
 	if dataDir == "" {
 		return errors.New("--data-dir must not be empty")
 	}
+	limits, err := podLimits(c)
+	if err != nil {
+		return err
+	}
 	cfg := wasmlet.NewConfig().
 		WithDataDir(dataDir).
 		WithListen(c.String("listen")).
@@ -48,6 +52,7 @@ func (e *environment) serve(c *ucli.Context) error {
 		WithPodCIDR(c.String("pod-cidr")).
 		WithAllowedHostPaths(c.StringSlice("allow-host-path")...).
 		WithShutdownGracePeriod(c.Duration("shutdown-grace-period")).
+		WithPodLimits(limits).
 		WithLogger(slog.New(slog.NewTextHandler(e.stderr, nil)))
 
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)

@@ -26,7 +26,7 @@ func (e *environment) upCommand() *ucli.Command {
 		Name:      "up",
 		Usage:     "run a node in the foreground with the manifests of -f: pod changes and logs live; Ctrl-C stops the pods gracefully",
 		ArgsUsage: "-f FILENAME",
-		Flags: []ucli.Flag{
+		Flags: append([]ucli.Flag{
 			&ucli.StringSliceFlag{Name: "filename", Aliases: []string{"f"}, Usage: "file, directory or - (stdin) with the manifests to run"},
 			&ucli.BoolFlag{Name: "recursive", Aliases: []string{"R"}, Usage: "read the directories of -f recursively"},
 			&ucli.StringFlag{Name: "data-dir", Usage: "the node's directory (default: a temporary one, removed at the end)"},
@@ -37,7 +37,7 @@ func (e *environment) upCommand() *ucli.Command {
 			&ucli.StringSliceFlag{Name: "allow-host-path", Usage: "directory under which hostPath volumes are allowed (repeatable)"},
 			&ucli.DurationFlag{Name: "shutdown-grace-period", Value: 30 * time.Second, Usage: "longest grace period a pod gets when the node stops"},
 			&ucli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "also print the node's own log"},
-		},
+		}, podLimitFlags()...),
 		Action: e.up,
 	}
 }
@@ -61,6 +61,10 @@ func (e *environment) up(c *ucli.Context) error {
 	if c.Bool("verbose") {
 		logLevel = slog.LevelInfo
 	}
+	limits, err := podLimits(c)
+	if err != nil {
+		return err
+	}
 	cfg := wasmlet.NewConfig().
 		WithListen(c.String("listen")).
 		WithNodeName(c.String("node-name")).
@@ -68,6 +72,7 @@ func (e *environment) up(c *ucli.Context) error {
 		WithPodCIDR(c.String("pod-cidr")).
 		WithAllowedHostPaths(c.StringSlice("allow-host-path")...).
 		WithShutdownGracePeriod(c.Duration("shutdown-grace-period")).
+		WithPodLimits(limits).
 		WithLogger(slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: logLevel})))
 	if dir := c.String("data-dir"); dir != "" {
 		cfg = cfg.WithDataDir(dir)

@@ -117,6 +117,9 @@ type Options struct {
 	// MaxLogSize rotates a container's log file at this size (default
 	// 10 MiB).
 	MaxLogSize int64
+	// Limits are the per-container defaults and caps (zero fields take
+	// DefaultLimits).
+	Limits Limits
 }
 
 // ProbeManager is the probes package's side of the host. Its methods are
@@ -226,6 +229,10 @@ func newHost(st *store.Store, opts Options, rt moduleRuntime) (*Host, error) {
 	if opts.MaxLogSize <= 0 {
 		opts.MaxLogSize = defaultMaxLogSize
 	}
+	if err := opts.Limits.validate(); err != nil {
+		return nil, fmt.Errorf("host: %w", err)
+	}
+	opts.Limits = opts.Limits.withDefaults()
 	if opts.ImageRoot == "" {
 		wd, err := os.Getwd()
 		if err != nil {
