@@ -350,3 +350,21 @@ func Environ() []byte {
 		g.exit(I32Const(0)),
 	)
 }
+
+// LogFlood is what held: a container's logs are capped. The guest writes
+// total bytes of lines to stdout, 64 KiB at a time, and exits 0.
+func LogFlood(total int32) []byte {
+	g := newGuest(2)
+	const writtenAddr = 0x34
+	lines := strings.Repeat(strings.Repeat("flood ", 10)+"\n", 0x10000/61)
+	g.m.Data(0x10000, []byte(lines))
+	iov := g.iovec(0x10000, int32(len(lines)))
+	return g.Command(
+		Loop,
+		g.call("fd_write", I32Const(1), I32Const(iov), I32Const(1), I32Const(outAddr)), If, g.exit(I32Const(1)), End,
+		I32Const(writtenAddr), I32Const(writtenAddr), I32Load(0), I32Const(outAddr), I32Load(0), I32Add, I32Store(0),
+		I32Const(writtenAddr), I32Load(0), I32Const(total), I32LtU, BrIf(0),
+		End,
+		g.exit(I32Const(0)),
+	)
+}

@@ -34,6 +34,7 @@ const (
 	// FDProbeFirst: stdio and the one listener of FDProbe's pod.
 	FDProbeFirst = 4
 	FDProbeMax   = 1024
+	LogTotal     = 24 << 20
 )
 
 // Corpus returns every case. secret is an absolute path on the node that
@@ -58,6 +59,7 @@ func Corpus(secret string) []Case {
 		{"fd-probe", "held", FDProbe(FDProbeFirst, FDProbeMax), podOf(never, "    ports:\n    - containerPort: 8080\n", "")},
 		{"host-paths", "held", HostPaths(), podOf(never, volume, emptyDir)},
 		{"environ", "held", Environ(), podOf(never, "", "")},
+		{"log-flood", "held", LogFlood(LogTotal), podOf(never, "", "")},
 	}
 }
 
