@@ -2,7 +2,7 @@
 GO ?= go
 export CGO_ENABLED ?= 0
 
-.PHONY: run test build examples vet cross bench
+.PHONY: run test build examples vet cross bench soak
 
 # A node in the foreground running the example manifests; Ctrl-C stops the
 # pods gracefully.
@@ -31,3 +31,10 @@ cross:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./...
+
+# A node under attack: hostile pods cycling through internal/hostile's
+# corpus beside 100 myweb pods, for SOAK_MINUTES; prints the normal pods'
+# and the API's latency, the node's memory, and whether it stayed up.
+SOAK_MINUTES ?= 2
+soak: examples
+	$(GO) run ./internal/soak -minutes $(SOAK_MINUTES) -hostile 10 -normal 100
