@@ -64,6 +64,13 @@ const (
 	StatusReasonInternalError         StatusReason = "InternalError"         // 500
 	StatusReasonExpired               StatusReason = "Expired"               // 410
 	StatusReasonServiceUnavailable    StatusReason = "ServiceUnavailable"    // 503
+
+	// StatusReasonInsufficientStorage is wasmlet's own: the node's disk is
+	// too full to accept the write. Kubernetes has no reason for it
+	// (kube-apiserver passes etcd's "mvcc: database space exceeded" on as
+	// a 500 InternalError); 507 says what happened, and clients do not
+	// retry it on their own.
+	StatusReasonInsufficientStorage StatusReason = "InsufficientStorage" // 507
 )
 
 // Error makes *Status an error.
@@ -83,6 +90,9 @@ func IsNotFound(err error) bool      { return ReasonOf(err) == StatusReasonNotFo
 func IsAlreadyExists(err error) bool { return ReasonOf(err) == StatusReasonAlreadyExists }
 func IsConflict(err error) bool      { return ReasonOf(err) == StatusReasonConflict }
 func IsInvalid(err error) bool       { return ReasonOf(err) == StatusReasonInvalid }
+func IsInsufficientStorage(err error) bool {
+	return ReasonOf(err) == StatusReasonInsufficientStorage
+}
 func IsExpired(err error) bool {
 	r := ReasonOf(err)
 	return r == StatusReasonExpired || r == StatusReasonGone
@@ -177,6 +187,12 @@ func NewInternalError(err error) *Status {
 
 func NewServiceUnavailable(msg string) *Status {
 	return newStatus(http.StatusServiceUnavailable, StatusReasonServiceUnavailable, msg, nil)
+}
+
+// NewInsufficientStorage is the 507 of a write refused because the node's
+// disk is nearly full; msg says how much is free and what to do.
+func NewInsufficientStorage(msg string) *Status {
+	return newStatus(http.StatusInsufficientStorage, StatusReasonInsufficientStorage, msg, nil)
 }
 
 // FieldErrorType is the kind of a validation error, with Kubernetes' words.

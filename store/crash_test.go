@@ -15,7 +15,8 @@ import (
 )
 
 // crashChildEnv, when set to a directory, makes the test binary a writer
-// that TestAcknowledgedWritesSurviveKill kills.
+// that TestAcknowledgedWritesSurviveKill kills (or, with diskFullPhaseEnv,
+// the writer of TestFullDiskIsAnErrorNotACrash).
 const crashChildEnv = "WASMLET_STORE_CRASH_CHILD_DIR"
 
 // crashChild writes to the store in dir until it is killed, printing each
@@ -23,6 +24,10 @@ const crashChildEnv = "WASMLET_STORE_CRASH_CHILD_DIR"
 // is never written again, "upd <resourceVersion>" for the updates of one
 // ReplicaSet.
 func crashChild(dir string) {
+	if phase := os.Getenv(diskFullPhaseEnv); phase != "" {
+		diskFullChild(dir, phase)
+		return
+	}
 	s, err := Open(dir, Options{})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

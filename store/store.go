@@ -50,6 +50,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"sort"
 	"strconv"
 	"sync"
@@ -71,6 +72,15 @@ type Options struct {
 	WatchHistory int
 	// Now, when set, replaces time.Now for timestamps (tests).
 	Now func() time.Time
+	// DiskReserve is the free disk space, in bytes, kept for the node's
+	// own writes: API clients' writes (deletes excepted) are refused with
+	// 507 InsufficientStorage while less than this is free beyond what
+	// the store needs for its own work; it is also the size of the
+	// reserve file the store gives back when the disk fills. 0 means
+	// DefaultDiskReserve; negative, none.
+	DiskReserve int64
+
+	diskSlack int64 // replaces defaultDiskSlack (tests on tiny filesystems)
 }
 
 // DefaultWatchHistory is the number of changes kept for watches.
@@ -157,6 +167,14 @@ type Store struct {
 	ringLen  int
 	oldest   uint64 // every change after this resourceVersion is in ring
 	watchers map[*watcher]struct{}
+
+	disk *diskGuard // nil in memory
+	// onDiskPressure is told when client writes start or stop being
+	// refused; notifiedPressure is what it was last told, notifying
+	// whether it is being told now.
+	onDiskPressure   func(pressure bool, message string)
+	notifiedPressure bool
+	notifying        bool
 }
 
 // errClosed is what every call on a closed store returns.
@@ -166,24 +184,29 @@ var errClosed = api.NewServiceUnavailable("the object store is closed")
 var rvKey = []byte("/wasmlet/resourceVersion")
 
 // Open opens (creating if needed) the store in dir.
+//
+// A directory badger would open as an empty or partial store (a missing,
+// empty or cut MANIFEST, a missing, cut or corrupt table) is refused with
+// an error that wraps ErrDamaged and says how to recover; every table is
+// read and its checksums verified first. A disk too full for the store to
+// open without risking a crash gives an error wrapping
+// ErrInsufficientStorage.
 func Open(dir string, opts Options) (*Store, error) {
-	var bo badger.Options
-	if opts.InMemory {
-		bo = badger.DefaultOptions("").WithInMemory(true).WithMemTableSize(8 << 20)
-	} else {
-		if dir == "" {
-			return nil, errors.New("store: no data directory given")
-		}
-		bo = badger.DefaultOptions(dir).WithValueLogFileSize(64 << 20)
+	if !opts.InMemory && dir == "" {
+		return nil, errors.New("store: no data directory given")
 	}
-	bo = bo.WithSyncWrites(true).
-		WithLogger(badgerLogger{}).
-		WithDetectConflicts(false). // writes are serialised by Store.mu
-		WithCompression(options.None).
-		WithBlockCacheSize(0).
-		WithNumCompactors(2).
-		WithMetricsEnabled(false)
-	db, err := badger.Open(bo)
+	bo := badgerOptions(dir, opts.InMemory)
+	var disk *diskGuard
+	if !opts.InMemory {
+		disk = newDiskGuard(dir, opts)
+		if err := prepareDir(dir, bo, disk); err != nil {
+			return nil, err
+		}
+	}
+	db, err := openBadger(bo)
+	if errors.Is(err, ErrDamaged) {
+		return nil, err
+	}
 	if err != nil {
 		return nil, fmt.Errorf("store: opening %s: %w", dir, err)
 	}
@@ -192,6 +215,10 @@ func Open(dir string, opts Options) (*Store, error) {
 		now:      opts.Now,
 		history:  opts.WatchHistory,
 		watchers: map[*watcher]struct{}{},
+		disk:     disk,
+	}
+	if disk != nil {
+		disk.refresh()
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -205,6 +232,59 @@ func Open(dir string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// badgerOptions are the store's badger options.
+func badgerOptions(dir string, inMemory bool) badger.Options {
+	var bo badger.Options
+	if inMemory {
+		bo = badger.DefaultOptions("").WithInMemory(true).WithMemTableSize(8 << 20)
+	} else {
+		bo = badger.DefaultOptions(dir).WithValueLogFileSize(64 << 20)
+	}
+	return bo.WithSyncWrites(true).
+		WithLogger(badgerLogger{}).
+		WithDetectConflicts(false). // writes are serialised by Store.mu
+		WithCompression(options.None).
+		WithBlockCacheSize(0).
+		WithNumCompactors(2).
+		WithMetricsEnabled(false).
+		// Open verifies every table whole (checkDataDir); a block read
+		// later is verified before badger parses it.
+		WithChecksumVerificationMode(options.OnBlockRead).
+		WithVerifyValueChecksum(true)
+}
+
+// prepareDir checks a durable store's directory under its lock before
+// badger opens it: damage is refused, and so is a disk too full to open
+// on.
+func prepareDir(dir string, bo badger.Options, disk *diskGuard) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	unlock, err := lockDir(dir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if err := checkDataDir(dir, bo); err != nil {
+		return err
+	}
+	return disk.openCheck()
+}
+
+// openBadger is badger.Open with a panic in this goroutine turned into an
+// error. (checkDataDir has read every table, so that badger's own
+// goroutines find none that panics.)
+func openBadger(bo badger.Options) (db *badger.DB, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = &damagedError{dir: bo.Dir,
+				what:     fmt.Sprintf("opening it fails with %s", panicSummary(r)),
+				recovery: recoverFromCopy(bo.Dir)}
+		}
+	}()
+	return badger.Open(bo)
 }
 
 // load reads the counter, makes sure the namespaces that always exist do,
@@ -235,7 +315,10 @@ func (s *Store) load() error {
 	return s.resumeNamespaceDeletions()
 }
 
-// Close flushes and closes the store; it is idempotent. Watches end.
+// Close flushes and closes the store; it is idempotent. Watches end. On a
+// disk too full to take the flush, badger is left open rather than
+// crashed (its write-ahead logs hold every acknowledged write, and the
+// next Open replays them) and the error wraps ErrInsufficientStorage.
 func (s *Store) Close() error {
 	s.life.Lock()
 	if s.closed {
@@ -247,7 +330,13 @@ func (s *Store) Close() error {
 	ws := s.watchers
 	s.watchers = map[*watcher]struct{}{}
 	s.mu.Unlock()
-	err := s.db.Close()
+	var err error
+	if s.disk != nil {
+		err = s.disk.closeCheck()
+	}
+	if err == nil {
+		err = s.db.Close()
+	}
 	s.life.Unlock()
 	for w := range ws {
 		w.end()
@@ -306,7 +395,7 @@ func (s *Store) Create(ctx context.Context, obj api.Object) (api.Object, error) 
 		if generated {
 			m.Name = GenerateName(m.GenerateName)
 		}
-		err = s.writeTxn(func(w *txnWriter) error {
+		err = s.writeTxnAs(isClientRequest(ctx), func(w *txnWriter) error {
 			var err error
 			out, err = w.create(res, in)
 			return err
@@ -367,16 +456,16 @@ func (s *Store) List(ctx context.Context, r *api.ResourceInfo, namespace string,
 // finalizer of an object whose deletionTimestamp is set and whose deletion
 // grace period is 0 deletes it.
 func (s *Store) Update(ctx context.Context, obj api.Object) (api.Object, error) {
-	return s.update(obj, updateSpec)
+	return s.update(ctx, obj, updateSpec)
 }
 
 // UpdateStatus replaces only the status (the status subresource), with the
 // same conflict rule as Update.
 func (s *Store) UpdateStatus(ctx context.Context, obj api.Object) (api.Object, error) {
-	return s.update(obj, updateStatus)
+	return s.update(ctx, obj, updateStatus)
 }
 
-func (s *Store) update(obj api.Object, mode updateMode) (api.Object, error) {
+func (s *Store) update(ctx context.Context, obj api.Object, mode updateMode) (api.Object, error) {
 	res, err := resourceOf(obj)
 	if err != nil {
 		return nil, err
@@ -387,7 +476,7 @@ func (s *Store) update(obj api.Object, mode updateMode) (api.Object, error) {
 		m.Namespace = ""
 	}
 	var out api.Object
-	err = s.writeTxn(func(w *txnWriter) error {
+	err = s.writeTxnAs(isClientRequest(ctx), func(w *txnWriter) error {
 		cur, curRaw, err := getObject(w.txn, res, m.Namespace, m.Name)
 		if err != nil {
 			return err
@@ -438,7 +527,7 @@ func (s *Store) GuaranteedUpdate(ctx context.Context, r *api.ResourceInfo, names
 		m.Namespace, m.Name = namespace, name
 		var out api.Object
 		stale := false
-		err = s.writeTxn(func(w *txnWriter) error {
+		err = s.writeTxnAs(isClientRequest(ctx), func(w *txnWriter) error {
 			cur, curRaw, err := getObject(w.txn, r, namespace, name)
 			if err != nil {
 				return err
@@ -505,6 +594,46 @@ func (s *Store) Watch(ctx context.Context, r *api.ResourceInfo, namespace string
 	}
 	defer s.leave()
 	return s.watch(ctx, r, namespace, opts)
+}
+
+// NotifyDiskPressure makes the store call f when API clients' writes
+// start being refused for want of disk space (pressure true, with the
+// message clients get) and when they are accepted again; at once if they
+// are refused already. f runs in the goroutine of the write that saw the
+// change, after the store's locks are released; it may write to the
+// store (an event: the node's own write, which may use the reserve), and
+// is not called again until it returns. A durable store only.
+func (s *Store) NotifyDiskPressure(f func(pressure bool, message string)) {
+	s.mu.Lock()
+	s.onDiskPressure = f
+	s.notifiedPressure = false
+	s.mu.Unlock()
+	s.notifyDiskPressure()
+}
+
+// notifyDiskPressure tells onDiskPressure of a change it has not been
+// told of, unless it is being told already (its caller tells it of
+// changes made meanwhile, when it returns).
+func (s *Store) notifyDiskPressure() {
+	if s.disk == nil {
+		return
+	}
+	for {
+		s.mu.Lock()
+		p, msg, f := s.disk.pressure, s.disk.message, s.onDiskPressure
+		due := f != nil && p != s.notifiedPressure && !s.notifying
+		if due {
+			s.notifiedPressure, s.notifying = p, true
+		}
+		s.mu.Unlock()
+		if !due {
+			return
+		}
+		f(p, msg)
+		s.mu.Lock()
+		s.notifying = false
+		s.mu.Unlock()
+	}
 }
 
 // ResourceVersion returns the newest resourceVersion.

@@ -33,8 +33,21 @@ type txnWriter struct {
 
 // writeTxn runs fn in a write transaction, under the write lock, and
 // commits what it wrote together with the new resourceVersion. Nothing is
-// written when fn fails or writes nothing.
+// written when fn fails or writes nothing. It is the node's own write:
+// on a nearly full disk it may use the reserve.
 func (s *Store) writeTxn(fn func(*txnWriter) error) error {
+	return s.writeTxnAs(false, fn)
+}
+
+// writeTxnAs is writeTxn for an API client's write when client is set:
+// refused first on a nearly full disk.
+func (s *Store) writeTxnAs(client bool, fn func(*txnWriter) error) error {
+	err := s.commitTxn(client, fn)
+	s.notifyDiskPressure()
+	return err
+}
+
+func (s *Store) commitTxn(client bool, fn func(*txnWriter) error) error {
 	if err := s.enter(); err != nil {
 		return err
 	}
@@ -52,6 +65,13 @@ func (s *Store) writeTxn(fn func(*txnWriter) error) error {
 	}
 	if len(w.changes) == 0 {
 		return nil
+	}
+	// Checked before every commit: what the commit writes is what badger
+	// may fail to back (diskspace.go).
+	if s.disk != nil {
+		if err := s.disk.admit(client); err != nil {
+			return err
+		}
 	}
 	if err := txn.Set(rvKey, strconv.AppendUint(nil, w.rv, 10)); err != nil {
 		return api.NewInternalError(fmt.Errorf("writing the resourceVersion: %w", err))
