@@ -61,7 +61,8 @@ func (h *Host) containerConfig(pod *api.Pod, c *api.Container, podIP string) (wa
 		cfg.Mounts = append(cfg.Mounts, wasi.Mount{GuestPath: m.MountPath, HostDir: dir, ReadOnly: m.ReadOnly})
 	}
 
-	limit, err := memoryLimit(c)
+	cfg.CPUMilli = h.cpuLimit(c)
+	limit, err := h.memoryLimit(c)
 	if err != nil {
 		return cfg, err
 	}

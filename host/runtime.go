@@ -43,6 +43,11 @@ type wazeroRuntime struct {
 	// stopChecks: modules are compiled with the layer's stop checks
 	// (wasi.Compile) rather than wazero's WithCloseOnContextDone.
 	stopChecks bool
+	// slots bound the guests running their own code at once to one less
+	// than GOMAXPROCS, so that one P is always free for the node's own
+	// goroutines (host/wasi/cpu.go); nil without stop checks, whose guests
+	// never return to the layer to give a slot up.
+	slots *wasi.RunSlots
 }
 
 func newWazeroRuntime(ctx context.Context, cacheDir string) (*wazeroRuntime, error) {
@@ -77,14 +82,18 @@ func newWazeroRuntimeWith(ctx context.Context, cfg wazero.RuntimeConfig, stopChe
 		}
 		return nil, fmt.Errorf("WASI layer: %w", err)
 	}
-	return &wazeroRuntime{rt: rt, cache: cache, stopChecks: stopChecks}, nil
+	w := &wazeroRuntime{rt: rt, cache: cache, stopChecks: stopChecks}
+	if stopChecks {
+		w.slots = wasi.NewRunSlots(runtime.GOMAXPROCS(0) - 1)
+	}
+	return w, nil
 }
 
 func (w *wazeroRuntime) Compile(ctx context.Context, wasm []byte) (compiledModule, error) {
 	if w.stopChecks {
 		return wasi.Compile(ctx, w.rt, wasm)
 	}
-	return w.rt.CompileModule(ctx, wasm)
+	return wasi.CompileWithoutStopChecks(ctx, w.rt, wasm)
 }
 
 func (w *wazeroRuntime) Start(ctx context.Context, mod compiledModule, cfg wasi.Config) (instance, error) {
@@ -92,6 +101,7 @@ func (w *wazeroRuntime) Start(ctx context.Context, mod compiledModule, cfg wasi.
 	if !ok {
 		return nil, fmt.Errorf("not a compiled module: %T", mod)
 	}
+	cfg.RunSlots = w.slots
 	inst, err := wasi.Start(ctx, w.rt, cm, cfg)
 	if err != nil {
 		return nil, err

@@ -2,9 +2,12 @@ package wasi
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/experimental"
+	"golang.org/x/sys/unix"
 )
 
 // The memory limit. wazero asks the allocator in the instantiation's
@@ -12,56 +15,153 @@ import (
 // limit is refused (memory.grow returns -1 to the guest) and recorded, and
 // the instance is killed as the kernel's OOM killer kills a container over
 // its cgroup limit. So ExitStatus.OOMKilled is a fact, never a guess from
-// an exit code.
+// an exit code. The limit counts the guest's tables at their most
+// (tables.go): linear memory may grow to the limit minus the tables.
+//
+// Linear memory lives outside Go's heap, in an anonymous private mapping
+// grown with mremap(2). A growth moves page tables, never bytes, so the old
+// and the new memory are never both resident (a Go slice grown by copying
+// was, and the old one stayed until a collection and the scavenger: a
+// guest at its limit took 2.3 times the limit), and the node's resident
+// memory follows the pages the guest has touched, which is what a cgroup
+// would charge it. The mapping grows as append grows a slice (doubling, a
+// quarter at a time past 256 MiB), never past the limit, so that a guest
+// growing page by page does not remap each time; pages mapped but not yet
+// the guest's are never touched, and cost address space only (a few times
+// the guest's memory, which fits 32-bit arm's 3 GiB as the guests do).
 
-// limitedAllocator allocates the linear memory of one instance.
-type limitedAllocator struct {
+// memoryAllocator allocates the linear memory of one instance.
+type memoryAllocator struct {
+	inst *Instance
+	// limit is what linear memory may reach; the container's limit until
+	// the tables are known, then the limit minus the tables.
 	limit uint64
-	inst  *Instance
+	// mems are the memories it mapped (one: wazero runs a single memory).
+	mems []*linearMemory
 }
 
-func (a *limitedAllocator) Allocate(capacity, max uint64) experimental.LinearMemory {
-	if capacity > a.limit {
-		capacity = a.limit
+// newAllocator is the allocator of an instance with a memory limit of
+// limit bytes (0: none beyond the module's own maximum).
+func (i *Instance) newAllocator(limit uint64) *memoryAllocator {
+	if limit == 0 {
+		limit = math.MaxUint64
 	}
-	return &limitedMemory{limit: a.limit, inst: a.inst, buf: make([]byte, 0, capacity)}
+	i.mem = &memoryAllocator{inst: i, limit: limit}
+	return i.mem
 }
 
-type limitedMemory struct {
-	limit uint64
-	inst  *Instance
-	buf   []byte
+func (a *memoryAllocator) Allocate(_, max uint64) experimental.LinearMemory {
+	m := &linearMemory{a: a, max: max}
+	a.mems = append(a.mems, m)
+	return m
 }
 
-func (m *limitedMemory) Reallocate(size uint64) []byte {
-	if size > m.limit {
-		m.inst.end(true, fmt.Sprintf("out of memory: linear memory of %d bytes refused growth to %d bytes (limit %d)",
-			len(m.buf), size, m.limit))
+// countTables takes the module's tables out of the limit of its linear
+// memory. It returns why the instance cannot start, "" when it can.
+func (a *memoryAllocator) countTables(m api.Module) string {
+	tables := tableBytes(m)
+	if a.limit == math.MaxUint64 || tables == 0 {
+		return ""
+	}
+	var used uint64
+	for _, lm := range a.mems {
+		used += uint64(len(lm.buf))
+	}
+	if tables > a.limit || used > a.limit-tables {
+		return fmt.Sprintf("out of memory: the module's tables may take %d bytes and its memory %d at start, over its limit of %d",
+			tables, used, a.limit)
+	}
+	a.limit -= tables
+	return ""
+}
+
+// release unmaps the memories. Only the guest's goroutine calls it, once
+// the guest no longer runs: after its _start returned and its module was
+// closed, or when it never ran.
+func (a *memoryAllocator) release() {
+	if a == nil {
+		return
+	}
+	for _, m := range a.mems {
+		m.release()
+	}
+	a.mems = nil
+}
+
+// linearMemory is one linear memory.
+type linearMemory struct {
+	a   *memoryAllocator
+	max uint64 // the module's maximum, in bytes
+	// mapping is the whole mapping (as unix.Mremap and Munmap take it), nil
+	// before the first growth; buf is the guest's memory, a prefix of it.
+	mapping []byte
+	buf     []byte
+}
+
+// mappingAlign is the unit mappings grow by: a wasm page, a multiple of
+// every page size Linux uses (4, 16 and 64 KiB).
+const mappingAlign = 64 << 10
+
+// maxMapping is the largest mapping a slice can hold: 2 GiB less a page on
+// 32-bit systems.
+const maxMapping = uint64(math.MaxInt) &^ (mappingAlign - 1)
+
+func (m *linearMemory) Reallocate(size uint64) []byte {
+	limit := m.a.limit
+	if size > limit {
+		m.a.inst.end(true, fmt.Sprintf("out of memory: linear memory of %d bytes refused growth to %d bytes (limit %d)",
+			len(m.buf), size, limit))
 		return nil
 	}
-	if size <= uint64(cap(m.buf)) {
-		m.buf = m.buf[:size]
+	if size <= uint64(len(m.mapping)) {
+		m.buf = m.mapping[:size]
 		return m.buf
 	}
-	// Grow as append does (double, then by a quarter), never past the
-	// limit, so that a guest growing page by page is not copied each time.
-	newCap := uint64(cap(m.buf)) * 2
-	if newCap > 1<<28 {
-		newCap = uint64(cap(m.buf)) + uint64(cap(m.buf))/4
+	if size > maxMapping {
+		m.a.inst.end(true, fmt.Sprintf("out of memory: linear memory of %d bytes does not fit this node's address space", size))
+		return nil
 	}
-	if newCap < size {
-		newCap = size
+	// Grow as append does, never past the limit, the module's maximum or
+	// what a slice can hold.
+	have := uint64(len(m.mapping))
+	want := have * 2
+	if have > 1<<28 {
+		want = have + have/4
 	}
-	if newCap > m.limit {
-		newCap = m.limit
+	want = min(want, limit, m.max, maxMapping)
+	want = max(want&^(mappingAlign-1), (size+mappingAlign-1)&^(mappingAlign-1))
+	var (
+		b   []byte
+		err error
+	)
+	if m.mapping == nil {
+		b, err = unix.Mmap(-1, 0, int(want), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+	} else {
+		b, err = unix.Mremap(m.mapping, int(want), unix.MREMAP_MAYMOVE)
 	}
-	nb := make([]byte, size, newCap)
-	copy(nb, m.buf)
-	m.buf = nb
+	if err != nil {
+		m.a.inst.end(true, fmt.Sprintf("out of memory: linear memory of %d bytes could not grow to %d bytes on the node: %v",
+			len(m.buf), size, err))
+		return nil
+	}
+	m.mapping = b
+	m.buf = b[:size]
 	return m.buf
 }
 
-func (m *limitedMemory) Free() { m.buf = nil }
+// Free does nothing: the mapping outlives it until release. wazero frees a
+// module's memory when the module is closed, and Runtime.Close closes
+// modules from its own goroutine while their guests may still run; an
+// unmapped memory would turn the guest's next access into a fault that
+// ends the whole process.
+func (m *linearMemory) Free() {}
+
+func (m *linearMemory) release() {
+	if m.mapping != nil {
+		unix.Munmap(m.mapping)
+	}
+	m.mapping, m.buf = nil, nil
+}
 
 // minMemoryBytes is the initial size of the module's memory.
 func minMemoryBytes(mod wazero.CompiledModule) uint64 {
@@ -73,4 +173,17 @@ func minMemoryBytes(mod wazero.CompiledModule) uint64 {
 		min = max(min, uint64(d.Min())*65536)
 	}
 	return min
+}
+
+// oomAtStart ends an instance that cannot run within its memory limit,
+// or whose start function was refused memory, as OOMKilled.
+func (i *Instance) oomAtStart(msg string) (*Instance, error) {
+	i.fds.closeAll()
+	i.oom.Store(true)
+	if msg == "" {
+		msg, _ = i.oomMsg.Load().(string)
+	}
+	i.status = ExitStatus{Code: ExitCodeKilled, OOMKilled: true, Message: msg}
+	close(i.done)
+	return i, nil
 }

@@ -15,27 +15,22 @@ import (
 // repeats.
 const StopGlobal = "wasmlet.stop"
 
+// The host function an instrumented module imports and calls every
+// yieldEvery loop heads (see Instrument and cpu.go).
+const (
+	yieldModule = "wasmlet"
+	yieldName   = "yield"
+)
+
 // Compile compiles the module instrumented with stop checks (Instrument),
 // for a runtime on wazero's compiler without WithCloseOnContextDone. When
 // the module cannot be instrumented or the result does not compile, the
 // original is compiled to tell why, so that the error is wazero's about the
 // file as the user gave it; an original that compiles while its
-// instrumented copy did not is a fault of Instrument, and says so.
+// instrumented copy did not is a fault of Instrument, or a module the node
+// refuses (ErrTables), and says so.
 func Compile(ctx context.Context, rt wazero.Runtime, wasm []byte) (wazero.CompiledModule, error) {
-	inst, err := Instrument(wasm)
-	if err == nil {
-		m, cerr := rt.CompileModule(ctx, inst)
-		if cerr == nil {
-			return m, nil
-		}
-		err = cerr
-	}
-	m, oerr := rt.CompileModule(ctx, wasm)
-	if oerr != nil {
-		return nil, oerr
-	}
-	m.Close(ctx)
-	return nil, fmt.Errorf("adding stop checks to a module that compiles as it is: %w", err)
+	return compileRewritten(ctx, rt, wasm, Instrument, "adding stop checks to")
 }
 
 // Instrument returns the module with a check at the head of every loop:
@@ -44,47 +39,57 @@ func Compile(ctx context.Context, rt wazero.Runtime, wasm []byte) (wazero.Compil
 //	if
 //	  unreachable
 //	end
-//	global.get $budget        ;; every yieldEvery loop heads, return to Go
+//	global.get $budget        ;; every yieldEvery loop heads, call the host
 //	i32.const 1
 //	i32.sub
 //	global.set $budget
 //	global.get $budget
 //	i32.eqz
 //	if
-//	  i32.const 0
-//	  memory.grow             ;; grows by nothing; wazero runs it in Go
-//	  drop
+//	  call $yield             ;; imported: wasmlet.yield
 //	  i32.const yieldEvery
 //	  global.set $budget
 //	end
 //
-// with the globals $stop (exported as StopGlobal) and $budget added, and a
-// memory of no pages added to a module that has none. Start finds the export
-// and Kill sets it, so a guest that runs its own code without ever calling
-// the host (a busy loop) still ends. Code without a loop ends by itself, so
-// a check at every loop head is enough, as it is for wazero's own
-// WithCloseOnContextDone.
+// with the globals $stop (exported as StopGlobal) and $budget added, and
+// the function $yield imported from the layer's module "wasmlet" after the
+// module's own imports. Start finds the export and Kill sets it, so a
+// guest that runs its own code without ever calling the host (a busy loop)
+// still ends. Code without a loop ends by itself, so a check at every loop
+// head is enough, as it is for wazero's own WithCloseOnContextDone. Its
+// tables are bounded as LimitTables bounds them (tables.go).
 //
-// The budget is for the Go runtime: compiled code that never returns to Go
-// cannot be preempted, and a garbage collection waits for every goroutine
-// to stop, so one busy guest would stop the whole node at the next
-// collection. wazero runs memory.grow in Go (MemoryInstance.Grow, whose
-// stack check is a preemption point): a guest passes one every yieldEvery
-// loop heads. TestBusyGuestLetsTheGarbageCollectorRun holds wazero to it.
+// $yield is Go code, so the Go runtime can preempt the guest there:
+// compiled code that never returns to Go cannot be preempted, and a
+// garbage collection waits for every goroutine to stop, so one busy guest
+// would stop the whole node at the next collection.
+// TestBusyGuestLetsTheGarbageCollectorRun holds wazero to it. $yield is
+// also where the guest's CPU time is counted and its CPU limit and the
+// node's run slots are applied (cpu.go).
 //
-// WithCloseOnContextDone does both at the same places, but leaves compiled
-// code for Go at every loop head, and Go's wasm code passes a loop head at
-// nearly every call and jump: a Go guest ran at about half its speed. These
-// checks are two loads, a store and two branches (wazero reuses the value
-// the budget was just set to). docs/RATIONALE.md,
+// WithCloseOnContextDone stops a guest at the same places, but leaves
+// compiled code for Go at every loop head, and Go's wasm code passes a
+// loop head at nearly every call and jump: a Go guest ran at about half
+// its speed. These checks are two loads, a store and two branches (wazero
+// reuses the value the budget was just set to). docs/RATIONALE.md,
 // "Stopping a guest that never calls the host", has the measurements.
 //
-// Debug sections (".debug_*") are dropped, since the code they describe
-// moves; the name section stays valid, as no function index changes. A
-// module the rewrite does not understand (malformed, or with instructions
-// wazero does not run either) is an error; the caller compiles the original
-// to learn why.
+// The import takes the function index after the module's imported
+// functions, so every index of a defined function grows by one: in calls,
+// return calls, ref.func, exports, the start function, element segments,
+// the initialisers of globals and tables, and the name section (whose
+// function names wazero prints in a trap's stack trace). Debug sections
+// (".debug_*") are dropped, since the code they describe moves. A module
+// the rewrite does not understand (malformed, or with instructions or
+// types wazero does not run either) is an error; the caller compiles the
+// original to learn why.
 func Instrument(wasm []byte) ([]byte, error) {
+	return rewrite(wasm, true)
+}
+
+// rewrite is Instrument (checks) or LimitTables (no checks: only the table
+// section and TablesGlobal change).
+func rewrite(wasm []byte, checks bool) ([]byte, error) {
 	r := &reader{b: wasm}
 	if len(wasm) < 8 || string(wasm[:4]) != "\x00asm" {
 		return nil, errors.New("not a wasm module: no \\0asm header")
@@ -93,32 +98,48 @@ func Instrument(wasm []byte) ([]byte, error) {
 		return nil, fmt.Errorf("not a wasm module of version 1: version bytes % x", v)
 	}
 	r.pos = 8
-	out := make([]byte, 0, len(wasm)+len(wasm)/16+64)
+	out := make([]byte, 0, len(wasm)+len(wasm)/8+64)
 	out = append(out, wasm[:8]...)
 
 	var (
-		imports                                 imported
-		hasMemory                               bool
-		wroteMemory, wroteGlobals, wroteExports bool
-		stopIndex                               uint32
-		lastRank                                int
+		imports                    imported
+		yieldType                  uint32
+		wroteTypes, wroteImports   bool
+		wroteGlobals, wroteExports bool
+		firstGlobal                uint32 // index of the first added global
+		tables                     uint64 // the tables' most
+		shift                      funcShift
+		lastRank                   int
 	)
-	// newSections writes the memory, global and export sections the module
-	// lacks, before the first section that must follow them.
+	// The globals and exports added: $stop, $budget and TablesGlobal, and
+	// the exports of $stop and TablesGlobal; only TablesGlobal without the
+	// checks.
+	addedGlobals, addedExports := uint32(1), uint32(1)
+	if checks {
+		addedGlobals, addedExports = 3, 2
+	}
+	// newSections writes the sections the module lacks, before the first
+	// section that must follow them; once the imports are known, function
+	// indices move.
 	newSections := func(rank int) {
-		if !wroteMemory && rank > sectionRank[sectionMemory] {
-			if !hasMemory && imports.memories == 0 {
-				out = appendSection(out, sectionMemory, []byte{1, 0x00, 0x00}) // one memory, min 0
-			}
-			wroteMemory = true
+		if checks && !wroteTypes && rank > sectionRank[sectionType] {
+			out = appendSection(out, sectionType, appendYieldType(appendU32(nil, 1)))
+			wroteTypes = true
+		}
+		if checks && !wroteImports && rank > sectionRank[sectionImport] {
+			out = appendSection(out, sectionImport, appendYieldImport(appendU32(nil, 1), yieldType))
+			wroteImports = true
+		}
+		if rank > sectionRank[sectionImport] {
+			shift = funcShift{on: checks, from: imports.funcs}
 		}
 		if !wroteGlobals && rank > sectionRank[sectionGlobal] {
-			stopIndex = imports.globals
-			out = appendSection(out, sectionGlobal, appendCheckGlobals(appendU32(nil, 2)))
+			firstGlobal = imports.globals
+			out = appendSection(out, sectionGlobal, appendAddedGlobals(appendU32(nil, addedGlobals), checks, tables))
 			wroteGlobals = true
 		}
 		if !wroteExports && rank > sectionRank[sectionExport] {
-			out = appendSection(out, sectionExport, appendStopExport(appendU32(nil, 1), stopIndex))
+			out = appendSection(out, sectionExport, appendAddedExports(appendU32(nil, addedExports), checks, firstGlobal))
 			wroteExports = true
 		}
 	}
@@ -140,7 +161,17 @@ func Instrument(wasm []byte) ([]byte, error) {
 			if err != nil {
 				return nil, fmt.Errorf("custom section at offset %d: %w", start, err)
 			}
-			if !strings.HasPrefix(name, ".debug_") {
+			switch {
+			case !checks:
+				out = appendSection(out, id, body)
+			case strings.HasPrefix(name, ".debug_"):
+			case name == "name" && shift.on:
+				names, err := shift.names(body)
+				if err != nil {
+					return nil, fmt.Errorf("name section: %w", err)
+				}
+				out = appendSection(out, id, names)
+			default:
 				out = appendSection(out, id, body)
 			}
 			continue
@@ -153,76 +184,82 @@ func Instrument(wasm []byte) ([]byte, error) {
 			return nil, fmt.Errorf("section %d at offset %d: out of order", id, start)
 		}
 		lastRank = rank
-		if id == sectionMemory {
-			hasMemory = true
-		}
 		newSections(rank)
 
-		switch id {
-		case sectionImport:
-			var err error
+		var (
+			content = body
+			err     error
+		)
+		switch {
+		case id == sectionType && checks:
+			var entries int
+			if yieldType, entries, err = countFuncTypes(body); err != nil {
+				return nil, fmt.Errorf("type section: %w", err)
+			}
+			content = appendU32(nil, yieldType+1)
+			content = appendYieldType(append(content, body[entries:]...))
+			wroteTypes = true
+		case id == sectionImport:
 			if imports, err = countImports(body); err != nil {
 				return nil, fmt.Errorf("import section: %w", err)
 			}
-			out = appendSection(out, id, body)
-		case sectionGlobal:
-			sr := &reader{b: body}
-			defined := sr.u32()
-			if sr.err != nil {
-				return nil, sr.fail("global section")
+			if checks {
+				content = appendU32(nil, imports.count+1)
+				content = append(content, body[imports.entries:]...)
+				content = appendYieldImport(content, yieldType)
+				wroteImports = true
 			}
-			stopIndex = imports.globals + defined
-			content := appendU32(nil, defined+2)
-			content = append(content, body[sr.pos:]...)
-			out = appendSection(out, id, appendCheckGlobals(content))
+			shift = funcShift{on: checks, from: imports.funcs}
+		case id == sectionTable:
+			content, tables, err = limitTableSection(body, shift.constExpr)
+		case id == sectionGlobal:
+			var defined uint32
+			content, defined, err = shift.globals(body, checks)
+			firstGlobal = imports.globals + defined
+			content = appendAddedGlobals(content, checks, tables)
 			wroteGlobals = true
-		case sectionExport:
-			sr := &reader{b: body}
-			n := sr.u32()
-			entries := sr.pos
-			for k := n; k > 0 && sr.err == nil; k-- {
-				if sr.name() == StopGlobal {
-					return nil, fmt.Errorf("the module exports %q itself, a name the node reserves for its stop flag", StopGlobal)
-				}
-				sr.byte()
-				sr.u32()
-			}
-			if sr.err != nil {
-				return nil, sr.fail("export section")
-			}
-			content := appendU32(nil, n+1)
-			content = append(content, body[entries:]...)
-			out = appendSection(out, id, appendStopExport(content, stopIndex))
+		case id == sectionExport:
+			content, err = shift.exports(body, addedExports, checks, firstGlobal)
 			wroteExports = true
-		case sectionCode:
-			content, err := instrumentCode(body, loopCheck(stopIndex))
-			if err != nil {
-				return nil, err
+		case id == sectionStart && checks:
+			sr := &reader{b: body}
+			content = appendU32(nil, shift.index(sr, sr.u32()))
+			if sr.err == nil && sr.pos != len(body) {
+				sr.err = errors.New("bytes after the start function")
 			}
-			out = appendSection(out, id, content)
-		default:
-			out = appendSection(out, id, body)
+			err = sr.err
+		case id == sectionElement && checks:
+			content, err = shift.elements(body)
+		case id == sectionCode && checks:
+			content, err = instrumentCode(body, loopCheck(firstGlobal, imports.funcs), shift)
 		}
+		if err != nil {
+			return nil, fmt.Errorf("section %d: %w", id, err)
+		}
+		out = appendSection(out, id, content)
 	}
 	newSections(len(sectionRank) + 1)
 	return out, nil
 }
 
-// yieldEvery is how many loop heads a guest passes between two returns to
-// Go: a collection waits for a busy guest that long (tens of microseconds
-// for a tight loop), and the return, about 0.1 µs, costs the guest well
-// under 1 %.
+// yieldEvery is how many loop heads a guest passes between two calls of
+// the host: a collection waits for a busy guest that long (tens of
+// microseconds for a tight loop), the CPU limit is applied at that
+// granularity, and the call, about 0.1 µs, costs the guest well under 1 %.
 const yieldEvery = 10000
 
 // Section ids, and the order the binary format requires of them (the tag
 // section of exception handling sits between memory and global).
 const (
-	sectionCustom = 0
-	sectionImport = 2
-	sectionMemory = 5
-	sectionGlobal = 6
-	sectionExport = 7
-	sectionCode   = 10
+	sectionCustom  = 0
+	sectionType    = 1
+	sectionImport  = 2
+	sectionTable   = 4
+	sectionGlobal  = 6
+	sectionExport  = 7
+	sectionStart   = 8
+	sectionElement = 9
+	sectionCode    = 10
 )
 
 var sectionRank = map[byte]int{
@@ -235,25 +272,53 @@ func appendSection(out []byte, id byte, content []byte) []byte {
 	return append(out, content...)
 }
 
-// appendCheckGlobals appends $stop (mutable i32, 0) and $budget (mutable
-// i32, yieldEvery).
-func appendCheckGlobals(content []byte) []byte {
-	content = append(content, 0x7f, 0x01, 0x41, 0x00, 0x0b)
-	content = append(content, 0x7f, 0x01, 0x41)
-	content = appendS32(content, yieldEvery)
-	return append(content, 0x0b)
+// appendAddedGlobals appends the globals the rewrite adds: $stop (mutable
+// i32, 0) and $budget (mutable i32, yieldEvery) with checks, then
+// TablesGlobal.
+func appendAddedGlobals(content []byte, checks bool, tables uint64) []byte {
+	if checks {
+		content = append(content, 0x7f, 0x01, 0x41, 0x00, 0x0b)
+		content = append(content, 0x7f, 0x01, 0x41)
+		content = appendS32(content, yieldEvery)
+		content = append(content, 0x0b)
+	}
+	return appendTablesGlobal(content, tables)
 }
 
-func appendStopExport(content []byte, index uint32) []byte {
-	content = appendU32(content, uint32(len(StopGlobal)))
-	content = append(content, StopGlobal...)
+// appendAddedExports appends the exports of the added globals, the first
+// of which has the index first.
+func appendAddedExports(content []byte, checks bool, first uint32) []byte {
+	tables := first
+	if checks {
+		content = appendGlobalExport(content, StopGlobal, first)
+		tables = first + 2
+	}
+	return appendGlobalExport(content, TablesGlobal, tables)
+}
+
+func appendGlobalExport(content []byte, name string, index uint32) []byte {
+	content = appendU32(content, uint32(len(name)))
+	content = append(content, name...)
 	content = append(content, 0x03)
 	return appendU32(content, index)
 }
 
+// appendYieldType appends $yield's type, [] -> [].
+func appendYieldType(content []byte) []byte { return append(content, 0x60, 0x00, 0x00) }
+
+// appendYieldImport appends the import of $yield, of type typ.
+func appendYieldImport(content []byte, typ uint32) []byte {
+	content = appendU32(content, uint32(len(yieldModule)))
+	content = append(content, yieldModule...)
+	content = appendU32(content, uint32(len(yieldName)))
+	content = append(content, yieldName...)
+	content = append(content, 0x00)
+	return appendU32(content, typ)
+}
+
 // loopCheck is the code put at the head of every loop (see Instrument);
 // $budget is the global after $stop.
-func loopCheck(stop uint32) []byte {
+func loopCheck(stop, yield uint32) []byte {
 	budget := stop + 1
 	c := appendU32([]byte{0x23}, stop)    // global.get $stop
 	c = append(c, 0x04, 0x40, 0x00, 0x0b) // if unreachable end
@@ -261,9 +326,9 @@ func loopCheck(stop uint32) []byte {
 	c = append(c, 0x41, 0x01, 0x6b) // i32.const 1, i32.sub
 	c = appendU32(append(c, 0x24), budget)
 	c = appendU32(append(c, 0x23), budget)
-	c = append(c, 0x45, 0x04, 0x40)                   // i32.eqz, if
-	c = append(c, 0x41, 0x00, 0x40, 0x00, 0x1a, 0x41) // i32.const 0, memory.grow 0, drop, i32.const
-	c = appendS32(c, yieldEvery)
+	c = append(c, 0x45, 0x04, 0x40) // i32.eqz, if
+	c = appendU32(append(c, 0x10), yield)
+	c = appendS32(append(c, 0x41), yieldEvery)
 	c = appendU32(append(c, 0x24), budget)
 	return append(c, 0x0b) // end
 }
@@ -280,26 +345,28 @@ func customName(body []byte) (string, error) {
 // imported counts what the import section imports of the kinds whose index
 // spaces the rewrite adds to.
 type imported struct {
-	globals, memories uint32
+	count          uint32 // imports of every kind
+	entries        int    // where the entries start, after the count
+	funcs, globals uint32
 }
 
-// countImports reads the import section: imported globals come first in
-// the global index space, and an imported memory is the module's memory.
+// countImports reads the import section: imported functions and globals
+// come first in their index spaces.
 func countImports(body []byte) (imported, error) {
 	r := &reader{b: body}
-	var n imported
-	for k := r.u32(); k > 0 && r.err == nil; k-- {
+	n := imported{count: r.u32(), entries: r.pos}
+	for k := n.count; k > 0 && r.err == nil; k-- {
 		r.name()
 		r.name()
 		switch kind := r.byte(); kind {
 		case 0x00: // function: type index
 			r.u32()
+			n.funcs++
 		case 0x01: // table: reference type, limits
-			r.skipValType()
+			r.refType()
 			r.limits()
 		case 0x02: // memory: limits
 			r.limits()
-			n.memories++
 		case 0x03: // global: value type, mutability
 			r.skipValType()
 			r.byte()
@@ -317,8 +384,275 @@ func countImports(body []byte) (imported, error) {
 	return n, nil
 }
 
+// countFuncTypes reads the type section: its number of entries, each a
+// function type (the rewrite reads no other kind), and where they start.
+func countFuncTypes(body []byte) (uint32, int, error) {
+	r := &reader{b: body}
+	n := r.u32()
+	entries := r.pos
+	for k := n; k > 0 && r.err == nil; k-- {
+		if b := r.byte(); b != 0x60 {
+			r.bad(b, "type form")
+		}
+		for c := r.u32(); c > 0 && r.err == nil; c-- {
+			r.skipValType()
+		}
+		for c := r.u32(); c > 0 && r.err == nil; c-- {
+			r.skipValType()
+		}
+	}
+	if r.err != nil {
+		return 0, 0, r.fail("types")
+	}
+	if r.pos != len(body) {
+		return 0, 0, fmt.Errorf("%d bytes after the last type", len(body)-r.pos)
+	}
+	return n, entries, nil
+}
+
+// funcShift renumbers function indices for the import the rewrite adds:
+// with on, every index from `from` (the first defined function) grows by
+// one.
+type funcShift struct {
+	on   bool
+	from uint32
+}
+
+func (s funcShift) moves(i uint32) bool { return s.on && i >= s.from }
+
+// index is i renumbered; an index that cannot grow (one wazero would refuse
+// anyway) is an error of r.
+func (s funcShift) index(r *reader, i uint32) uint32 {
+	if !s.moves(i) {
+		return i
+	}
+	if i == 1<<32-1 {
+		if r.err == nil {
+			r.err = fmt.Errorf("function index %d at offset %d", i, r.pos)
+		}
+		return 0
+	}
+	return i + 1
+}
+
+// constExpr copies a constant expression from r, up to and including its
+// end, with function references renumbered.
+func (s funcShift) constExpr(out []byte, r *reader) []byte {
+	start := r.pos
+	for r.err == nil {
+		switch op := r.byte(); {
+		case op == 0x0b: // end
+			return append(out, r.b[start:r.pos]...)
+		case op == 0x41, op == 0x42, op == 0xd0: // i32.const, i64.const, ref.null heap type
+			r.sleb()
+		case op == 0x43:
+			r.skip(4)
+		case op == 0x44:
+			r.skip(8)
+		case op == 0x23: // global.get
+			r.u32()
+		case op == 0xd2: // ref.func
+			out = append(out, r.b[start:r.pos]...)
+			out = appendU32(out, s.index(r, r.u32()))
+			start = r.pos
+		case op == 0x6a, op == 0x6b, op == 0x6c, op == 0x7c, op == 0x7d, op == 0x7e:
+			// extended constants: add, sub, mul
+		case op == 0xfd: // v128.const
+			if sub := r.u32(); sub != 12 {
+				if r.err == nil {
+					r.err = fmt.Errorf("instruction 0xfd %d in a constant expression at offset %d", sub, r.pos)
+				}
+			}
+			r.skip(16)
+		default:
+			r.bad(op, "instruction in a constant expression")
+		}
+	}
+	return out
+}
+
+// globals copies the global section's entries, initialisers renumbered,
+// and returns their number; the count in front of them includes the
+// globals the rewrite adds (3 with checks, else 1), which the caller
+// appends.
+func (s funcShift) globals(body []byte, checks bool) ([]byte, uint32, error) {
+	r := &reader{b: body}
+	n := r.u32()
+	if r.err != nil {
+		return nil, 0, r.fail("global count")
+	}
+	added := uint32(1)
+	if checks {
+		added = 3
+	}
+	out := appendU32(make([]byte, 0, len(body)+32), n+added)
+	if !s.on {
+		return append(out, body[r.pos:]...), n, nil
+	}
+	for k := n; k > 0 && r.err == nil; k-- {
+		start := r.pos
+		r.skipValType()
+		r.byte() // mutability
+		out = append(out, body[start:r.pos]...)
+		out = s.constExpr(out, r)
+	}
+	if r.err != nil {
+		return nil, 0, r.fail("globals")
+	}
+	if r.pos != len(body) {
+		return nil, 0, fmt.Errorf("%d bytes after the last global", len(body)-r.pos)
+	}
+	return out, n, nil
+}
+
+// exports copies the export section with function indices renumbered and
+// the exports of the added globals (added of them, the first global at
+// index first) appended. A module that exports a name the node reserves
+// is refused.
+func (s funcShift) exports(body []byte, added uint32, checks bool, first uint32) ([]byte, error) {
+	r := &reader{b: body}
+	n := r.u32()
+	out := appendU32(make([]byte, 0, len(body)+40), n+added)
+	for k := n; k > 0 && r.err == nil; k-- {
+		start := r.pos
+		switch r.name() {
+		case StopGlobal:
+			return nil, fmt.Errorf("the module exports %q itself, a name the node reserves for its stop flag", StopGlobal)
+		case TablesGlobal:
+			return nil, fmt.Errorf("the module exports %q itself, a name the node reserves for the size of its tables", TablesGlobal)
+		}
+		kind := r.byte()
+		out = append(out, body[start:r.pos]...)
+		i := r.u32()
+		if kind == 0x00 {
+			i = s.index(r, i)
+		}
+		out = appendU32(out, i)
+	}
+	if r.err != nil {
+		return nil, r.fail("export section")
+	}
+	if r.pos != len(body) {
+		return nil, fmt.Errorf("%d bytes after the last export", len(body)-r.pos)
+	}
+	return appendAddedExports(out, checks, first), nil
+}
+
+// elements copies the element section with function indices renumbered,
+// in each of its eight forms (flags 0-7: bit 0 passive or declarative,
+// bit 1 an explicit table index when active, or declarative when not, bit 2
+// expressions rather than function indices).
+func (s funcShift) elements(body []byte) ([]byte, error) {
+	r := &reader{b: body}
+	n := r.u32()
+	out := appendU32(make([]byte, 0, len(body)+len(body)/8), n)
+	for k := n; k > 0 && r.err == nil; k-- {
+		start := r.pos
+		flags := r.u32()
+		if flags > 7 {
+			if r.err == nil {
+				r.err = fmt.Errorf("element segment %d: flags %d", n-k, flags)
+			}
+			break
+		}
+		if flags&0x03 == 0x02 { // table index
+			r.u32()
+		}
+		out = append(out, body[start:r.pos]...)
+		if flags&0x01 == 0 { // active: offset
+			out = s.constExpr(out, r)
+		}
+		exprs := flags&0x04 != 0
+		if flags&0x03 != 0 { // element kind or reference type
+			start = r.pos
+			if exprs {
+				r.refType()
+			} else if kind := r.byte(); kind != 0x00 {
+				r.bad(kind, "element kind")
+			}
+			out = append(out, body[start:r.pos]...)
+		}
+		c := r.u32()
+		out = appendU32(out, c)
+		for ; c > 0 && r.err == nil; c-- {
+			if exprs {
+				out = s.constExpr(out, r)
+			} else {
+				out = appendU32(out, s.index(r, r.u32()))
+			}
+		}
+	}
+	if r.err != nil {
+		return nil, r.fail("element section")
+	}
+	if r.pos != len(body) {
+		return nil, fmt.Errorf("%d bytes after the last element segment", len(body)-r.pos)
+	}
+	return out, nil
+}
+
+// names copies the name section (body starts with the section's name)
+// with function indices renumbered: in function names (subsection 1),
+// local names (2) and label names (3), each a map ordered by function
+// index, which the shift keeps in order.
+func (s funcShift) names(body []byte) ([]byte, error) {
+	r := &reader{b: body}
+	r.name()
+	out := append(make([]byte, 0, len(body)+len(body)/8), body[:r.pos]...)
+	for r.pos < len(body) && r.err == nil {
+		id := r.byte()
+		size := r.u32()
+		if r.err != nil || uint64(size) > uint64(len(body)-r.pos) {
+			return nil, fmt.Errorf("subsection at offset %d: malformed size", r.pos)
+		}
+		sub := body[r.pos : r.pos+int(size)]
+		r.pos += int(size)
+		if id >= 1 && id <= 3 {
+			var err error
+			if sub, err = s.nameMap(sub, id != 1); err != nil {
+				return nil, fmt.Errorf("subsection %d: %w", id, err)
+			}
+		}
+		out = append(out, id)
+		out = appendU32(out, uint32(len(sub)))
+		out = append(out, sub...)
+	}
+	if r.err != nil {
+		return nil, r.fail("subsection")
+	}
+	return out, nil
+}
+
+// nameMap renumbers the function indices of a name map, or of an indirect
+// one (a map of a function's locals or labels for each function).
+func (s funcShift) nameMap(sub []byte, indirect bool) ([]byte, error) {
+	r := &reader{b: sub}
+	n := r.u32()
+	out := appendU32(make([]byte, 0, len(sub)+8), n)
+	for ; n > 0 && r.err == nil; n-- {
+		out = appendU32(out, s.index(r, r.u32()))
+		start := r.pos
+		if indirect {
+			for m := r.u32(); m > 0 && r.err == nil; m-- {
+				r.u32()
+				r.name()
+			}
+		} else {
+			r.name()
+		}
+		out = append(out, sub[start:r.pos]...)
+	}
+	if r.err != nil {
+		return nil, r.fail("names")
+	}
+	if r.pos != len(sub) {
+		return nil, fmt.Errorf("%d bytes after the last name", len(sub)-r.pos)
+	}
+	return out, nil
+}
+
 // instrumentCode rewrites the code section's function bodies.
-func instrumentCode(body []byte, check []byte) ([]byte, error) {
+func instrumentCode(body []byte, check []byte, shift funcShift) ([]byte, error) {
 	r := &reader{b: body}
 	n := r.u32()
 	if r.err != nil {
@@ -335,7 +669,7 @@ func instrumentCode(body []byte, check []byte) ([]byte, error) {
 		start := r.pos
 		r.pos += int(size)
 		var err error
-		fn, err = instrumentBody(fn[:0], body[start:r.pos], check)
+		fn, err = instrumentBody(fn[:0], body[start:r.pos], check, shift)
 		if err != nil {
 			return nil, fmt.Errorf("code section: body of defined function %d: %w", f, err)
 		}
@@ -349,8 +683,8 @@ func instrumentCode(body []byte, check []byte) ([]byte, error) {
 }
 
 // instrumentBody copies one function body, with check after the block
-// type of every loop.
-func instrumentBody(out, body, check []byte) ([]byte, error) {
+// type of every loop and function indices renumbered.
+func instrumentBody(out, body, check []byte, shift funcShift) ([]byte, error) {
 	r := &reader{b: body}
 	for n := r.u32(); n > 0 && r.err == nil; n-- { // locals: count and type
 		r.u32()
@@ -371,6 +705,13 @@ func instrumentBody(out, body, check []byte) ([]byte, error) {
 			out = append(out, body[copied:r.pos]...)
 			out = append(out, check...)
 			copied = r.pos
+		case op == 0x10, op == 0x12, op == 0xd2: // call, return_call, ref.func
+			at := r.pos
+			if i := r.u32(); r.err == nil && shift.moves(i) {
+				out = append(out, body[copied:at]...)
+				out = appendU32(out, shift.index(r, i))
+				copied = r.pos
+			}
 		case op == 0x02, op == 0x04, op == 0x06: // block, if, try
 			r.blockType()
 		case op == 0x1f: // try_table
@@ -389,12 +730,10 @@ func instrumentBody(out, body, check []byte) ([]byte, error) {
 		case op <= 0x01, op == 0x05, op == 0x0a, op == 0x0b, op == 0x0f, op == 0x19,
 			op == 0x1a, op == 0x1b, op == 0xd1, op >= 0x45 && op <= 0xc4:
 			// no immediate
-		case op == 0x07, op == 0x08, op == 0x09, op == 0x0c, op == 0x0d, op == 0x10,
-			op == 0x12, op == 0x18, op >= 0x20 && op <= 0x26, op == 0xd2,
-			op == 0x3f, op == 0x40:
+		case op == 0x07, op == 0x08, op == 0x09, op == 0x0c, op == 0x0d,
+			op == 0x18, op >= 0x20 && op <= 0x26, op == 0x3f, op == 0x40:
 			// one index: catch/throw tag, rethrow/br/br_if/delegate label,
-			// call/return_call function, local/global/table index,
-			// ref.func, memory.size/grow memory
+			// local/global/table index, memory.size/grow memory
 			r.u32()
 		case op == 0x0e: // br_table: labels, default
 			for c := r.u32(); c > 0 && r.err == nil; c-- {

@@ -74,9 +74,16 @@ type Config struct {
 	// Listeners follow the mounts as pre-opened fds; the layer adds
 	// LISTEN_FDS, LISTEN_FDNAMES and LISTEN_FDS_START to Env.
 	Listeners []Listener
-	// MemoryLimitBytes caps the guest's linear memory; 0 = no limit beyond
-	// the module's own maximum.
+	// MemoryLimitBytes caps the guest's memory: its linear memory and, for
+	// a module prepared by Compile or CompileWithoutStopChecks, its tables
+	// (tables.go); 0 = no limit beyond the module's own maximum.
 	MemoryLimitBytes uint64
+	// CPUMilli is the guest's CPU limit in millicores (resources.limits.cpu,
+	// throttled as CFS does, cpu.go); 0 = none.
+	CPUMilli int64
+	// RunSlots, when not nil, is the node's bound on guests running their
+	// own code at once (cpu.go), shared by all its instances.
+	RunSlots *RunSlots
 	// Clock drives clock_time_get, poll_oneoff timeouts and sleeps; nil = the
 	// real clock.
 	Clock clock.Clock
@@ -146,6 +153,9 @@ type Instance struct {
 	stopMu sync.Mutex
 	stop   api.MutableGlobal
 
+	mem *memoryAllocator // its linear memory (memory.go)
+	cpu cpuState         // its CPU limit and run slot (cpu.go)
+
 	done   chan struct{}
 	status ExitStatus
 }
@@ -155,6 +165,9 @@ type instanceKey struct{}
 // Instantiate registers the layer's host module in rt. It must be called
 // once per runtime, before any guest is started.
 func Instantiate(ctx context.Context, rt wazero.Runtime) error {
+	if err := instantiateYield(ctx, rt); err != nil {
+		return err
+	}
 	b := rt.NewHostModuleBuilder(ModuleName)
 	for _, f := range hostFuncs() {
 		var results []api.ValueType
@@ -193,12 +206,7 @@ func Start(ctx context.Context, rt wazero.Runtime, mod wazero.CompiledModule, cf
 	// at once, as a container whose first allocation exceeds its limit.
 	if limit := cfg.MemoryLimitBytes; limit > 0 {
 		if min := minMemoryBytes(mod); min > limit {
-			i.fds.closeAll()
-			i.oom.Store(true)
-			i.status = ExitStatus{Code: ExitCodeKilled, OOMKilled: true,
-				Message: fmt.Sprintf("out of memory: the module needs %d bytes of memory at start, over its limit of %d", min, limit)}
-			close(i.done)
-			return i, nil
+			return i.oomAtStart(fmt.Sprintf("out of memory: the module needs %d bytes of memory at start, over its limit of %d", min, limit))
 		}
 	}
 
@@ -208,13 +216,24 @@ func Start(ctx context.Context, rt wazero.Runtime, mod wazero.CompiledModule, cf
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	i.cancel = cancel
 	runCtx = context.WithValue(runCtx, instanceKey{}, i)
-	if cfg.MemoryLimitBytes > 0 {
-		runCtx = experimental.WithMemoryAllocator(runCtx, &limitedAllocator{limit: cfg.MemoryLimitBytes, inst: i})
-	}
+	runCtx = experimental.WithMemoryAllocator(runCtx, i.newAllocator(cfg.MemoryLimitBytes))
+	i.initCPU(cfg, mod)
 	m, err := rt.InstantiateModule(runCtx, mod, moduleConfig)
 	if err != nil {
 		cancel()
+		i.cpuStop()
+		i.mem.release()
+		if i.oom.Load() { // its start function was refused memory
+			return i.oomAtStart("")
+		}
 		return fail(err)
+	}
+	if msg := i.mem.countTables(m); msg != "" {
+		cancel()
+		i.cpuStop()
+		m.Close(context.WithoutCancel(ctx))
+		i.mem.release()
+		return i.oomAtStart(msg)
 	}
 	if g, ok := m.ExportedGlobal(StopGlobal).(api.MutableGlobal); ok {
 		i.stopMu.Lock()
@@ -273,7 +292,11 @@ func closeListeners(cfg Config) {
 }
 
 func (i *Instance) run(ctx context.Context, m api.Module, stop func() bool) {
-	_, err := m.ExportedFunction("_start").Call(ctx)
+	var err error
+	if i.cpuResume() { // false: killed while it waited for a run slot
+		_, err = m.ExportedFunction("_start").Call(ctx)
+	}
+	i.cpuStop()
 	stop()
 	st := ExitStatus{}
 	var exit *sys.ExitError
@@ -294,6 +317,7 @@ func (i *Instance) run(ctx context.Context, m api.Module, stop func() bool) {
 	i.stop = nil
 	i.stopMu.Unlock()
 	m.Close(context.WithoutCancel(ctx))
+	i.mem.release()
 	i.cancel()
 	i.status = st
 	close(i.done)
@@ -389,6 +413,7 @@ type hostFunc struct {
 }
 
 func (f hostFunc) wrap() api.GoModuleFunc {
+	waits := !quickCalls[f.name] // gives up the guest's run slot (cpu.go)
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		i, _ := ctx.Value(instanceKey{}).(*Instance)
 		if i == nil {
@@ -397,8 +422,11 @@ func (f hostFunc) wrap() api.GoModuleFunc {
 		if i.isKilled() {
 			panic(sys.NewExitError(ExitCodeKilled))
 		}
+		if waits {
+			i.cpuPause()
+		}
 		e := f.fn(i, mod.Memory(), stack)
-		if i.isKilled() {
+		if i.isKilled() || waits && !i.cpuResume() {
 			panic(sys.NewExitError(ExitCodeKilled))
 		}
 		if !f.noResult {
