@@ -140,6 +140,8 @@ func parseResourcePath(group string, rest []string) (request, bool) {
 }
 
 func (s *Server) serveResource(w http.ResponseWriter, r *http.Request, req request) {
+	// A client's writes stop before the node's on a nearly full disk.
+	r = r.WithContext(store.ClientRequest(r.Context()))
 	q := r.URL.Query()
 	if req.watch || (req.name == "" && r.Method == http.MethodGet && isTrue(q.Get("watch"))) {
 		if r.Method != http.MethodGet {
