@@ -121,6 +121,7 @@ func (n *Node) build() error {
 	if err != nil {
 		return fmt.Errorf("wasmlet: opening the store in %s: %w", n.dataDir, err)
 	}
+	n.recordDiskPressure()
 	n.reg = registry.New(n.st, registry.Options{Clock: n.clock, AllowedHostPaths: n.cfg.allowedHostPaths})
 	if n.cfg.runPods {
 		n.probes = probes.New(probes.Options{Store: n.st, NodeName: n.cfg.nodeName, Clock: n.clock, Logger: n.log})

@@ -1,0 +1,32 @@
+package wasmlet
+
+import (
+	"fmt"
+
+	"github.com/wasmlet/wasmlet/api"
+	"github.com/wasmlet/wasmlet/internal/events"
+)
+
+// recordDiskPressure makes the store's refusals for want of disk space
+// events about the node, with the kubelet's reasons (NodeHasDiskPressure,
+// NodeHasNoDiskPressure). An event is a write: the store lets the node's
+// own writes use its reserve, and drops the event when even that is gone.
+func (n *Node) recordDiskPressure() {
+	if n.cfg.inMemory {
+		return
+	}
+	rec := events.NewRecorder(n.st, "kubelet", n.cfg.nodeName, n.clock).WithLogger(n.log)
+	node := &api.Node{
+		TypeMeta:   api.TypeMeta{Kind: "Node", APIVersion: "v1"},
+		ObjectMeta: api.ObjectMeta{Name: n.cfg.nodeName},
+	}
+	n.st.NotifyDiskPressure(func(pressure bool, message string) {
+		if pressure {
+			n.log.Warn("disk pressure", "message", message)
+			rec.Event(node, events.Warning, "NodeHasDiskPressure", message)
+			return
+		}
+		rec.Event(node, events.Normal, "NodeHasNoDiskPressure",
+			fmt.Sprintf("Node %s status is now: NodeHasNoDiskPressure", n.cfg.nodeName))
+	})
+}
