@@ -29,8 +29,9 @@ func damagedStore(t *testing.T, n int) string {
 	return dir
 }
 
-// copyStore copies the files of a closed store into a new temporary
-// directory.
+// copyStore copies the files of a store into a new temporary directory,
+// as a crash would leave them when the store is open: of a write-ahead
+// log (sparse, written from its start), what is on disk.
 func copyStore(t *testing.T, from string) string {
 	t.Helper()
 	to := t.TempDir()
@@ -39,12 +40,15 @@ func copyStore(t *testing.T, from string) string {
 		t.Fatal(err)
 	}
 	for _, e := range entries {
-		if e.IsDir() || e.Name() == reserveName {
+		if e.IsDir() || e.Name() == reserveName || e.Name() == lockName {
 			continue
 		}
 		b, err := os.ReadFile(filepath.Join(from, e.Name()))
 		if err != nil {
 			t.Fatal(err)
+		}
+		if strings.HasSuffix(e.Name(), walExt) {
+			b = b[:min(len(b), int(allocated(filepath.Join(from, e.Name()))))]
 		}
 		if err := os.WriteFile(filepath.Join(to, e.Name()), b, 0o600); err != nil {
 			t.Fatal(err)
@@ -212,6 +216,77 @@ func TestOpenKeepsTablesAnInterruptedCompactionLeft(t *testing.T) {
 	if len(kept) != 1 {
 		t.Fatalf("the unreferenced table was not kept aside: %v", kept)
 	}
+}
+
+// TestOpenKeepsATableAnInterruptedFlushLeft builds what a crash leaves
+// between a flush's table and the MANIFEST record naming it: the table
+// holds writes newer than every table the MANIFEST names, and so does the
+// write-ahead log it was flushed from. The store opens, with every write,
+// and keeps the table aside. Without the log, the same table is a lost
+// MANIFEST record, and the store is refused.
+func TestOpenKeepsATableAnInterruptedFlushLeft(t *testing.T) {
+	dir := damagedStore(t, 50) // its table is named by the MANIFEST
+	s, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 50 {
+		mustCreate(t, s, pod("default", fmt.Sprintf("q%05d", i), nil))
+	}
+	crashed := copyStore(t, dir) // as kill -9 would leave it
+	s.Close()
+	// The flush the crash interrupted: opening a copy flushes the log
+	// into a table the MANIFEST then names.
+	flushed := copyStore(t, crashed)
+	s, err = Open(flushed, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	var table string
+	for _, name := range mustGlob(t, filepath.Join(flushed, "*.sst")) {
+		if _, err := os.Stat(filepath.Join(crashed, filepath.Base(name))); err != nil {
+			table = name
+		}
+	}
+	if table == "" {
+		t.Fatal("opening the copy flushed no table")
+	}
+	raw, err := os.ReadFile(table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(crashed, filepath.Base(table)), raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	lost := copyStore(t, crashed)
+	for _, wal := range mustGlob(t, filepath.Join(lost, "*"+walExt)) {
+		os.Remove(wal)
+	}
+	wantDamaged(t, lost, filepath.Base(table), "no write-ahead log holds")
+
+	s, err = Open(crashed, Options{})
+	if err != nil {
+		t.Fatalf("a store a crash left in a flush: %v", err)
+	}
+	defer s.Close()
+	objs, _, err := s.List(context.Background(), podsR, "", ListOptions{})
+	if err != nil || len(objs) != 100 {
+		t.Fatalf("%d pods (%v), want 100", len(objs), err)
+	}
+	if kept := mustGlob(t, filepath.Join(crashed, unreferencedDir, "*", filepath.Base(table))); len(kept) != 1 {
+		t.Fatal("the flushed table was not kept aside")
+	}
+}
+
+func mustGlob(t *testing.T, pattern string) []string {
+	t.Helper()
+	m, err := filepath.Glob(pattern)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }
 
 // BenchmarkOpenVerified measures what verifying every table costs a start:
