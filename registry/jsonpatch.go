@@ -3,10 +3,14 @@ package registry
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net/http"
 	"reflect"
-	"strconv"
-	"strings"
+
+	jsonpatch "github.com/evanphx/json-patch/v5"
+
+	"github.com/wasmlet/wasmlet/api"
 )
 
 // PatchType names a patch format by the content type it travels with.
@@ -64,279 +68,62 @@ func applyMergePatch(doc, patch any) any {
 	return dm
 }
 
-// jsonPatchOp is one operation of an RFC 6902 patch.
-type jsonPatchOp struct {
-	Op    string           `json:"op"`
-	Path  *string          `json:"path"`
-	From  *string          `json:"from"`
-	Value *json.RawMessage `json:"value"`
-}
+// The bounds of a JSON patch, Kubernetes' own: a patch is a list of
+// operations that each may grow the object, and copy can double it, so
+// that a few kilobytes of patch can ask for gigabytes. The result is
+// bounded before it exists: the values of add, replace and test come from
+// the patch, which the request body limit bounds; what copy adds is
+// counted as it is made, and refused past maxJSONPatchCopyBytes
+// (kube-apiserver's --json-patch-max-copy-bytes default, twice the object
+// limit). The result is then held to MaxObjectBytes as every write is.
+const (
+	// maxJSONPatchOperations is kube-apiserver's maxJSONPatchOperations.
+	maxJSONPatchOperations = 10000
+	// maxJSONPatchCopyBytes bounds the bytes copy operations add, all of
+	// them together.
+	maxJSONPatchCopyBytes = 2 * MaxObjectBytes
+)
 
-// applyJSONPatch applies an RFC 6902 patch to doc and returns the result;
-// doc is modified.
-func applyJSONPatch(doc any, patch []byte) (any, error) {
-	var ops []jsonPatchOp
-	if err := json.Unmarshal(patch, &ops); err != nil {
-		return nil, fmt.Errorf("unable to parse the JSON patch: %v", err)
-	}
-	for i, op := range ops {
-		var err error
-		doc, err = applyJSONPatchOp(doc, op)
-		if err != nil {
-			return nil, fmt.Errorf("the JSON patch's operation %d (%s): %w", i, op.Op, err)
-		}
-	}
-	return doc, nil
-}
-
-func applyJSONPatchOp(doc any, op jsonPatchOp) (any, error) {
-	if op.Path == nil {
-		return nil, fmt.Errorf("missing path")
-	}
-	path, err := parsePointer(*op.Path)
+// applyJSONPatch applies an RFC 6902 patch to doc and returns the result.
+// It is evanphx/json-patch's, the implementation Kubernetes applies, with
+// Kubernetes' bounds.
+func applyJSONPatch(doc map[string]any, patch []byte) (any, error) {
+	p, err := jsonpatch.DecodePatch(patch)
 	if err != nil {
-		return nil, err
+		return nil, api.NewBadRequest(err.Error())
 	}
-	value := func() (any, error) {
-		if op.Value == nil {
-			return nil, fmt.Errorf("missing value")
-		}
-		return decodeJSON(*op.Value)
+	if len(p) > maxJSONPatchOperations {
+		return nil, api.NewRequestEntityTooLarge(fmt.Sprintf("Request entity too large: The allowed maximum operations in a JSON patch is %d, got %d",
+			maxJSONPatchOperations, len(p)))
 	}
-	switch op.Op {
-	case "add":
-		v, err := value()
-		if err != nil {
-			return nil, err
-		}
-		return pointerAdd(doc, path, v)
-	case "remove":
-		doc, _, err := pointerRemove(doc, path)
-		return doc, err
-	case "replace":
-		v, err := value()
-		if err != nil {
-			return nil, err
-		}
-		if _, err := pointerGet(doc, path); err != nil {
-			return nil, err
-		}
-		if len(path) == 0 {
-			return v, nil
-		}
-		doc, _, err = pointerRemove(doc, path)
-		if err != nil {
-			return nil, err
-		}
-		return pointerAdd(doc, path, v)
-	case "move", "copy":
-		if op.From == nil {
-			return nil, fmt.Errorf("missing from")
-		}
-		from, err := parsePointer(*op.From)
-		if err != nil {
-			return nil, err
-		}
-		var v any
-		if op.Op == "move" {
-			if isPrefix(from, path) && len(from) < len(path) {
-				return nil, fmt.Errorf("cannot move %q into its own child %q", *op.From, *op.Path)
-			}
-			doc, v, err = pointerRemove(doc, from)
-		} else {
-			v, err = pointerGet(doc, from)
-			v = deepCopyJSON(v)
-		}
-		if err != nil {
-			return nil, err
-		}
-		return pointerAdd(doc, path, v)
-	case "test":
-		v, err := value()
-		if err != nil {
-			return nil, err
-		}
-		got, err := pointerGet(doc, path)
-		if err != nil {
-			return nil, err
-		}
-		if !jsonEqual(got, v) {
-			return nil, fmt.Errorf("testing value %s failed", *op.Path)
-		}
-		return doc, nil
-	default:
-		return nil, fmt.Errorf("unexpected operation %q", op.Op)
-	}
-}
-
-func isPrefix(p, of []string) bool {
-	if len(p) > len(of) {
-		return false
-	}
-	for i := range p {
-		if p[i] != of[i] {
-			return false
-		}
-	}
-	return true
-}
-
-// parsePointer splits an RFC 6901 JSON pointer into unescaped tokens.
-func parsePointer(s string) ([]string, error) {
-	if s == "" {
-		return nil, nil
-	}
-	if s[0] != '/' {
-		return nil, fmt.Errorf("path %q does not start with /", s)
-	}
-	parts := strings.Split(s[1:], "/")
-	for i, p := range parts {
-		parts[i] = strings.ReplaceAll(strings.ReplaceAll(p, "~1", "/"), "~0", "~")
-	}
-	return parts, nil
-}
-
-func arrayIndex(tok string, n int, forAdd bool) (int, error) {
-	if tok == "-" && forAdd {
-		return n, nil
-	}
-	i, err := strconv.Atoi(tok)
-	if err != nil || i < 0 || (tok != "0" && strings.HasPrefix(tok, "0")) {
-		return 0, fmt.Errorf("invalid array index %q", tok)
-	}
-	max := n - 1
-	if forAdd {
-		max = n
-	}
-	if i > max {
-		return 0, fmt.Errorf("array index %d out of bounds (length %d)", i, n)
-	}
-	return i, nil
-}
-
-func pointerGet(doc any, path []string) (any, error) {
-	cur := doc
-	for _, tok := range path {
-		switch c := cur.(type) {
-		case map[string]any:
-			v, ok := c[tok]
-			if !ok {
-				return nil, fmt.Errorf("path /%s does not exist", strings.Join(path, "/"))
-			}
-			cur = v
-		case []any:
-			i, err := arrayIndex(tok, len(c), false)
-			if err != nil {
-				return nil, err
-			}
-			cur = c[i]
-		default:
-			return nil, fmt.Errorf("path /%s does not exist", strings.Join(path, "/"))
-		}
-	}
-	return cur, nil
-}
-
-// pointerAdd sets path to v (inserting into arrays) and returns the new
-// document.
-func pointerAdd(doc any, path []string, v any) (any, error) {
-	if len(path) == 0 {
-		return v, nil
-	}
-	parent, err := pointerGet(doc, path[:len(path)-1])
+	raw, err := json.Marshal(doc)
 	if err != nil {
-		return nil, err
+		return nil, api.NewInternalError(err)
 	}
-	last := path[len(path)-1]
-	switch p := parent.(type) {
-	case map[string]any:
-		p[last] = v
-		return doc, nil
-	case []any:
-		i, err := arrayIndex(last, len(p), true)
-		if err != nil {
-			return nil, err
+	opts := jsonpatch.NewApplyOptions()
+	opts.AccumulatedCopySizeLimit = maxJSONPatchCopyBytes
+	out, err := p.ApplyWithOptions(raw, opts)
+	var tooLarge *jsonpatch.AccumulatedCopySizeError
+	switch {
+	case errors.As(err, &tooLarge):
+		return nil, api.NewRequestEntityTooLarge("Request entity too large: " + err.Error())
+	case err != nil:
+		// Kubernetes answers 422 for a patch that does not apply (a test
+		// that fails, a path that is not there).
+		return nil, &api.Status{
+			TypeMeta: api.TypeMeta{Kind: "Status", APIVersion: "v1"}, Status: "Failure",
+			Code: http.StatusUnprocessableEntity, Reason: api.StatusReasonInvalid,
+			Message: "the JSON patch could not be applied: " + err.Error(),
 		}
-		n := append(p[:i:i], append([]any{v}, p[i:]...)...)
-		return setAt(doc, path[:len(path)-1], n)
-	default:
-		return nil, fmt.Errorf("path /%s: the parent is not an object or an array", strings.Join(path, "/"))
 	}
-}
-
-// pointerRemove removes path and returns the new document and the removed
-// value.
-func pointerRemove(doc any, path []string) (any, any, error) {
-	if len(path) == 0 {
-		return nil, nil, fmt.Errorf("cannot remove the whole document")
+	if len(out) > maxPatchedBytes {
+		return nil, objectTooLarge(len(out))
 	}
-	parent, err := pointerGet(doc, path[:len(path)-1])
+	v, err := decodeJSON(out)
 	if err != nil {
-		return nil, nil, err
+		return nil, api.NewInternalError(err)
 	}
-	last := path[len(path)-1]
-	switch p := parent.(type) {
-	case map[string]any:
-		v, ok := p[last]
-		if !ok {
-			return nil, nil, fmt.Errorf("path /%s does not exist", strings.Join(path, "/"))
-		}
-		delete(p, last)
-		return doc, v, nil
-	case []any:
-		i, err := arrayIndex(last, len(p), false)
-		if err != nil {
-			return nil, nil, err
-		}
-		v := p[i]
-		n := append(append([]any{}, p[:i]...), p[i+1:]...)
-		doc, err = setAt(doc, path[:len(path)-1], n)
-		return doc, v, err
-	default:
-		return nil, nil, fmt.Errorf("path /%s does not exist", strings.Join(path, "/"))
-	}
-}
-
-// setAt replaces the value at path (which exists) with v.
-func setAt(doc any, path []string, v any) (any, error) {
-	if len(path) == 0 {
-		return v, nil
-	}
-	parent, err := pointerGet(doc, path[:len(path)-1])
-	if err != nil {
-		return nil, err
-	}
-	last := path[len(path)-1]
-	switch p := parent.(type) {
-	case map[string]any:
-		p[last] = v
-	case []any:
-		i, err := arrayIndex(last, len(p), false)
-		if err != nil {
-			return nil, err
-		}
-		p[i] = v
-	}
-	return doc, nil
-}
-
-func deepCopyJSON(v any) any {
-	switch t := v.(type) {
-	case map[string]any:
-		m := make(map[string]any, len(t))
-		for k, e := range t {
-			m[k] = deepCopyJSON(e)
-		}
-		return m
-	case []any:
-		l := make([]any, len(t))
-		for i, e := range t {
-			l[i] = deepCopyJSON(e)
-		}
-		return l
-	default:
-		return v
-	}
+	return v, nil
 }
 
 // jsonEqual compares two decoded JSON values, numbers by their value.

@@ -103,7 +103,7 @@ func applyPatch(doc map[string]any, pt PatchType, data []byte, kind string) (map
 	case JSONPatch:
 		var err error
 		if out, err = applyJSONPatch(doc, data); err != nil {
-			return nil, api.NewBadRequest(err.Error())
+			return nil, err
 		}
 	case MergePatch, StrategicMergePatch:
 		p, err := decodeJSON(data)

@@ -117,10 +117,14 @@ func (r *Registry) List(ctx context.Context, res *api.ResourceInfo, namespace st
 
 // ListWithVersion is List that also returns the resourceVersion the list is
 // consistent with (the list's metadata.resourceVersion, where a watch may
-// start).
+// start). A field selector that names a field res cannot be selected by is
+// a BadRequest, as in Kubernetes; so are watches and DeleteCollection.
 func (r *Registry) ListWithVersion(ctx context.Context, res *api.ResourceInfo, namespace string, opts store.ListOptions) ([]api.Object, string, error) {
 	if !res.Namespaced {
 		namespace = ""
+	}
+	if err := store.CheckFieldSelector(res, opts.FieldSelector); err != nil {
+		return nil, "", err
 	}
 	return r.st.List(ctx, res, namespace, opts)
 }
@@ -130,6 +134,9 @@ func (r *Registry) ListWithVersion(ctx context.Context, res *api.ResourceInfo, n
 func (r *Registry) Watch(ctx context.Context, res *api.ResourceInfo, namespace string, opts store.ListOptions) (store.Watch, error) {
 	if !res.Namespaced {
 		namespace = ""
+	}
+	if err := store.CheckFieldSelector(res, opts.FieldSelector); err != nil {
+		return nil, err
 	}
 	return r.st.Watch(ctx, res, namespace, opts)
 }
@@ -179,6 +186,9 @@ func (r *Registry) CreateWith(ctx context.Context, obj api.Object, opts WriteOpt
 			return nil, api.NewInvalid(res.Group, res.Kind, m.Name, errs)
 		}
 		if err := r.checkHostPaths(res, in); err != nil {
+			return nil, err
+		}
+		if err := checkObjectSize(in); err != nil {
 			return nil, err
 		}
 		var out api.Object
@@ -262,8 +272,18 @@ func (r *Registry) update(ctx context.Context, obj api.Object, status bool, opts
 }
 
 // guaranteedUpdate runs tryUpdate on the stored object and writes (or, in a
-// dry run, only returns) its result.
-func (r *Registry) guaranteedUpdate(ctx context.Context, res *api.ResourceInfo, ns, name string, opts WriteOptions, tryUpdate func(cur api.Object) (api.Object, error)) (api.Object, error) {
+// dry run, only returns) its result, if it is not over MaxObjectBytes.
+func (r *Registry) guaranteedUpdate(ctx context.Context, res *api.ResourceInfo, ns, name string, opts WriteOptions, update func(cur api.Object) (api.Object, error)) (api.Object, error) {
+	tryUpdate := func(cur api.Object) (api.Object, error) {
+		next, err := update(cur)
+		if err != nil {
+			return nil, err
+		}
+		if err := checkObjectSize(next); err != nil {
+			return nil, err
+		}
+		return next, nil
+	}
 	if opts.DryRun {
 		cur, err := r.st.Get(ctx, res, ns, name)
 		if err != nil {

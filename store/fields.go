@@ -2,6 +2,7 @@ package store
 
 import (
 	"encoding/json"
+	"fmt"
 	"strconv"
 
 	"github.com/wasmlet/wasmlet/api"
@@ -44,13 +45,16 @@ type selectable struct {
 	} `json:"source"`
 }
 
-// fieldsOf returns the selectable fields of a stored object of kind r.
+// fieldsOf returns the selectable fields of a stored object of kind r:
+// exactly the labels CheckFieldSelector accepts for r.
 func fieldsOf(r *api.ResourceInfo, raw []byte) map[string]string {
 	var s selectable
 	_ = json.Unmarshal(raw, &s) // a field that does not decode stays empty
-	f := map[string]string{
-		"metadata.name":      s.Metadata.Name,
-		"metadata.namespace": s.Metadata.Namespace,
+	f := map[string]string{"metadata.name": s.Metadata.Name}
+	// Kubernetes' Node and Namespace select by name only: they live in no
+	// namespace.
+	if !isNamespaces(r) && !isCore(r, "nodes") {
+		f["metadata.namespace"] = s.Metadata.Namespace
 	}
 	switch {
 	case isPods(r):
@@ -92,4 +96,23 @@ func objectFields(r *api.ResourceInfo, obj api.Object) map[string]string {
 		return map[string]string{"metadata.name": m.Name, "metadata.namespace": m.Namespace}
 	}
 	return fieldsOf(r, raw)
+}
+
+// CheckFieldSelector refuses a field selector that names a field r cannot
+// be selected by, with Kubernetes' BadRequest (`field label not supported:
+// status.phse`), so that a typo selects nothing instead of everything: a
+// field the object lacks would otherwise compare as "", which every
+// `!=` term matches. Lists, watches and deletions of collections check
+// their selector with it before they read anything.
+func CheckFieldSelector(r *api.ResourceInfo, sel api.FieldSelector) error {
+	if sel == nil || sel.Empty() {
+		return nil
+	}
+	labels := fieldsOf(r, nil) // the labels of r, every value empty
+	for _, f := range api.FieldSelectorFields(sel) {
+		if _, ok := labels[f]; !ok {
+			return api.NewBadRequest(fmt.Sprintf("field label not supported: %s", f))
+		}
+	}
+	return nil
 }
