@@ -1,8 +1,10 @@
 package wasi
 
 import (
+	"encoding/binary"
 	"errors"
 	"io"
+	"math"
 	"os"
 	"syscall"
 	"time"
@@ -10,23 +12,69 @@ import (
 	"github.com/tetratelabs/wazero/api"
 )
 
+// The limits of a call. Every count and length a guest passes is checked
+// before the layer allocates or loops on it: against the caps below, which
+// are Linux's where Linux has one, and against the guest's own memory (what
+// does not fit in it is EFAULT). So what the layer allocates for one call is
+// bounded by the caps and by the size of the guest's memory, never by a
+// number the guest chose: an iovec count of 0x7fffffff once made the layer
+// ask Go for 51 GB, which ended the whole node with a fatal error that no
+// recover catches.
+const (
+	// maxIovecs is Linux's IOV_MAX: readv and writev refuse more with
+	// EINVAL.
+	maxIovecs = 1024
+	// maxIovecLen: Linux reads a 32-bit process's iov_len as a signed
+	// size and refuses a negative one with EINVAL.
+	maxIovecLen = 1<<31 - 1
+	// maxTransfer is Linux's MAX_RW_COUNT on 4 KiB pages: one read or
+	// write moves at most this much, a longer one is a short transfer. It
+	// also keeps the count the guest is given within its 32-bit size.
+	maxTransfer = 1<<31 - 4096
+	// maxPathLen is Linux's PATH_MAX without the terminating NUL: a
+	// longer path (or symbolic link target) is ENAMETOOLONG.
+	maxPathLen = 4095
+)
+
 // iovecs reads an array of n {buf, len} pairs at ptr and returns views of
-// the guest's memory.
+// the guest's memory (nothing is copied). The buffers are cut, as Linux
+// cuts them, so that they add up to no more than maxTransfer.
 func iovecs(mem api.Memory, ptr, n uint32) ([][]byte, errno) {
-	bufs := make([][]byte, 0, n)
-	for k := uint32(0); k < n; k++ {
-		off, ok1 := mem.ReadUint32Le(ptr + 8*k)
-		l, ok2 := mem.ReadUint32Le(ptr + 8*k + 4)
-		if !ok1 || !ok2 {
-			return nil, errnoFault
+	if n > maxIovecs {
+		return nil, errnoInval
+	}
+	raw, ok := mem.Read(ptr, 8*n) // at most 8 KiB: the product cannot wrap
+	if !ok {
+		return nil, errnoFault
+	}
+	bufs := make([][]byte, n)
+	total := uint32(0)
+	for k := range bufs {
+		off := binary.LittleEndian.Uint32(raw[8*k:])
+		l := binary.LittleEndian.Uint32(raw[8*k+4:])
+		if l > maxIovecLen {
+			return nil, errnoInval
+		}
+		l = min(l, maxTransfer-total)
+		if l == 0 {
+			continue // an empty buffer is never dereferenced, wherever it points
 		}
 		b, ok := mem.Read(off, l)
 		if !ok {
 			return nil, errnoFault
 		}
-		bufs = append(bufs, b)
+		bufs[k] = b
+		total += l
 	}
 	return bufs, errnoSuccess
+}
+
+func totalLen(bufs [][]byte) int {
+	n := 0
+	for _, b := range bufs {
+		n += len(b)
+	}
+	return n
 }
 
 func fdRead(i *Instance, mem api.Memory, s []uint64) errno {
@@ -529,10 +577,14 @@ func fdPrestatGet(i *Instance, mem api.Memory, s []uint64) errno {
 	if e.preopen == "" {
 		return errnoBadf
 	}
+	// Both words are checked at once: p+4 wraps around for a p at the
+	// very end of a 4 GiB memory.
 	p := u32(s[1])
-	if !mem.WriteUint32Le(p, 0) || !mem.WriteUint32Le(p+4, uint32(len(e.preopen))) {
+	if _, ok := mem.Read(p, 8); !ok {
 		return errnoFault
 	}
+	mem.WriteUint32Le(p, 0)
+	mem.WriteUint32Le(p+4, uint32(len(e.preopen)))
 	return errnoSuccess
 }
 
@@ -649,8 +701,10 @@ func (i *Instance) positionalArgs(mem api.Memory, s []uint64, right uint64) (*fd
 	if right == rightFdWrite && e.readOnly {
 		return nil, nil, 0, errnoRofs
 	}
+	// Linux refuses a negative offset, and one whose end (offset plus every
+	// buffer) is past the largest, with EINVAL.
 	off := int64(s[3])
-	if off < 0 {
+	if off < 0 || off > math.MaxInt64-int64(totalLen(bufs)) {
 		return nil, nil, 0, errnoInval
 	}
 	return e, bufs, off, errnoSuccess

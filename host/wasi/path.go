@@ -1,7 +1,10 @@
 package wasi
 
 import (
+	"bytes"
+	"encoding/binary"
 	"errors"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -38,6 +41,11 @@ func (i *Instance) pathArg(mem api.Memory, fd, ptr, l uint32) (*fdEntry, string,
 	e, en := i.fds.get(fd)
 	if en != errnoSuccess {
 		return nil, "", en
+	}
+	// The path is copied out of the guest's memory: its length is capped
+	// first, as Linux caps it.
+	if l > maxPathLen {
+		return nil, "", errnoNametoolong
 	}
 	b, ok := mem.Read(ptr, l)
 	if !ok {
@@ -396,6 +404,9 @@ func pathRename(i *Instance, mem api.Memory, s []uint64) errno {
 }
 
 func pathSymlink(i *Instance, mem api.Memory, s []uint64) errno {
+	if u32(s[1]) > maxPathLen {
+		return errnoNametoolong
+	}
 	tb, ok := mem.Read(u32(s[0]), u32(s[1]))
 	if !ok {
 		return errnoFault
@@ -438,15 +449,23 @@ func pathUnlinkFile(i *Instance, mem api.Memory, s []uint64) errno {
 	})
 }
 
-// dirent is one entry of a directory listing.
+// dirent is one entry of a directory listing, with its cookie: its index
+// in the listing, where "." is 0 and ".." is 1.
 type dirent struct {
-	name string
-	ino  uint64
-	typ  uint8
+	name   string
+	ino    uint64
+	typ    uint8
+	cookie uint64
 }
 
-// fd_readdir's cookie is the index of the next entry in the listing; a
-// cookie of 0 reads the directory again.
+// fd_readdir's cookie is the index of an entry in the listing; a cookie of
+// 0 reads the directory again. The listing is read from the directory a
+// batch at a time and only the last batch is kept (e.dirents): a guest can
+// fill a directory with millions of empty files and open it as many times
+// as it has fds, and a listing kept whole for each fd would cost the node
+// that product. A cookie within the batch is served from it, a later one
+// reads on, an earlier one reads again from the start; libc's readdir asks
+// in order, going back only into the last batch.
 func fdReaddir(i *Instance, mem api.Memory, s []uint64) errno {
 	e, en := i.fds.get(u32(s[0]))
 	if en != errnoSuccess {
@@ -463,18 +482,20 @@ func fdReaddir(i *Instance, mem api.Memory, s []uint64) errno {
 		return errnoFault
 	}
 	cookie := s[3]
-	if cookie == 0 || e.dirents == nil {
-		list, en := readDir(e.root)
+	if cookie == 0 {
+		e.dirents = nil
+	}
+	used := 0
+	for ; used < len(buf); cookie++ {
+		d, en := i.direntAt(e, cookie)
 		if en != errnoSuccess {
 			return en
 		}
-		e.dirents = list
-	}
-	used := 0
-	for k := cookie; k < uint64(len(e.dirents)) && used < len(buf); k++ {
-		d := e.dirents[k]
+		if d == nil {
+			break
+		}
 		var hdr [24]byte
-		putU64(hdr[0:], k+1)
+		putU64(hdr[0:], cookie+1)
 		putU64(hdr[8:], d.ino)
 		putU32(hdr[16:], uint32(len(d.name)))
 		hdr[20] = d.typ
@@ -487,30 +508,137 @@ func fdReaddir(i *Instance, mem api.Memory, s []uint64) errno {
 	return errnoSuccess
 }
 
-func readDir(root *os.Root) ([]dirent, errno) {
-	f, err := root.Open(".")
-	if err != nil {
-		return nil, toErrno(err)
-	}
-	defer f.Close()
-	entries, err := f.ReadDir(-1)
-	if err != nil {
-		return nil, toErrno(err)
-	}
-	list := make([]dirent, 0, len(entries)+2)
-	var self uint64
-	if fi, err := f.Stat(); err == nil {
-		_, self, _, _, _, _ = statOf(fi)
-	}
-	list = append(list, dirent{name: ".", ino: self, typ: filetypeDirectory}, dirent{name: "..", typ: filetypeDirectory})
-	for _, d := range entries {
-		de := dirent{name: d.Name(), typ: fileTypeOf(d.Type())}
-		if fi, err := d.Info(); err == nil {
-			_, de.ino, _, _, _, _ = statOf(fi)
+// direntAt returns the entry of e's listing at index k, or nil past its
+// end.
+func (i *Instance) direntAt(e *fdEntry, k uint64) (*dirent, errno) {
+	for {
+		if n := uint64(len(e.dirents)); n > 0 {
+			first := e.dirents[0].cookie
+			if k >= first && k-first < n {
+				return &e.dirents[k-first], errnoSuccess
+			}
+			if k < first {
+				e.dirents = nil
+			}
 		}
-		list = append(list, de)
+		// A far cookie reads the whole directory: it stops for a kill.
+		if i.isKilled() {
+			return nil, errnoIntr
+		}
+		f, en := e.dirFile()
+		if en != errnoSuccess {
+			return nil, en
+		}
+		if e.dirents == nil {
+			if _, err := f.Seek(0, io.SeekStart); err != nil {
+				return nil, toErrno(err)
+			}
+			var self uint64
+			if fi, err := f.Stat(); err == nil {
+				_, self, _, _, _, _ = statOf(fi)
+			}
+			// The parent's inode is not the guest's to know: it may be
+			// the node's, outside the mount.
+			e.dirents = []dirent{
+				{name: ".", ino: self, typ: filetypeDirectory, cookie: 0},
+				{name: "..", typ: filetypeDirectory, cookie: 1},
+			}
+			continue
+		}
+		batch, en := readDirents(e, f, e.dirents[len(e.dirents)-1].cookie+1)
+		if en != errnoSuccess {
+			return nil, en
+		}
+		if len(batch) == 0 {
+			return nil, errnoSuccess
+		}
+		e.dirents = batch
 	}
-	return list, errnoSuccess
+}
+
+// readDirents reads the next entries of the directory f (one getdents64,
+// "." and ".." left out, which the listing has first), numbered from
+// cookie; none at its end.
+func readDirents(e *fdEntry, f *os.File, cookie uint64) ([]dirent, errno) {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return nil, toErrno(err)
+	}
+	buf := make([]byte, 4096)
+	for {
+		var n int
+		var rerr error
+		if err := rc.Control(func(fd uintptr) { n, rerr = syscall.ReadDirent(int(fd), buf) }); err != nil {
+			return nil, toErrno(err)
+		}
+		if rerr != nil {
+			return nil, toErrno(rerr)
+		}
+		if n <= 0 {
+			return nil, errnoSuccess
+		}
+		var list []dirent
+		// Each record: d_ino (8), d_off (8), d_reclen (2), d_type (1), then
+		// the name up to its NUL.
+		for b := buf[:n]; len(b) >= 19; {
+			reclen := int(binary.LittleEndian.Uint16(b[16:]))
+			if reclen < 19 || reclen > len(b) {
+				return nil, errnoIo
+			}
+			nameb := b[19:reclen]
+			if z := bytes.IndexByte(nameb, 0); z >= 0 {
+				nameb = nameb[:z]
+			}
+			d := dirent{name: string(nameb), ino: binary.LittleEndian.Uint64(b)}
+			dtype := b[18]
+			b = b[reclen:]
+			if d.name == "." || d.name == ".." {
+				continue
+			}
+			d.typ = direntType(dtype)
+			if dtype == dtUnknown {
+				// A file system that does not report the type: ask.
+				if fi, err := e.root.Lstat(d.name); err == nil {
+					d.typ = fileTypeOf(fi.Mode())
+				}
+			}
+			d.cookie = cookie
+			cookie++
+			list = append(list, d)
+		}
+		if len(list) > 0 {
+			return list, errnoSuccess
+		}
+	}
+}
+
+// d_type of getdents64.
+const (
+	dtUnknown = 0
+	dtChr     = 2
+	dtDir     = 4
+	dtBlk     = 6
+	dtReg     = 8
+	dtLnk     = 10
+	dtSock    = 12
+)
+
+func direntType(t uint8) uint8 {
+	switch t {
+	case dtReg:
+		return filetypeRegularFile
+	case dtDir:
+		return filetypeDirectory
+	case dtLnk:
+		return filetypeSymlink
+	case dtSock:
+		return filetypeSocketStream
+	case dtChr:
+		return filetypeCharDevice
+	case dtBlk:
+		return 1 // block device
+	}
+	return filetypeUnknown
 }
 
 func putU64(b []byte, v uint64) {

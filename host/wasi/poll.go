@@ -26,6 +26,13 @@ const (
 
 	subscriptionSize = 48
 	eventSize        = 32
+
+	// maxSubscriptions: one subscription for reading and one for writing
+	// each fd a table can hold, and a clock. Linux's poll refuses more fds
+	// than the process may open with EINVAL; so does poll_oneoff. Within it
+	// a call allocates about 100 bytes a subscription, and waits once for
+	// each distinct socket however many subscriptions name it.
+	maxSubscriptions = 2<<16 + 1
 )
 
 type subscription struct {
@@ -48,7 +55,10 @@ type event struct {
 
 func pollOneoff(i *Instance, mem api.Memory, s []uint64) errno {
 	in, out, n, neventsPtr := u32(s[0]), u32(s[1]), u32(s[2]), u32(s[3])
-	if n == 0 {
+	// The count is bounded before it is multiplied: unchecked, 1<<28
+	// subscriptions wrapped both array sizes to 0, which the memory
+	// accepted, and the layer then asked Go for 10 GiB.
+	if n == 0 || n > maxSubscriptions {
 		return errnoInval
 	}
 	raw, ok := mem.Read(in, n*subscriptionSize)
@@ -240,6 +250,7 @@ func (i *Instance) waitReady(subs []subscription) errno {
 	}
 	var (
 		socks    []sockWait
+		seen     map[sockWait]bool // once there are two
 		stdin    bool
 		earliest = time.Duration(-1)
 	)
@@ -258,7 +269,20 @@ func (i *Instance) waitReady(subs []subscription) errno {
 		case kindStdin:
 			stdin = true
 		case kindListener, kindConn:
-			socks = append(socks, sockWait{sub.entry.sock, sub.tag == eventFdWrite})
+			// One wait (and so at most one goroutine) per socket and
+			// direction: a guest naming the same socket in every
+			// subscription does not get a goroutine for each.
+			w := sockWait{sub.entry.sock, sub.tag == eventFdWrite}
+			if len(socks) > 0 {
+				if seen == nil {
+					seen = map[sockWait]bool{socks[0]: true}
+				}
+				if seen[w] {
+					continue
+				}
+				seen[w] = true
+			}
+			socks = append(socks, w)
 		}
 	}
 	if len(socks) == 0 {

@@ -2,6 +2,7 @@ package wasi
 
 import (
 	"io"
+	"math"
 	"runtime"
 
 	"github.com/tetratelabs/wazero/api"
@@ -10,12 +11,13 @@ import (
 
 // Clock ids of clock_time_get and clock_res_get.
 const (
-	clockRealtime         = 0
-	clockMonotonic        = 1
-	clockProcessCPUTime   = 2
-	clockThreadCPUTime    = 3
-	clockResolutionNanos  = 1000
-	maxRandomBufferLength = 1 << 30
+	clockRealtime        = 0
+	clockMonotonic       = 1
+	clockProcessCPUTime  = 2
+	clockThreadCPUTime   = 3
+	clockResolutionNanos = 1000
+	// randomChunk is how much random_get fills between looks for a kill.
+	randomChunk = 1 << 20
 )
 
 func argsGet(i *Instance, mem api.Memory, s []uint64) errno {
@@ -35,8 +37,18 @@ func environSizesGet(i *Instance, mem api.Memory, s []uint64) errno {
 }
 
 // writeStrings writes each string NUL-terminated from buf, and a pointer to
-// each in the array at ptrs.
+// each in the array at ptrs. Both areas are checked whole before anything
+// is written: the addresses of the later strings would otherwise wrap
+// around at the end of a 4 GiB memory, and a guest given EFAULT would find
+// half of the list written.
 func writeStrings(mem api.Memory, list []string, ptrs, buf uint32) errno {
+	size := uint64(0)
+	for _, s := range list {
+		size += uint64(len(s)) + 1
+	}
+	if !fits(mem, ptrs, 4*uint64(len(list))) || !fits(mem, buf, size) {
+		return errnoFault
+	}
 	for n, s := range list {
 		if !mem.WriteUint32Le(ptrs+uint32(4*n), buf) {
 			return errnoFault
@@ -101,13 +113,23 @@ func (i *Instance) monotonic() uint64 {
 	return uint64(i.clock.Since(i.started)) + uint64(i.started.UnixNano())
 }
 
+// randomGet fills the buffer in place, a chunk at a time: a guest may ask
+// for the whole of its memory, seconds of work, and a kill must not wait
+// for it.
 func randomGet(i *Instance, mem api.Memory, s []uint64) errno {
 	buf, ok := mem.Read(u32(s[0]), u32(s[1]))
 	if !ok {
 		return errnoFault
 	}
-	if _, err := io.ReadFull(i.rand, buf); err != nil {
-		return errnoIo
+	for len(buf) > 0 {
+		if i.isKilled() {
+			return errnoIntr
+		}
+		n := min(len(buf), randomChunk)
+		if _, err := io.ReadFull(i.rand, buf[:n]); err != nil {
+			return errnoIo
+		}
+		buf = buf[n:]
 	}
 	return errnoSuccess
 }
@@ -127,3 +149,13 @@ func schedYield(i *Instance, mem api.Memory, s []uint64) errno {
 }
 
 func u32(v uint64) uint32 { return uint32(v) }
+
+// fits reports whether n bytes at ptr are inside the guest's memory, for
+// any n (wazero's Read takes a 32-bit length).
+func fits(mem api.Memory, ptr uint32, n uint64) bool {
+	if n > math.MaxUint32 {
+		return false
+	}
+	_, ok := mem.Read(ptr, uint32(n))
+	return ok
+}
