@@ -2,6 +2,7 @@ package wasi
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -34,7 +35,12 @@ import (
 //     fewer slots than Ps (the node uses GOMAXPROCS-1), one P is always
 //     free of guest code. A guest waits for a slot before it runs its own
 //     code, and gives it up in every wait, when throttled, and at a yield
-//     after holding it runSlice while another guest waits for one.
+//     while a guest back from a wait asks for one, or after holding it
+//     runSlice while any other guest does. Guests back from a wait get
+//     slots before guests that gave theirs up at a yield (as CFS favours
+//     a task that slept): a web server guest answering a request waits
+//     for at most the slice of the guest that holds the slot, not for
+//     every busy guest in turn.
 //
 // Both apply to modules that import wasmlet.yield (compiled by Compile):
 // a guest that never returns to Go would hold its slot for ever. On
@@ -97,13 +103,16 @@ func (q *cpuQuota) charge(now time.Time, ran time.Duration) time.Time {
 // RunSlots bounds how many guests run their own code at once (see the
 // comment at the top of this file). One value serves a node: every
 // Config of its instances points to it. Guests waiting for a slot get it
-// in the order they asked.
+// in the order they asked, those back from a wait first.
 type RunSlots struct {
-	mu    sync.Mutex
-	free  int
-	queue []chan struct{}
-	// waiters is len(queue), read without mu at every yield.
-	waiters atomic.Int32
+	mu   sync.Mutex
+	free int
+	// woken are the guests back from a wait (or starting), yielded those
+	// that gave their slot up at a yield, in the order they asked.
+	woken, yielded []chan struct{}
+	// waiters and wokenWaiters count them, read without mu at every
+	// yield.
+	waiters, wokenWaiters atomic.Int32
 }
 
 // NewRunSlots returns n slots (at least one).
@@ -111,18 +120,23 @@ func NewRunSlots(n int) *RunSlots {
 	return &RunSlots{free: max(n, 1)}
 }
 
-// acquire takes a slot, waiting for one; it gives up, with false, when
-// stop is closed first.
-func (s *RunSlots) acquire(stop <-chan struct{}) bool {
+// acquire takes a slot, waiting for one, as a guest back from a wait
+// (woken) or one that gave its slot up at a yield; it gives up, with
+// false, when stop is closed first.
+func (s *RunSlots) acquire(stop <-chan struct{}, woken bool) bool {
 	s.mu.Lock()
-	if s.free > 0 && len(s.queue) == 0 {
+	if s.free > 0 && len(s.woken)+len(s.yielded) == 0 {
 		s.free--
 		s.mu.Unlock()
 		return true
 	}
 	ch := make(chan struct{})
-	s.queue = append(s.queue, ch)
-	s.waiters.Store(int32(len(s.queue)))
+	q := &s.yielded
+	if woken {
+		q = &s.woken
+	}
+	*q = append(*q, ch)
+	s.count()
 	s.mu.Unlock()
 	select {
 	case <-ch:
@@ -130,13 +144,11 @@ func (s *RunSlots) acquire(stop <-chan struct{}) bool {
 	case <-stop:
 	}
 	s.mu.Lock()
-	for k, c := range s.queue {
-		if c == ch {
-			s.queue = append(s.queue[:k], s.queue[k+1:]...)
-			s.waiters.Store(int32(len(s.queue)))
-			s.mu.Unlock()
-			return false
-		}
+	if k := slices.Index(*q, ch); k >= 0 {
+		*q = slices.Delete(*q, k, k+1)
+		s.count()
+		s.mu.Unlock()
+		return false
 	}
 	s.mu.Unlock()
 	// The slot was handed over as stop closed: pass it on.
@@ -148,15 +160,24 @@ func (s *RunSlots) acquire(stop <-chan struct{}) bool {
 func (s *RunSlots) release() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.queue) == 0 {
+	q := &s.woken
+	if len(*q) == 0 {
+		q = &s.yielded
+	}
+	if len(*q) == 0 {
 		s.free++
 		return
 	}
-	ch := s.queue[0]
-	s.queue[0] = nil
-	s.queue = s.queue[1:]
-	s.waiters.Store(int32(len(s.queue)))
+	ch := (*q)[0]
+	*q = slices.Delete(*q, 0, 1)
+	s.count()
 	close(ch)
+}
+
+// count updates the counts of waiters; mu is held.
+func (s *RunSlots) count() {
+	s.wokenWaiters.Store(int32(len(s.woken)))
+	s.waiters.Store(int32(len(s.woken) + len(s.yielded)))
 }
 
 // cpuState is an instance's share of the CPU. Only the guest's own
@@ -194,10 +215,10 @@ func importsYield(mod wazero.CompiledModule) bool {
 }
 
 // cpuResume is called as the guest goes back to its own code: at its
-// start, and after a host call that may have waited. It sleeps while the
-// guest is throttled and waits for a slot; false means the guest was
-// killed meanwhile.
-func (i *Instance) cpuResume() bool {
+// start, and after a host call that may have waited (woken), or at a
+// yield. It sleeps while the guest is throttled and waits for a slot;
+// false means the guest was killed meanwhile.
+func (i *Instance) cpuResume(woken bool) bool {
 	c := &i.cpu
 	if !c.on {
 		return true
@@ -211,9 +232,10 @@ func (i *Instance) cpuResume() bool {
 		if !i.sleepUntil(now, until) {
 			return false
 		}
+		woken = false // throttled: busy, not back from a wait
 	}
 	if c.slots != nil && !c.holding {
-		if !c.slots.acquire(i.kill) {
+		if !c.slots.acquire(i.kill, woken) {
 			return false
 		}
 		c.holding = true
@@ -252,8 +274,9 @@ func (i *Instance) charge() (now, until time.Time) {
 }
 
 // cpuYield is wasmlet.yield: the guest's time is charged, and it sleeps
-// if throttled, or lets a waiting guest run if it has had its slice;
-// false means it was killed meanwhile.
+// if throttled, or lets a waiting guest run: at once one back from a wait,
+// any other once it has had its slice. False means it was killed
+// meanwhile.
 func (i *Instance) cpuYield() bool {
 	c := &i.cpu
 	if !c.on {
@@ -262,15 +285,16 @@ func (i *Instance) cpuYield() bool {
 	now, until := i.charge()
 	switch {
 	case until.After(now):
-		return i.cpuResume()
+		return i.cpuResume(false)
 	case c.slots == nil:
 		return true
 	case !c.holding: // yielding from a start function, before run took one
-		return i.cpuResume()
-	case c.slots.waiters.Load() > 0 && now.Sub(c.took) >= runSlice:
+		return i.cpuResume(false)
+	case c.slots.wokenWaiters.Load() > 0,
+		c.slots.waiters.Load() > 0 && now.Sub(c.took) >= runSlice:
 		c.slots.release()
 		c.holding = false
-		return i.cpuResume()
+		return i.cpuResume(false)
 	}
 	return true
 }

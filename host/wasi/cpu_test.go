@@ -48,44 +48,47 @@ func TestCPUQuotaThrottlesToItsShare(t *testing.T) {
 	}
 }
 
-// Run slots are handed over in the order they were asked for, and a
-// guest that stops waiting (killed) neither keeps nor loses one.
-func TestRunSlotsAreFIFO(t *testing.T) {
+// Run slots are handed over in the order they were asked for, guests
+// back from a wait before those that yielded, and a guest that stops
+// waiting (killed) neither keeps nor loses one.
+func TestRunSlotsOrder(t *testing.T) {
 	s := NewRunSlots(1)
 	never := make(chan struct{})
-	if !s.acquire(never) {
+	if !s.acquire(never, true) {
 		t.Fatal("acquire of a free slot failed")
 	}
-	got := make(chan int, 3)
+	got := make(chan int, 4)
 	stop2 := make(chan struct{})
-	for n := 1; n <= 3; n++ {
+	// 1 and 2 yielded, 3 and 4 are back from a wait; 2 gives up.
+	for n := 1; n <= 4; n++ {
 		stop := never
 		if n == 2 {
 			stop = stop2
 		}
 		go func() {
-			if s.acquire(stop) {
+			if s.acquire(stop, n >= 3) {
 				got <- n
 			}
 		}()
-		for int(s.waiters.Load()) != n { // queued in order
+		for int(s.waiters.Load()) != n {
 			time.Sleep(time.Millisecond)
 		}
 	}
-	close(stop2) // the second gives up
-	for s.waiters.Load() != 2 {
+	if s.wokenWaiters.Load() != 2 {
+		t.Fatalf("%d guests back from a wait, want 2", s.wokenWaiters.Load())
+	}
+	close(stop2)
+	for s.waiters.Load() != 3 {
 		time.Sleep(time.Millisecond)
 	}
-	s.release()
-	if n := <-got; n != 1 {
-		t.Fatalf("first slot went to waiter %d, want 1", n)
+	for _, want := range []int{3, 4, 1} {
+		s.release()
+		if n := <-got; n != want {
+			t.Fatalf("slot went to waiter %d, want %d", n, want)
+		}
 	}
 	s.release()
-	if n := <-got; n != 3 {
-		t.Fatalf("second slot went to waiter %d, want 3", n)
-	}
-	s.release()
-	if !s.acquire(never) || s.free != 0 {
+	if !s.acquire(never, false) || s.free != 0 {
 		t.Fatalf("the slot is not free again after every waiter had it: free %d", s.free)
 	}
 }
@@ -111,7 +114,7 @@ func TestKillWhileWaitingForARunSlot(t *testing.T) {
 		t.Fatal(err)
 	}
 	slots := NewRunSlots(1)
-	slots.acquire(nil) // held elsewhere
+	slots.acquire(nil, true) // held elsewhere
 	inst, err := Start(ctx, rt, mod, Config{RunSlots: slots})
 	if err != nil {
 		t.Fatal(err)

@@ -66,7 +66,7 @@ var (
 // compilerRuntime is a runtime on wazero's compiler without
 // WithCloseOnContextDone, as a node's: only the stop checks end a busy
 // guest there.
-func compilerRuntime(t *testing.T) wazero.Runtime {
+func compilerRuntime(t testing.TB) wazero.Runtime {
 	t.Helper()
 	if runtime.GOARCH != "amd64" && runtime.GOARCH != "arm64" {
 		t.Skip("wazero has no compiler for " + runtime.GOARCH)

@@ -293,7 +293,7 @@ func closeListeners(cfg Config) {
 
 func (i *Instance) run(ctx context.Context, m api.Module, stop func() bool) {
 	var err error
-	if i.cpuResume() { // false: killed while it waited for a run slot
+	if i.cpuResume(true) { // false: killed while it waited for a run slot
 		_, err = m.ExportedFunction("_start").Call(ctx)
 	}
 	i.cpuStop()
@@ -426,7 +426,7 @@ func (f hostFunc) wrap() api.GoModuleFunc {
 			i.cpuPause()
 		}
 		e := f.fn(i, mod.Memory(), stack)
-		if i.isKilled() || waits && !i.cpuResume() {
+		if i.isKilled() || waits && !i.cpuResume(true) {
 			panic(sys.NewExitError(ExitCodeKilled))
 		}
 		if !f.noResult {
