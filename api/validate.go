@@ -155,9 +155,33 @@ func validateObjectMetaUpdate(n, o *ObjectMeta) ErrorList {
 	return errs
 }
 
+// MaxContainers bounds spec.containers and spec.initContainers of a pod
+// (and of a template), each. Kubernetes has no such bound: the size of an
+// object bounds it there, but not the status the node writes for every
+// container, nor what the node spends on each (an instance, its logs, its
+// stdin). 100 is far above what real pods carry.
+const MaxContainers = 100
+
+// tooMany is Kubernetes' field.TooMany.
+func tooMany(field string, n, max int) *FieldError {
+	return &FieldError{Type: ErrorTypeTooMany, Field: field, BadValue: int64(n),
+		Detail: fmt.Sprintf("must have at most %d items", max)}
+}
+
 // validatePodSpec checks a pod's spec, or a template's at p.
 func validatePodSpec(s *PodSpec, p string) ErrorList {
 	var errs ErrorList
+	// Over the bound, the containers are not checked one by one: that
+	// would be as many errors, each a line of the answer.
+	if len(s.InitContainers) > MaxContainers || len(s.Containers) > MaxContainers {
+		if n := len(s.InitContainers); n > MaxContainers {
+			errs = append(errs, tooMany(p+".initContainers", n, MaxContainers))
+		}
+		if n := len(s.Containers); n > MaxContainers {
+			errs = append(errs, tooMany(p+".containers", n, MaxContainers))
+		}
+		return errs
+	}
 	volumes, verrs := validateVolumes(s.Volumes, p+".volumes")
 	errs = append(errs, verrs...)
 	names := map[string]bool{}
