@@ -120,6 +120,9 @@ type Options struct {
 	// Limits are the per-container defaults and caps (zero fields take
 	// DefaultLimits).
 	Limits Limits
+	// MaxImageSize bounds the size of a module read from a file or over
+	// http(s) (default DefaultMaxImageSize).
+	MaxImageSize int64
 }
 
 // ProbeManager is the probes package's side of the host. Its methods are
@@ -257,7 +260,7 @@ func newHost(st *store.Store, opts Options, rt moduleRuntime) (*Host, error) {
 		recorder:  events.NewRecorder(st, "kubelet", opts.NodeName, opts.Clock).WithLogger(log),
 		scheduler: events.NewRecorder(st, "default-scheduler", "", opts.Clock).WithLogger(log),
 		rt:        rt,
-		images:    newImageManager(rt, opts.ImageRoot, opts.HTTPClient),
+		images:    newImageManager(rt, opts.ImageRoot, opts.HTTPClient, opts.MaxImageSize),
 		ips:       ips,
 		probes:    opts.ProbeManager,
 		podsDir:   podsDir,

@@ -1,6 +1,7 @@
 package host
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -12,16 +13,27 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
-// maxImageSize bounds what is read of one module.
-const maxImageSize = 512 << 20
+// DefaultMaxImageSize bounds the size of a module the node reads, from a
+// file or over http(s) (Options.MaxImageSize changes it). Kubernetes has no
+// such cap, but a node must bound what it holds in memory for one pull: the
+// largest example guest is about 10 MB, a large Go or Rust service well
+// under 100 MB. A file larger than this is refused before it is read, a
+// download as soon as it says or shows it is larger.
+const DefaultMaxImageSize = 256 << 20
 
 // Image errors; the worker shows them as ErrImagePull with their text.
 var (
 	ErrInvalidImageName = errors.New("invalid image name")
 	ErrDigestMismatch   = errors.New("digest mismatch")
+	// ErrImageNotAFile: the image path names a directory, a device, a pipe
+	// or a socket; it is refused before it is opened for reading.
+	ErrImageNotAFile = errors.New("image is not a regular file")
+	// ErrImageTooLarge: the module is larger than the node's limit.
+	ErrImageTooLarge = errors.New("image too large")
 )
 
 // ImageRef is a parsed container image: a module's location and an
@@ -91,9 +103,10 @@ func (p *pulledImage) ImageID() string { return "sha256:" + p.Digest }
 // by every pod (the on-disk compilation cache keeps machine code across
 // node restarts).
 type imageManager struct {
-	rt     moduleRuntime
-	root   string
-	client *http.Client
+	rt      moduleRuntime
+	root    string
+	client  *http.Client
+	maxSize int64
 
 	mu       sync.Mutex
 	compiled map[string]*compileEntry // digest -> module
@@ -116,11 +129,15 @@ type compileEntry struct {
 	err  error
 }
 
-func newImageManager(rt moduleRuntime, root string, client *http.Client) *imageManager {
+func newImageManager(rt moduleRuntime, root string, client *http.Client, maxSize int64) *imageManager {
 	if client == nil {
 		client = http.DefaultClient
 	}
-	return &imageManager{rt: rt, root: root, client: client, compiled: map[string]*compileEntry{}, known: map[string]string{}, local: map[string]localModule{}}
+	if maxSize <= 0 {
+		maxSize = DefaultMaxImageSize
+	}
+	return &imageManager{rt: rt, root: root, client: client, maxSize: maxSize,
+		compiled: map[string]*compileEntry{}, known: map[string]string{}, local: map[string]localModule{}}
 }
 
 // Present reports whether image was pulled before and its module is
@@ -231,19 +248,7 @@ func refLocation(ref ImageRef) string {
 
 func (m *imageManager) fetch(ctx context.Context, ref ImageRef) ([]byte, error) {
 	if ref.Path != "" {
-		f, err := os.Open(ref.Path)
-		if err != nil {
-			return nil, err
-		}
-		defer f.Close()
-		fi, err := f.Stat()
-		if err != nil {
-			return nil, err
-		}
-		if fi.IsDir() {
-			return nil, fmt.Errorf("%s is a directory, not a module", ref.Path)
-		}
-		return readLimited(f, ref.Path)
+		return m.readFile(ref.Path)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, ref.URL, nil)
 	if err != nil {
@@ -257,18 +262,101 @@ func (m *imageManager) fetch(ctx context.Context, ref ImageRef) ([]byte, error) 
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("GET %s: %s", ref.URL, resp.Status)
 	}
-	return readLimited(resp.Body, ref.URL)
+	if resp.ContentLength > m.maxSize {
+		return nil, m.tooLarge(ref.URL, resp.ContentLength)
+	}
+	return m.readLimited(resp.Body, ref.URL, resp.ContentLength)
 }
 
-func readLimited(r io.Reader, what string) ([]byte, error) {
-	data, err := io.ReadAll(io.LimitReader(r, maxImageSize+1))
+// readFile reads a module file. Its type and size are checked before it is
+// opened for reading (a device such as /dev/zero never ends, a FIFO's open
+// blocks until a writer comes), and again on the open file, opened without
+// blocking, in case the path was replaced in between.
+func (m *imageManager) readFile(path string) ([]byte, error) {
+	fi, err := os.Stat(path)
 	if err != nil {
+		return nil, err
+	}
+	if err := m.checkFile(path, fi); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if fi, err = f.Stat(); err != nil {
+		return nil, err
+	}
+	if err := m.checkFile(path, fi); err != nil {
+		return nil, err
+	}
+	return m.readLimited(f, path, fi.Size())
+}
+
+func (m *imageManager) checkFile(path string, fi os.FileInfo) error {
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("%w: %s is %s", ErrImageNotAFile, path, fileType(fi.Mode()))
+	}
+	if fi.Size() > m.maxSize {
+		return m.tooLarge(path, fi.Size())
+	}
+	return nil
+}
+
+func (m *imageManager) tooLarge(what string, size int64) error {
+	if size < 0 {
+		return fmt.Errorf("%w: %s is larger than the node's limit of %s for a module", ErrImageTooLarge, what, byteSize(m.maxSize))
+	}
+	return fmt.Errorf("%w: %s is %s, larger than the node's limit of %s for a module", ErrImageTooLarge, what, byteSize(size), byteSize(m.maxSize))
+}
+
+// fileType names the type of a file that is not a regular one.
+func fileType(mode os.FileMode) string {
+	switch {
+	case mode.IsDir():
+		return "a directory"
+	case mode&os.ModeCharDevice != 0:
+		return "a character device"
+	case mode&os.ModeDevice != 0:
+		return "a block device"
+	case mode&os.ModeNamedPipe != 0:
+		return "a named pipe"
+	case mode&os.ModeSocket != 0:
+		return "a socket"
+	default:
+		return "an irregular file"
+	}
+}
+
+// byteSize prints a size in bytes as kubectl prints quantities, in the
+// largest binary unit that divides it, else in bytes.
+func byteSize(n int64) string {
+	for _, u := range []struct {
+		shift  uint
+		suffix string
+	}{{40, "Ti"}, {30, "Gi"}, {20, "Mi"}, {10, "Ki"}} {
+		if n >= 1<<u.shift && n%(1<<u.shift) == 0 {
+			return fmt.Sprintf("%d%s", n>>u.shift, u.suffix)
+		}
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
+// readLimited reads a module of at most maxSize bytes from r; size, when
+// known (positive and within the limit), sizes the buffer once.
+func (m *imageManager) readLimited(r io.Reader, what string, size int64) ([]byte, error) {
+	var b bytes.Buffer
+	if size > 0 && size <= m.maxSize {
+		b.Grow(int(size) + bytes.MinRead)
+	}
+	if _, err := b.ReadFrom(io.LimitReader(r, m.maxSize+1)); err != nil {
 		return nil, fmt.Errorf("reading %s: %w", what, err)
 	}
-	if len(data) > maxImageSize {
-		return nil, fmt.Errorf("%s is larger than %d bytes", what, maxImageSize)
+	if int64(b.Len()) > m.maxSize {
+		return nil, m.tooLarge(what, -1)
 	}
-	return data, nil
+	return b.Bytes(), nil
 }
 
 func (m *imageManager) compile(ctx context.Context, digest string, data []byte) (compiledModule, error) {
