@@ -104,6 +104,9 @@ func (w *wazeroRuntime) Start(ctx context.Context, mod compiledModule, cfg wasi.
 	cfg.RunSlots = w.slots
 	inst, err := wasi.Start(ctx, w.rt, cm, cfg)
 	if err != nil {
+		if st, ok := instantiationExit(err); ok {
+			return newEndedInstance(st), nil
+		}
 		return nil, err
 	}
 	return inst, nil
