@@ -197,11 +197,12 @@ func (n *Node) Start(ctx context.Context) error {
 			}
 		}()
 	}
+	// The API and the controllers run before the node agent starts any
+	// pod: a pod whose container takes the node down must find, at the
+	// next start, an API that can delete it (the agent holds such a
+	// container in its crash-loop back-off meanwhile).
 	if n.probes != nil {
 		run("probes", n.probes.Start)
-	}
-	if n.host != nil {
-		run("host", n.host.Start)
 	}
 	if n.ctrl != nil {
 		run("controllers", n.ctrl.Start)
@@ -219,6 +220,7 @@ func (n *Node) Start(ctx context.Context) error {
 		}
 	}
 	if n.host != nil {
+		run("host", n.host.Start)
 		if err := n.waitRegistered(ctx); err != nil {
 			_ = n.Close()
 			return err

@@ -21,18 +21,34 @@ const (
 	ReasonOOMKilled              = "OOMKilled"
 	ReasonStartError             = "StartError"
 	ReasonContainerStatusUnknown = "ContainerStatusUnknown"
+	// ReasonUnknown: the container's instance was alive when the node's
+	// process died (the reason the kubelet shows for a container its
+	// runtime lost in a node restart).
+	ReasonUnknown = "Unknown"
 
 	// exitCodeStartError is containerd's exit code for a container that
 	// could not start.
 	exitCodeStartError = 128
 	// exitCodeKilled is 128+SIGKILL.
 	exitCodeKilled = 137
+	// exitCodeNodeCrash is the exit code of a container that died with its
+	// node: its real end is unknown (containerd's 255 after a node restart).
+	exitCodeNodeCrash = 255
 
 	messageStatusUnknown = "The container could not be located when the pod was deleted.  The container used to be Running"
 	// messageStatusUnknownTerminal is the state of a container of a terminal
 	// pod that never ran (again).
 	messageStatusUnknownTerminal = "The container could not be located when the pod was terminated"
+	// messageNodeCrash is the message of a container that died with its
+	// node.
+	messageNodeCrash = "The node stopped without shutting down (killed, out of memory or crashed) while the container was running"
 )
+
+// isNodeCrash reports whether a terminated state is that of a container
+// that died with its node.
+func isNodeCrash(t *api.ContainerStateTerminated) bool {
+	return t != nil && t.Reason == ReasonUnknown && t.ExitCode == exitCodeNodeCrash
+}
 
 // Grace periods (k8s-semantics.md section 4).
 const (
@@ -121,11 +137,9 @@ const (
 	// record).
 	InstanceNone InstanceState = iota
 	InstanceRunning
+	// InstanceExited: it ended (a container that died with its node is
+	// one, with exit code 255).
 	InstanceExited
-	// InstanceUnknown: it was running when the node lost track of it
-	// (ContainerStatusUnknown). The restart policy applies to it as to an
-	// exit with code 137: a Never pod does not run it again.
-	InstanceUnknown
 )
 
 // ShouldContainerBeRestarted is the kubelet's rule: whether a container

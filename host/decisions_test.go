@@ -165,10 +165,10 @@ func TestShouldContainerBeRestarted(t *testing.T) {
 		{"", false, InstanceExited, 0, true},
 		{api.RestartPolicyOnFailure, false, InstanceExited, 0, false},
 		{api.RestartPolicyOnFailure, false, InstanceExited, 1, true},
-		{api.RestartPolicyOnFailure, false, InstanceUnknown, 137, true},
+		{api.RestartPolicyOnFailure, false, InstanceExited, exitCodeNodeCrash, true},
 		{api.RestartPolicyNever, false, InstanceExited, 0, false},
 		{api.RestartPolicyNever, false, InstanceExited, 1, false},
-		{api.RestartPolicyNever, false, InstanceUnknown, 137, false},
+		{api.RestartPolicyNever, false, InstanceExited, exitCodeNodeCrash, false},
 		{api.RestartPolicyAlways, true, InstanceNone, 0, false},
 		{api.RestartPolicyAlways, true, InstanceExited, 1, false},
 	}

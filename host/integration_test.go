@@ -279,7 +279,8 @@ func TestRealNodeShutdownAndStart(t *testing.T) {
 }
 
 // TestRealNodeRestartOnDisk restarts the node on the same on-disk store:
-// the running container is recorded lost and started again, counted.
+// the running container is recorded as died with the node, counted, and
+// started again after the back-off.
 func TestRealNodeRestartOnDisk(t *testing.T) {
 	dataDir := t.TempDir()
 	clk := clock.NewFake(t0)
@@ -306,12 +307,14 @@ func TestRealNodeRestartOnDisk(t *testing.T) {
 	defer st.Close()
 	// A new process: a new runtime (Close released the first one).
 	n2 := newTestNode(t, realRuntime(t), st, clk, dataDir)
+	n2.waitPod("myweb", "in back-off", inCrashLoop("myweb", 1, "10s"))
+	clk.Advance(10 * time.Second)
 	p := n2.waitPod("myweb", "running again", func(p *api.Pod) bool {
 		cs := containerStatus(p, "myweb")
 		return cs != nil && cs.State.Running != nil && cs.RestartCount == 1
 	})
 	last := containerStatus(p, "myweb").LastTerminationState.Terminated
-	if last == nil || last.Reason != ReasonContainerStatusUnknown || last.ExitCode != 137 {
+	if !isNodeCrash(last) {
 		t.Errorf("status: %s", describe(p))
 	}
 	resp, err := http.Get("http://" + p.Status.PodIP + ":8080/")

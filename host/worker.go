@@ -8,8 +8,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -63,6 +65,9 @@ type podWorker struct {
 	firstSync    bool
 	shutdownSeen bool
 	wasShutdown  bool // the pod carried AnnotationNodeShutdown at start
+	// staleRuns are the run journal's records of instances that died with
+	// the previous node process, removed once their crash is in the store.
+	staleRuns []string
 }
 
 type instanceExit struct {
@@ -422,8 +427,6 @@ func (w *podWorker) sync(ctx context.Context) bool {
 				continue
 			}
 			w.backoff[key] = RestartBackoff.Next(entry, r.lastEnd, now)
-		} else if r.lastState == InstanceUnknown {
-			w.backoff[key] = RestartBackoff.Next(w.backoffEntry(key), now, now)
 		}
 		w.startContainer(ctx, pod, c, r, now)
 	}
@@ -474,8 +477,10 @@ func boolPtr(b bool) *bool { return &b }
 
 // restore reads what the store knows of the pod when the worker starts:
 // back-off entries, the pod IP, the start time, and the containers'
-// statuses, turning containers recorded as running into lost ones (or, after
-// a graceful node shutdown, into ones that simply start again).
+// statuses. A container whose instance was alive when the previous node
+// process died (its run journal record is left, or the store says Running
+// without a graceful shutdown) crashed with the node; after a graceful node
+// shutdown a container recorded as running simply starts again.
 func (w *podWorker) restore(pod *api.Pod, now time.Time) {
 	if s := pod.Annotations[AnnotationBackoff]; s != "" {
 		var m map[string]BackoffEntry
@@ -490,40 +495,41 @@ func (w *podWorker) restore(pod *api.Pod, now time.Time) {
 	if ip := pod.Status.PodIP; ip != "" && w.h.ips.Reserve(w.uid, ip) {
 		w.podIP = ip
 	}
+	alive, records := journalRead(w.dir)
+	w.staleRuns = records
+	for name, run := range alive {
+		// A restart raises the back-off before it starts the instance; the
+		// store may not have the raise yet, the record does.
+		key := "container/" + name
+		if cur, ok := w.backoff[key]; run.Backoff != nil && (!ok || run.Backoff.LastUpdate.After(cur.LastUpdate)) {
+			w.backoff[key] = *run.Backoff
+		}
+	}
 	for _, c := range pod.Spec.Containers {
 		old := findStatus(pod.Status.ContainerStatuses, c.Name)
-		if old == nil {
+		run, wasAlive := alive[c.Name]
+		if old == nil && !wasAlive {
 			continue
 		}
 		r := w.record(&c)
-		r.status = clone(*old)
-		r.status.Image = c.Image
+		if old != nil {
+			r.status = clone(*old)
+			r.status.Image = c.Image
+		}
 		switch {
+		case wasAlive:
+			w.crashedWithNode(pod, r, &run, now)
+		case old.State.Running != nil && !w.wasShutdown:
+			w.crashedWithNode(pod, r, nil, now)
 		case old.State.Running != nil:
-			if w.wasShutdown {
-				r.status.State = api.ContainerState{Waiting: &api.ContainerStateWaiting{Reason: ReasonContainerCreating}}
-				r.lastState = InstanceNone
-				r.restartCounted = true
-				if old.LastTerminationState.Terminated != nil {
-					r.lastCode = old.LastTerminationState.Terminated.ExitCode
-				}
-			} else {
-				r.status.State = api.ContainerState{Waiting: &api.ContainerStateWaiting{Reason: ReasonContainerCreating}}
-				r.status.LastTerminationState = api.ContainerState{Terminated: &api.ContainerStateTerminated{
-					ExitCode: exitCodeKilled,
-					Reason:   ReasonContainerStatusUnknown,
-					Message:  messageStatusUnknown,
-				}}
-				if pod.DeletionTimestamp == nil {
-					r.status.RestartCount++
-				}
-				r.restartCounted = true
-				r.lastState = InstanceUnknown
-				r.lastCode = exitCodeKilled
-				r.lastEnd = now
-			}
+			r.status.State = api.ContainerState{Waiting: &api.ContainerStateWaiting{Reason: ReasonContainerCreating}}
 			r.status.Ready = false
 			r.status.Started = boolPtr(false)
+			r.lastState = InstanceNone
+			r.restartCounted = true
+			if old.LastTerminationState.Terminated != nil {
+				r.lastCode = old.LastTerminationState.Terminated.ExitCode
+			}
 		case old.State.Terminated != nil:
 			r.lastState = InstanceExited
 			r.lastCode = old.State.Terminated.ExitCode
@@ -533,12 +539,73 @@ func (w *podWorker) restore(pod *api.Pod, now time.Time) {
 			r.lastState = InstanceExited
 			r.lastCode = t.ExitCode
 			r.lastEnd = t.FinishedAt.Time
-			if t.Reason == ReasonContainerStatusUnknown {
-				r.lastState = InstanceUnknown
+			// A container lost with a node waits to start again with its
+			// restart already counted.
+			if isNodeCrash(t) || t.Reason == ReasonContainerStatusUnknown {
 				r.restartCounted = true
 			}
 		}
 	}
+}
+
+// crashedWithNode records the end of a container whose instance was alive
+// when the node's process died (run is its journal record, nil when only the
+// store says it ran). Nothing tells whether the guest caused the death, so
+// the container is taken to have crashed: terminated Unknown with exit code
+// 255 (the kubelet's report of a container its runtime lost in a node
+// restart), restartCount+1, and a restart only at the end of the crash-loop
+// back-off, counted from now. A guest that kills the node therefore runs at
+// most once per back-off delay (10 s, then doubling to 300 s), and the API
+// serves in between: the pod can be deleted.
+func (w *podWorker) crashedWithNode(pod *api.Pod, r *containerRecord, run *runRecord, now time.Time) {
+	id := strings.TrimPrefix(r.status.ContainerID, containerIDPrefix)
+	var startedAt api.Time
+	if s := r.status.State.Running; s != nil {
+		startedAt = s.StartedAt
+	}
+	if run != nil {
+		if run.ContainerID != id {
+			// The node died before it wrote the instance's start.
+			id = run.ContainerID
+			startedAt = api.NewTime(run.StartedAt)
+		}
+		r.status.RestartCount = max(r.status.RestartCount, run.RestartCount)
+	}
+	r.id = id
+	r.status.ContainerID = containerIDPrefix + id
+	r.status.State = api.ContainerState{Terminated: &api.ContainerStateTerminated{
+		ExitCode:    exitCodeNodeCrash,
+		Reason:      ReasonUnknown,
+		Message:     messageNodeCrash,
+		StartedAt:   startedAt,
+		FinishedAt:  api.NewTime(now),
+		ContainerID: containerIDPrefix + id,
+	}}
+	r.status.Ready = false
+	r.status.Started = boolPtr(false)
+	r.lastState, r.lastCode, r.lastEnd = InstanceExited, exitCodeNodeCrash, now
+	if !ShouldContainerBeRestarted(pod, InstanceExited, exitCodeNodeCrash) {
+		return
+	}
+	r.status.RestartCount++
+	r.restartCounted = true
+	// The back-off is raised by the restart itself, as for any crash; a
+	// first crash would restart at once, which a node death must not.
+	key := "container/" + r.name
+	if e := w.backoffEntry(key); RestartBackoff.expired(e, now) {
+		w.backoff[key] = BackoffEntry{Delay: RestartBackoff.Initial, LastUpdate: now}
+	}
+}
+
+// dropStaleRuns removes the journal records of instances that died with the
+// previous node process, once their crash is in the store.
+func (w *podWorker) dropStaleRuns() {
+	for _, p := range w.staleRuns {
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			w.h.log.Warn("removing a run record", "pod", w.ns+"/"+w.name, "err", err)
+		}
+	}
+	w.staleRuns = nil
 }
 
 // markShutdown writes AnnotationNodeShutdown before the containers are
@@ -707,6 +774,17 @@ func (w *podWorker) startContainer(ctx context.Context, pod *api.Pod, c *api.Con
 		w.wakeAt(now.Add(10 * time.Second))
 		return
 	}
+	// Recorded before any guest code runs (a start section runs inside
+	// rt.Start): if the guest takes the node down, the next start knows it
+	// was running.
+	if err := journalStart(w.dir, runRecord{Container: c.Name, ContainerID: id, RestartCount: r.status.RestartCount,
+		StartedAt: h.clock.Now(), Backoff: w.backoffEntry("container/" + c.Name)}); err != nil {
+		clog.Close()
+		h.recorder.Eventf(pod, events.Warning, "Failed", "Error: %v", err)
+		w.setWaiting(r, "CreateContainerError", err.Error())
+		w.wakeAt(now.Add(10 * time.Second))
+		return
+	}
 	stdout, stderr := clog.Stream("stdout"), clog.Stream("stderr")
 	cfg.Stdout, cfg.Stderr = stdout, stderr
 	h.recorder.Eventf(pod, events.Normal, "Created", "Created container: %s", c.Name)
@@ -715,6 +793,7 @@ func (w *podWorker) startContainer(ctx context.Context, pod *api.Pod, c *api.Con
 		stdout.Close()
 		stderr.Close()
 		clog.Close()
+		w.journalEnd(c.Name, id)
 		msg := err.Error()
 		h.recorder.Eventf(pod, events.Warning, "Failed", "Error: %s", msg)
 		r.id = id
@@ -744,6 +823,7 @@ func (w *podWorker) startContainer(ctx context.Context, pod *api.Pod, c *api.Con
 		startErr(err)
 		return
 	}
+	exitIfTestPoison(image)
 	startedAt := h.clock.Now()
 	r.inst, r.cancel, r.id, r.log = inst, cancel, id, clog
 	r.spec = containerSpec(c)
@@ -761,6 +841,9 @@ func (w *podWorker) startContainer(ctx context.Context, pod *api.Pod, c *api.Con
 		defer w.instWG.Done()
 		<-inst.Done()
 		st := inst.Wait()
+		// The process outlived the instance: whatever ends the node later,
+		// this instance did not.
+		w.journalEnd(c.Name, id)
 		stdout.Close()
 		stderr.Close()
 		clog.Close()
@@ -784,6 +867,13 @@ func (w *podWorker) startContainer(ctx context.Context, pod *api.Pod, c *api.Con
 		return
 	}
 	r.started, r.ready = h.probes.ContainerStarted(pod, c.Name, id)
+}
+
+// journalEnd removes the run record of an instance that ended.
+func (w *podWorker) journalEnd(container, id string) {
+	if err := journalEnd(w.dir, container, id); err != nil {
+		w.h.log.Warn("removing a run record", "pod", w.ns+"/"+w.name, "container", container, "err", err)
+	}
 }
 
 // stopContainer sends SIGTERM to a running instance (after its preStop
@@ -909,6 +999,7 @@ func (w *podWorker) writeStatus(ctx context.Context, pod *api.Pod, podIsTerminal
 		D bool
 	}{pod.Status, pod.Annotations[AnnotationBackoff], pod.Annotations[AnnotationNodeShutdown] != ""})
 	if bytes.Equal(want, stored) || bytes.Equal(want, w.lastWritten) {
+		w.dropStaleRuns()
 		return
 	}
 	_, err := w.h.st.GuaranteedUpdate(ctx, podsResource(), w.ns, w.name, func(o api.Object) (api.Object, error) {
@@ -934,6 +1025,7 @@ func (w *podWorker) writeStatus(ctx context.Context, pod *api.Pod, podIsTerminal
 	case err == nil:
 		w.lastWritten = want
 		w.wasShutdown = false
+		w.dropStaleRuns()
 	case errors.Is(err, errPodReplaced), api.IsNotFound(err):
 	default:
 		if ctx.Err() == nil {
