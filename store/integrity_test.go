@@ -5,18 +5,23 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 )
 
+// noReserve opens a store on disk without the reserve file: tests of
+// damage open many.
+var noReserve = Options{DiskReserve: -1}
+
 // damagedStore makes a closed store of n pods in a temporary directory;
 // closing flushes them into a table named by the MANIFEST.
 func damagedStore(t *testing.T, n int) string {
 	t.Helper()
 	dir := t.TempDir()
-	s, err := Open(dir, Options{})
+	s, err := Open(dir, noReserve)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,7 +36,7 @@ func damagedStore(t *testing.T, n int) string {
 
 // copyStore copies the files of a store into a new temporary directory,
 // as a crash would leave them when the store is open: of a write-ahead
-// log (sparse, written from its start), what is on disk.
+// or value log (sparse, written from its start), what is on disk.
 func copyStore(t *testing.T, from string) string {
 	t.Helper()
 	to := t.TempDir()
@@ -43,12 +48,19 @@ func copyStore(t *testing.T, from string) string {
 		if e.IsDir() || e.Name() == reserveName || e.Name() == lockName {
 			continue
 		}
-		b, err := os.ReadFile(filepath.Join(from, e.Name()))
+		path := filepath.Join(from, e.Name())
+		f, err := os.Open(path)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if strings.HasSuffix(e.Name(), walExt) {
-			b = b[:min(len(b), int(allocated(filepath.Join(from, e.Name()))))]
+		var r io.Reader = f
+		if strings.HasSuffix(e.Name(), walExt) || strings.HasSuffix(e.Name(), vlogExt) {
+			r = io.LimitReader(f, allocated(path))
+		}
+		b, err := io.ReadAll(r)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
 		}
 		if err := os.WriteFile(filepath.Join(to, e.Name()), b, 0o600); err != nil {
 			t.Fatal(err)
@@ -93,7 +105,7 @@ func onlyTable(t *testing.T, dir string) string {
 func wantDamaged(t *testing.T, dir string, names ...string) {
 	t.Helper()
 	before := snapshot(t, dir)
-	s, err := Open(dir, Options{})
+	s, err := Open(dir, noReserve)
 	if err == nil {
 		objs, _, lerr := s.List(context.Background(), podsR, "", ListOptions{})
 		s.Close()
@@ -121,7 +133,7 @@ func wantDamaged(t *testing.T, dir string, names ...string) {
 }
 
 func TestOpenRefusesAStoreWithoutItsManifest(t *testing.T) {
-	dir := damagedStore(t, 300)
+	dir := damagedStore(t, 100)
 	if err := os.Remove(filepath.Join(dir, "MANIFEST")); err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +141,7 @@ func TestOpenRefusesAStoreWithoutItsManifest(t *testing.T) {
 }
 
 func TestOpenRefusesACutManifest(t *testing.T) {
-	store := damagedStore(t, 300)
+	store := damagedStore(t, 100)
 	for _, tc := range []struct {
 		name string
 		cut  func(size int64) int64
@@ -159,7 +171,7 @@ func TestOpenRefusesACutManifest(t *testing.T) {
 }
 
 func TestOpenRefusesAZeroedTable(t *testing.T) {
-	dir := damagedStore(t, 300)
+	dir := damagedStore(t, 100)
 	sst := onlyTable(t, dir)
 	f, err := os.OpenFile(sst, os.O_RDWR, 0)
 	if err != nil {
@@ -174,7 +186,7 @@ func TestOpenRefusesAZeroedTable(t *testing.T) {
 }
 
 func TestOpenRefusesACutTable(t *testing.T) {
-	dir := damagedStore(t, 300)
+	dir := damagedStore(t, 100)
 	sst := onlyTable(t, dir)
 	whole, err := os.ReadFile(sst)
 	if err != nil {
@@ -195,7 +207,7 @@ func TestOpenRefusesACutTable(t *testing.T) {
 // a compaction the process did not finish leaves; the store opens, and
 // the table is kept aside, not deleted.
 func TestOpenKeepsTablesAnInterruptedCompactionLeft(t *testing.T) {
-	dir := damagedStore(t, 300)
+	dir := damagedStore(t, 100)
 	raw, err := os.ReadFile(onlyTable(t, dir))
 	if err != nil {
 		t.Fatal(err)
@@ -203,14 +215,14 @@ func TestOpenKeepsTablesAnInterruptedCompactionLeft(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "000009.sst"), raw, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s, err := Open(dir, Options{})
+	s, err := Open(dir, noReserve)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
 	objs, _, err := s.List(context.Background(), podsR, "", ListOptions{})
-	if err != nil || len(objs) != 300 {
-		t.Fatalf("%d pods (%v), want 300", len(objs), err)
+	if err != nil || len(objs) != 100 {
+		t.Fatalf("%d pods (%v), want 100", len(objs), err)
 	}
 	kept, _ := filepath.Glob(filepath.Join(dir, unreferencedDir, "*", "000009.sst"))
 	if len(kept) != 1 {
@@ -226,7 +238,7 @@ func TestOpenKeepsTablesAnInterruptedCompactionLeft(t *testing.T) {
 // MANIFEST record, and the store is refused.
 func TestOpenKeepsATableAnInterruptedFlushLeft(t *testing.T) {
 	dir := damagedStore(t, 50) // its table is named by the MANIFEST
-	s, err := Open(dir, Options{})
+	s, err := Open(dir, noReserve)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,7 +250,7 @@ func TestOpenKeepsATableAnInterruptedFlushLeft(t *testing.T) {
 	// The flush the crash interrupted: opening a copy flushes the log
 	// into a table the MANIFEST then names.
 	flushed := copyStore(t, crashed)
-	s, err = Open(flushed, Options{})
+	s, err = Open(flushed, noReserve)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -266,7 +278,7 @@ func TestOpenKeepsATableAnInterruptedFlushLeft(t *testing.T) {
 	}
 	wantDamaged(t, lost, filepath.Base(table), "no write-ahead log holds")
 
-	s, err = Open(crashed, Options{})
+	s, err = Open(crashed, noReserve)
 	if err != nil {
 		t.Fatalf("a store a crash left in a flush: %v", err)
 	}
@@ -295,7 +307,7 @@ func mustGlob(t *testing.T, pattern string) []string {
 // every block verified as it is read.
 func BenchmarkOpenVerified(b *testing.B) {
 	dir := b.TempDir()
-	s, err := Open(dir, Options{})
+	s, err := Open(dir, noReserve)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -317,7 +329,7 @@ func BenchmarkOpenVerified(b *testing.B) {
 	b.Logf("%d tables, %.1f MiB", len(tables), float64(size)/(1<<20))
 	b.Run("open", func(b *testing.B) {
 		for b.Loop() {
-			s, err := Open(dir, Options{})
+			s, err := Open(dir, noReserve)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -326,7 +338,7 @@ func BenchmarkOpenVerified(b *testing.B) {
 	})
 	// Every block a list reads is verified before badger parses it.
 	b.Run("list", func(b *testing.B) {
-		s, err := Open(dir, Options{})
+		s, err := Open(dir, noReserve)
 		if err != nil {
 			b.Fatal(err)
 		}
