@@ -22,10 +22,6 @@ func statusOf(err error) *api.Status {
 	if errors.As(err, &st) {
 		return st
 	}
-	var tooLarge *http.MaxBytesError
-	if errors.As(err, &tooLarge) {
-		return api.NewRequestEntityTooLarge(fmt.Sprintf("the request body is larger than %d bytes", tooLarge.Limit))
-	}
 	return internalError(err)
 }
 
@@ -98,7 +94,7 @@ func readBody(r *http.Request) ([]byte, error) {
 	}
 	b, err := io.ReadAll(r.Body)
 	if err != nil {
-		return nil, statusOf(err)
+		return nil, bodyError(err)
 	}
 	switch mt {
 	case "application/json", "*/*":

@@ -419,7 +419,7 @@ func readPatch(r *http.Request) ([]byte, error) {
 	}
 	b, err := io.ReadAll(r.Body)
 	if err != nil {
-		return nil, statusOf(err)
+		return nil, bodyError(err)
 	}
 	return b, nil
 }

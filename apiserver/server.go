@@ -79,6 +79,10 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the time table ages are measured to; nil is time.Now.
 	Now func() time.Time
+	// Limits bound what clients can hold of the server (connections,
+	// requests in flight, timeouts); zero fields take DefaultLimits'
+	// values.
+	Limits Limits
 }
 
 // Server is the HTTPS API of a node.
@@ -89,8 +93,12 @@ type Server struct {
 	creds *credentials
 	now   func() time.Time
 
+	limits Limits
 	// watches counts the watch streams being served.
 	watches atomic.Int64
+	// The requests being served, by class (see classify).
+	inFlight [3]gate
+	conns    atomic.Pointer[connLimiter]
 
 	ready     chan struct{}
 	readyOnce sync.Once
@@ -116,7 +124,11 @@ func New(reg *registry.Registry, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("apiserver: TLS credentials: %w", err)
 	}
-	s := &Server{reg: reg, opts: opts, log: opts.Logger, creds: creds, now: opts.Now, ready: make(chan struct{})}
+	s := &Server{reg: reg, opts: opts, log: opts.Logger, creds: creds, now: opts.Now, ready: make(chan struct{}),
+		limits: opts.Limits.withDefaults()}
+	s.inFlight[readOnly].max = int64(s.limits.MaxRequestsInFlight)
+	s.inFlight[mutating].max = int64(s.limits.MaxMutatingRequestsInFlight)
+	s.inFlight[longRunning].max = int64(s.limits.MaxLongRunning)
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -130,10 +142,12 @@ func New(reg *registry.Registry, opts Options) (*Server, error) {
 // ends every watch and returns. Once it listens, Ready is closed, Addr is
 // set and, with a data dir, the kubeconfig is written.
 func (s *Server) Start(ctx context.Context) error {
-	ln, err := net.Listen("tcp", s.opts.Listen)
+	tcp, err := net.Listen("tcp", s.opts.Listen)
 	if err != nil {
 		return fmt.Errorf("apiserver: %w", err)
 	}
+	ln := newConnLimiter(tcp, s.limits.MaxConnections)
+	s.conns.Store(ln)
 	s.mu.Lock()
 	s.addr = ln.Addr().String()
 	s.mu.Unlock()
@@ -145,11 +159,20 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	serveCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// No ReadTimeout or WriteTimeout: they would cut watches and followed
+	// logs. The body and the answer of every other request are bounded per
+	// request instead (serveHTTP).
 	srv := &http.Server{
 		Handler:           s.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		BaseContext:       func(net.Listener) context.Context { return serveCtx },
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		ReadHeaderTimeout: s.limits.ReadHeaderTimeout,
+		IdleTimeout:       s.limits.IdleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ConnState:         ln.connState,
+		// kube-apiserver's number of streams of a connection, each a
+		// request that counts against the limits.
+		HTTP2:       &http.HTTP2Config{MaxConcurrentStreams: 100},
+		BaseContext: func(net.Listener) context.Context { return serveCtx },
+		ErrorLog:    slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 		TLSConfig: &tls.Config{
 			Certificates: []tls.Certificate{s.creds.cert},
 			MinVersion:   tls.VersionTLS12,
@@ -200,9 +223,6 @@ func (s *Server) Token() string { return s.creds.token }
 // Kubeconfig is a kubeconfig that reaches the server (once it listens).
 func (s *Server) Kubeconfig() []byte { return Kubeconfig(s.URL(), s.creds.caPEM, s.creds.token) }
 
-// maxBodyBytes is the largest request body accepted, Kubernetes' 3 MB.
-const maxBodyBytes = 3 << 20
-
 // Handler is the server's HTTP handler (authentication included), for
 // tests and for embedding behind another listener.
 func (s *Server) Handler() http.Handler {
@@ -223,11 +243,41 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 	if !publicPath(r.URL.Path) && !s.authenticated(r) {
+		// A client without the token keeps nothing of the server, not
+		// even its connection (HTTP/2: the connection is shut down once
+		// its streams end).
+		rw.Header().Set("Connection", "close")
 		writeError(rw, r, unauthorized())
 		return
 	}
-	if r.Body != nil {
-		r.Body = http.MaxBytesReader(rw, r.Body, maxBodyBytes)
+	class := classify(r)
+	g := &s.inFlight[class]
+	if !g.enter() {
+		what := "the server is serving as many requests as it may"
+		if class == longRunning {
+			what = "the server is serving as many watches and followed logs as it may"
+		}
+		tooManyRequests(rw, r, what)
+		return
+	}
+	defer g.leave()
+	if class != longRunning {
+		// A watch's stream has no end; anything else must be received and
+		// answered in RequestTimeout. ResponseController reaches the
+		// connection (HTTP/1) or the stream (HTTP/2).
+		rc := http.NewResponseController(w)
+		deadline := time.Now().Add(s.limits.RequestTimeout)
+		_ = rc.SetWriteDeadline(deadline)
+		if r.Body != nil && r.Body != http.NoBody {
+			if r.ContentLength > maxBodyBytes {
+				rw.Header().Set("Connection", "close")
+				writeError(rw, r, bodyError(&http.MaxBytesError{Limit: maxBodyBytes}))
+				return
+			}
+			_ = rc.SetReadDeadline(deadline)
+			r.Body = &requestBody{ReadCloser: http.MaxBytesReader(w, r.Body, maxBodyBytes), rc: rc,
+				header: rw.Header(), timeout: s.limits.RequestTimeout, log: s.log, r: r}
+		}
 	}
 	s.route(rw, r)
 	if rw.code >= 500 {

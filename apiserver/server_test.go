@@ -33,13 +33,21 @@ type node struct {
 
 func startNode(t *testing.T, logs apiserver.LogFunc) *node {
 	t.Helper()
+	return startNodeWith(t, apiserver.Options{Logs: logs})
+}
+
+// startNodeWith is startNode with options; Listen and DataDir are the
+// test's.
+func startNodeWith(t *testing.T, opts apiserver.Options) *node {
+	t.Helper()
 	st, err := store.Open("", store.Options{InMemory: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	reg := registry.New(st, registry.Options{})
 	dir := t.TempDir()
-	srv, err := apiserver.New(reg, apiserver.Options{Listen: "127.0.0.1:0", DataDir: dir, Logs: logs})
+	opts.Listen, opts.DataDir = "127.0.0.1:0", dir
+	srv, err := apiserver.New(reg, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
