@@ -104,7 +104,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	default:
 		n.dataDir = DefaultDataDir()
 	}
-	if err := os.MkdirAll(n.dataDir, 0o700); err != nil {
+	if err := privateDataDir(n.dataDir, n.log); err != nil {
 		n.cleanup()
 		return nil, fmt.Errorf("wasmlet: data dir: %w", err)
 	}
@@ -113,6 +113,29 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, err
 	}
 	return n, nil
+}
+
+// privateDataDir makes the data dir, or makes an existing one private: it
+// holds the API's token and CA key, the pods' volumes and logs. A wider
+// mode is narrowed rather than refused: it is most often the mode a
+// `mkdir` before the first start gave, and the node is the directory's
+// only user.
+func privateDataDir(dir string, log *slog.Logger) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return err
+	}
+	if fi.Mode().Perm() == 0o700 {
+		return nil
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return err
+	}
+	log.Warn("the data dir was not private; its mode is now 0700", "dir", dir, "mode", fmt.Sprintf("%#o", fi.Mode().Perm()))
+	return nil
 }
 
 func (n *Node) build() error {
@@ -135,6 +158,7 @@ func (n *Node) build() error {
 			Logger:              n.log,
 			ProbeManager:        n.probes,
 			Limits:              n.cfg.podLimits,
+			AllowedHostPaths:    n.cfg.allowedHostPaths,
 		})
 		if err != nil {
 			return fmt.Errorf("wasmlet: %w", err)

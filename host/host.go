@@ -120,6 +120,11 @@ type Options struct {
 	// Limits are the per-container defaults and caps (zero fields take
 	// DefaultLimits).
 	Limits Limits
+	// AllowedHostPaths are the directories under which hostPath volumes
+	// may be mounted, as the API allows them: each hostPath is opened under
+	// one of them, so that a link on its way leading out is refused. With
+	// none, hostPath volumes are refused.
+	AllowedHostPaths []string
 	// MaxImageSize bounds the size of a module read from a file or over
 	// http(s) (default DefaultMaxImageSize).
 	MaxImageSize int64
@@ -169,6 +174,7 @@ type Host struct {
 	ips       *ipAllocator
 	probes    ProbeManager
 	podsDir   string
+	volumes   volumeQuotas
 
 	// workloads is the context instances run under; cancelling it kills
 	// every one of them.
@@ -247,8 +253,13 @@ func newHost(st *store.Store, opts Options, rt moduleRuntime) (*Host, error) {
 	if err != nil {
 		return nil, fmt.Errorf("host: %w", err)
 	}
+	// The pods' volumes and logs are private to the node's user, whatever
+	// the mode of the data directory.
 	podsDir := filepath.Join(opts.DataDir, "pods")
-	if err := os.MkdirAll(podsDir, 0o755); err != nil {
+	if err := os.MkdirAll(podsDir, volumeDirMode); err != nil {
+		return nil, fmt.Errorf("host: %w", err)
+	}
+	if err := os.Chmod(podsDir, volumeDirMode); err != nil {
 		return nil, fmt.Errorf("host: %w", err)
 	}
 	log := opts.Logger.With("node", opts.NodeName)

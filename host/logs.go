@@ -29,10 +29,21 @@ const (
 	defaultMaxLogSize = 10 << 20
 )
 
+// Log files are private to the node's user (0600 in directories of 0700):
+// a guest's output is its own. Every log path is resolved under an os.Root
+// at the directory of the pods, so that nothing on the way to a log file (a
+// name from a pod's spec, a link) can make the node write or read outside
+// it.
+const (
+	logDirMode  = 0o700
+	logFileMode = 0o600
+)
+
 // containerLog is the log of one container instance: two writers (stdout,
 // stderr) that turn the guest's bytes into CRI log lines in one file.
 type containerLog struct {
-	path    string
+	root    *os.Root // the directory the log's name is relative to
+	name    string
 	maxSize int64
 	clock   clock.Clock
 
@@ -44,23 +55,46 @@ type containerLog struct {
 	err     error
 }
 
-func openContainerLog(path string, maxSize int64, clk clock.Clock) (*containerLog, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, fmt.Errorf("container log %s: %w", path, err)
-	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+// openContainerLog opens the log file name (relative) under the directory
+// dir, creating it and its directories.
+func openContainerLog(dir, name string, maxSize int64, clk clock.Clock) (*containerLog, error) {
+	root, err := os.OpenRoot(dir)
 	if err != nil {
-		return nil, fmt.Errorf("container log %s: %w", path, err)
+		return nil, fmt.Errorf("container log %s: %w", name, err)
+	}
+	fail := func(err error) (*containerLog, error) {
+		root.Close()
+		return nil, fmt.Errorf("container log %s: %w", name, err)
+	}
+	if err := root.MkdirAll(filepath.Dir(name), logDirMode); err != nil {
+		return fail(err)
+	}
+	f, err := openLogFile(root, name, os.O_APPEND)
+	if err != nil {
+		return fail(err)
 	}
 	fi, err := f.Stat()
 	if err != nil {
 		f.Close()
-		return nil, fmt.Errorf("container log %s: %w", path, err)
+		return fail(err)
 	}
 	if maxSize <= 0 {
 		maxSize = defaultMaxLogSize
 	}
-	return &containerLog{path: path, maxSize: maxSize, clock: clk, f: f, size: fi.Size(), changed: make(chan struct{})}, nil
+	return &containerLog{root: root, name: name, maxSize: maxSize, clock: clk, f: f, size: fi.Size(), changed: make(chan struct{})}, nil
+}
+
+// openLogFile opens a log file for writing, private whatever its mode was.
+func openLogFile(root *os.Root, name string, flag int) (*os.File, error) {
+	f, err := root.OpenFile(name, os.O_CREATE|os.O_WRONLY|flag, logFileMode)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.Chmod(logFileMode); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
 }
 
 // Stream returns the writer of one stream ("stdout" or "stderr").
@@ -113,11 +147,11 @@ func (l *containerLog) writeRecord(stream string, partial bool, text []byte) {
 // and starts a new one.
 func (l *containerLog) rotateLocked() {
 	l.f.Close()
-	if err := os.Rename(l.path, l.path+".1"); err != nil {
+	if err := l.root.Rename(l.name, l.name+".1"); err != nil {
 		l.err = err
 		return
 	}
-	f, err := os.OpenFile(l.path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	f, err := openLogFile(l.root, l.name, os.O_TRUNC)
 	if err != nil {
 		l.err = err
 		return
@@ -134,7 +168,9 @@ func (l *containerLog) Close() error {
 	}
 	l.closed = true
 	close(l.changed)
-	return l.f.Close()
+	err := l.f.Close()
+	l.root.Close()
+	return err
 }
 
 type logStream struct {
@@ -249,13 +285,13 @@ type LogOptions struct {
 }
 
 // logFiles returns the files of one instance, oldest first.
-func logFiles(path string) []string {
+func logFiles(root *os.Root, name string) []string {
 	var files []string
-	if _, err := os.Stat(path + ".1"); err == nil {
-		files = append(files, path+".1")
+	if _, err := root.Stat(name + ".1"); err == nil {
+		files = append(files, name+".1")
 	}
-	if _, err := os.Stat(path); err == nil {
-		files = append(files, path)
+	if _, err := root.Stat(name); err == nil {
+		files = append(files, name)
 	}
 	return files
 }
@@ -295,9 +331,15 @@ func (lw *logWriter) write(r logRecord) error {
 	return nil
 }
 
-// readLog writes the log at path to w, with opts; live, when not nil, is the
-// instance's open log, followed when opts.Follow is set.
-func readLog(ctx context.Context, path string, opts LogOptions, now time.Time, live *containerLog, w io.Writer) error {
+// readLog writes the log at path (relative to dir) to w, with opts; live,
+// when not nil, is the instance's open log, followed when opts.Follow is
+// set.
+func readLog(ctx context.Context, dir, path string, opts LogOptions, now time.Time, live *containerLog, w io.Writer) error {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return fmt.Errorf("reading log %s: %w", path, err)
+	}
+	defer root.Close()
 	lw := &logWriter{w: w, timestamps: opts.Timestamps, limit: -1}
 	if opts.LimitBytes != nil {
 		lw.limit = *opts.LimitBytes
@@ -322,9 +364,9 @@ func readLog(ctx context.Context, path string, opts LogOptions, now time.Time, l
 	if live != nil {
 		waitCh, closed = live.waitChan() // taken before reading: a write after it wakes us
 	}
-	files := logFiles(path)
+	files := logFiles(root, path)
 	for i, f := range files {
-		recs, end, err := readLogFile(f, 0)
+		recs, end, err := readLogFile(root, f, 0)
 		if err != nil {
 			return err
 		}
@@ -355,12 +397,12 @@ func readLog(ctx context.Context, path string, opts LogOptions, now time.Time, l
 		case <-waitCh:
 		}
 		waitCh, closed = live.waitChan()
-		recs, end, err := readLogFile(path, offset)
+		recs, end, err := readLogFile(root, path, offset)
 		if err != nil {
 			return err
 		}
 		if end < offset { // rotated: start the new file from its beginning
-			recs, end, err = readLogFile(path, 0)
+			recs, end, err = readLogFile(root, path, 0)
 			if err != nil {
 				return err
 			}
@@ -387,8 +429,8 @@ func ignoreLimit(err error) error {
 
 // readLogFile reads complete lines of path from offset; it returns the
 // offset after the last complete line (the file's size when it shrank).
-func readLogFile(path string, offset int64) ([]logRecord, int64, error) {
-	f, err := os.Open(path)
+func readLogFile(root *os.Root, path string, offset int64) ([]logRecord, int64, error) {
+	f, err := root.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, offset, nil
 	}
@@ -445,16 +487,27 @@ func tailRecords(recs []logRecord, n int64) []logRecord {
 	return recs
 }
 
-// instanceLogPath is DataDir/pods/<uid>/logs/<container>/<restartCount>.log.
-func instanceLogPath(podDir, container string, restartCount int32) string {
-	return filepath.Join(podDir, "logs", container, strconv.Itoa(int(restartCount))+".log")
+// instanceLogName is <uid>/logs/<container>/<restartCount>.log, the log
+// file of an instance relative to DataDir/pods.
+func instanceLogName(podUID, container string, restartCount int32) string {
+	return filepath.Join(podUID, "logs", container, strconv.Itoa(int(restartCount))+".log")
 }
 
 // pruneInstanceLogs removes the logs of instances older than keep-1 and
-// keep (the current and the previous one).
-func pruneInstanceLogs(podDir, container string, current int32) {
-	dir := filepath.Join(podDir, "logs", container)
-	entries, err := os.ReadDir(dir)
+// keep (the current and the previous one), under podsDir.
+func pruneInstanceLogs(podsDir, podUID, container string, current int32) {
+	root, err := os.OpenRoot(podsDir)
+	if err != nil {
+		return
+	}
+	defer root.Close()
+	dir := filepath.Join(podUID, "logs", container)
+	d, err := root.Open(dir)
+	if err != nil {
+		return
+	}
+	entries, err := d.ReadDir(-1)
+	d.Close()
 	if err != nil {
 		return
 	}
@@ -465,7 +518,7 @@ func pruneInstanceLogs(podDir, container string, current int32) {
 			continue
 		}
 		if int32(n) < current-1 || int32(n) > current {
-			os.Remove(filepath.Join(dir, e.Name()))
+			root.Remove(filepath.Join(dir, e.Name()))
 		}
 	}
 }

@@ -116,8 +116,9 @@ func FuzzParseLogLine(f *testing.F) {
 
 func TestContainerLogWriteRotateAndRead(t *testing.T) {
 	clk := clock.NewFake(t0)
-	path := filepath.Join(t.TempDir(), "c", "0.log")
-	l, err := openContainerLog(path, 200, clk)
+	dir, name := t.TempDir(), filepath.Join("c", "0.log")
+	path := filepath.Join(dir, name)
+	l, err := openContainerLog(dir, name, 200, clk)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +139,7 @@ func TestContainerLogWriteRotateAndRead(t *testing.T) {
 	}
 	read := func(opts LogOptions) string {
 		var b bytes.Buffer
-		if err := readLog(context.Background(), path, opts, clk.Now(), nil, &b); err != nil {
+		if err := readLog(context.Background(), dir, name, opts, clk.Now(), nil, &b); err != nil {
 			t.Fatal(err)
 		}
 		return b.String()
@@ -163,8 +164,8 @@ func TestContainerLogWriteRotateAndRead(t *testing.T) {
 
 func TestContainerLogFollow(t *testing.T) {
 	clk := clock.NewFake(t0)
-	path := filepath.Join(t.TempDir(), "0.log")
-	l, err := openContainerLog(path, 0, clk)
+	dir := t.TempDir()
+	l, err := openContainerLog(dir, "0.log", 0, clk)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,7 +174,7 @@ func TestContainerLogFollow(t *testing.T) {
 	pr, pw := ioPipe()
 	done := make(chan error, 1)
 	go func() {
-		done <- readLog(context.Background(), path, LogOptions{Follow: true}, clk.Now(), l, pw)
+		done <- readLog(context.Background(), dir, "0.log", LogOptions{Follow: true}, clk.Now(), l, pw)
 		pw.Close()
 	}()
 	if got := pr.next(); got != "first\n" {

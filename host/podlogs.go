@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"path/filepath"
 	"strings"
 
 	"github.com/wasmlet/wasmlet/api"
@@ -47,14 +46,14 @@ func (h *Host) Logs(ctx context.Context, namespace, podName string, opts LogOpti
 	if err != nil {
 		return api.NewBadRequest(err.Error())
 	}
-	path := instanceLogPath(filepath.Join(h.podsDir, pod.UID), name, instanceNum)
+	path := instanceLogName(pod.UID, name, instanceNum)
 	var live *containerLog
 	if opts.Follow {
 		if wk := h.worker(pod.UID); wk != nil {
 			live = wk.liveLog(name, strings.TrimPrefix(containerID, containerIDPrefix))
 		}
 	}
-	return readLog(ctx, path, opts, h.clock.Now(), live, w)
+	return readLog(ctx, h.podsDir, path, opts, h.clock.Now(), live, w)
 }
 
 // logInstance picks the instance whose log is read, by the kubelet's rules

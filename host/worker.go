@@ -765,10 +765,11 @@ func (w *podWorker) startContainer(ctx context.Context, pod *api.Pod, c *api.Con
 		return
 	}
 	id := newContainerID()
-	logPath := instanceLogPath(w.dir, c.Name, r.status.RestartCount)
-	pruneInstanceLogs(w.dir, c.Name, r.status.RestartCount)
-	clog, err := openContainerLog(logPath, h.opts.MaxLogSize, h.clock)
+	logName := instanceLogName(w.uid, c.Name, r.status.RestartCount)
+	pruneInstanceLogs(h.podsDir, w.uid, c.Name, r.status.RestartCount)
+	clog, err := openContainerLog(h.podsDir, logName, h.opts.MaxLogSize, h.clock)
 	if err != nil {
+		cfg.Release()
 		h.recorder.Eventf(pod, events.Warning, "Failed", "Error: %v", err)
 		w.setWaiting(r, "CreateContainerError", err.Error())
 		w.wakeAt(now.Add(10 * time.Second))
@@ -779,6 +780,7 @@ func (w *podWorker) startContainer(ctx context.Context, pod *api.Pod, c *api.Con
 	// was running.
 	if err := journalStart(w.dir, runRecord{Container: c.Name, ContainerID: id, RestartCount: r.status.RestartCount,
 		StartedAt: h.clock.Now(), Backoff: w.backoffEntry("container/" + c.Name)}); err != nil {
+		cfg.Release()
 		clog.Close()
 		h.recorder.Eventf(pod, events.Warning, "Failed", "Error: %v", err)
 		w.setWaiting(r, "CreateContainerError", err.Error())
@@ -790,6 +792,7 @@ func (w *podWorker) startContainer(ctx context.Context, pod *api.Pod, c *api.Con
 	h.recorder.Eventf(pod, events.Normal, "Created", "Created container: %s", c.Name)
 
 	startErr := func(err error) {
+		cfg.Release() // a failed Start released it already; twice is harmless
 		stdout.Close()
 		stderr.Close()
 		clog.Close()
@@ -921,6 +924,7 @@ func (w *podWorker) stopContainer(pod *api.Pod, r *containerRecord, message stri
 // cleanup releases what the pod held on the node.
 func (w *podWorker) cleanup() {
 	w.h.ips.Release(w.uid)
+	w.h.volumes.forget(w.uid)
 	if err := os.RemoveAll(w.dir); err != nil {
 		w.h.log.Warn("removing pod directory", "dir", w.dir, "err", err)
 	}

@@ -495,8 +495,8 @@ func TestDefinitionChangeRestartsTheContainer(t *testing.T) {
 // the WASI layer: argv, environment, mounts and listeners, in order.
 func TestGuestABIConfig(t *testing.T) {
 	rt := &capturingRuntime{}
-	n := newTestNode(t, rt, nil, nil, "")
 	hostDir := t.TempDir()
+	n := newTestNodeWith(t, rt, func(o *Options) { o.AllowedHostPaths = []string{hostDir} })
 	spec := api.PodSpec{
 		Volumes: []api.Volume{
 			{Name: "scratch", VolumeSource: api.VolumeSource{EmptyDir: &api.EmptyDirVolumeSource{}}},
@@ -537,8 +537,9 @@ func TestGuestABIConfig(t *testing.T) {
 		t.Errorf("env %q, want %q", got, wantEnv)
 	}
 	m := app.cfg.Mounts
-	if len(m) != 2 || m[0].GuestPath != "/host" || m[0].HostDir != hostDir || !m[0].ReadOnly ||
-		m[1].GuestPath != "/data" || !strings.HasSuffix(m[1].HostDir, "/pods/"+p.UID+"/volumes/scratch") || m[1].ReadOnly {
+	if len(m) != 2 || m[0].GuestPath != "/host" || strings.TrimSuffix(m[0].Root.Name(), "/.") != hostDir || !m[0].ReadOnly || m[0].Quota != nil ||
+		m[1].GuestPath != "/data" || !strings.HasSuffix(m[1].Root.Name(), "/pods/"+p.UID+"/volumes/scratch") || m[1].ReadOnly ||
+		m[1].Quota == nil || m[1].Quota.Limit() != DefaultEmptyDirLimit {
 		t.Errorf("mounts %+v", m)
 	}
 	ls := app.cfg.Listeners

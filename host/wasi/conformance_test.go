@@ -154,7 +154,7 @@ func runOurs(t testing.TB, rt wazero.Runtime, c conformanceCase) conformanceResu
 	var stdout, stderr syncBuffer
 	cfg := wasi.Config{Args: args, Env: env, Stdout: &stdout, Stderr: &stderr}
 	if root != "" {
-		cfg.Mounts = []wasi.Mount{{GuestPath: "/", HostDir: root}}
+		cfg.Mounts = []wasi.Mount{{GuestPath: "/", Root: mustRoot(t, root)}}
 	}
 	inst, err := wasi.Start(ctx, rt, mod, cfg)
 	if err != nil {

@@ -176,6 +176,10 @@ func fdWrite(i *Instance, mem api.Memory, s []uint64) errno {
 		if e.readOnly {
 			return errnoRofs
 		}
+		if bufs, en = e.quota.beginWrite(e, bufs, -1); en != errnoSuccess {
+			return en
+		}
+		defer e.quota.endWrite(&n)
 		for _, b := range bufs {
 			m, err := e.file.Write(b)
 			n += m
@@ -274,6 +278,10 @@ func fdPwrite(i *Instance, mem api.Memory, s []uint64) errno {
 		return toErrno(err)
 	}
 	total := 0
+	if bufs, en = e.quota.beginWrite(e, bufs, off); en != errnoSuccess {
+		return en
+	}
+	defer e.quota.endWrite(&total)
 	var werr error
 	rc.Write(func(fd uintptr) bool {
 		for _, b := range bufs {
@@ -338,16 +346,7 @@ func fdAllocate(i *Instance, mem api.Memory, s []uint64) errno {
 	if off < 0 || length <= 0 || off+length < 0 {
 		return errnoInval
 	}
-	fi, err := e.file.Stat()
-	if err != nil {
-		return toErrno(err)
-	}
-	if fi.Size() < off+length {
-		if err := e.file.Truncate(off + length); err != nil {
-			return toErrno(err)
-		}
-	}
-	return errnoSuccess
+	return e.quota.resize(e.file, off+length, true)
 }
 
 func fdClose(i *Instance, mem api.Memory, s []uint64) errno {
@@ -383,6 +382,11 @@ func fdSyncOf(i *Instance, s []uint64, data bool) errno {
 // dirFile is the directory itself as an open file, for reading and
 // syncing it.
 func (e *fdEntry) dirFile() (*os.File, errno) {
+	e.fileMu.Lock()
+	defer e.fileMu.Unlock()
+	if e.closed {
+		return nil, errnoBadf
+	}
 	if e.file == nil {
 		f, err := e.root.Open(".")
 		if err != nil {
@@ -531,7 +535,7 @@ func fdFilestatSetSize(i *Instance, mem api.Memory, s []uint64) errno {
 	if size < 0 {
 		return errnoInval
 	}
-	return toErrno(e.file.Truncate(size))
+	return e.quota.resize(e.file, size, false)
 }
 
 // fstflags of the set_times functions.

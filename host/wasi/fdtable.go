@@ -99,11 +99,23 @@ type fdEntry struct {
 	preopen string
 	// readOnly: opened through a read-only mount.
 	readOnly bool
+	// mount is the pre-opened mount (1 for the first) a directory or file
+	// was reached through, 0 for the others: renames and links between
+	// two mounts are EXDEV, as between two bind mounts on Linux.
+	mount int
+	// quota is the size limit of the mount's volume (nil: none).
+	quota *Quota
 
 	root *os.Root // kindDir
-	file *os.File // kindFile; kindDir once it is read
+	file *os.File // kindFile; kindDir once it is read (under fileMu)
 	w    io.Writer
 	sock *socket // kindListener, kindConn
+
+	// fileMu orders the guest's opening of a directory's file (dirFile)
+	// with Kill closing the entry from another goroutine; closed, an entry
+	// opens nothing more.
+	fileMu sync.Mutex
+	closed bool
 
 	// dirents is a directory's listing, read when fd_readdir starts over.
 	dirents []dirent
@@ -111,8 +123,14 @@ type fdEntry struct {
 
 // close releases what the entry holds.
 func (e *fdEntry) close() error {
+	e.fileMu.Lock()
+	e.closed = true
+	e.fileMu.Unlock()
 	var err error
-	if e.file != nil {
+	switch {
+	case e.file != nil && e.kind == kindFile && e.quota != nil:
+		err = e.quota.closeFile(e.file)
+	case e.file != nil:
 		err = e.file.Close()
 	}
 	if e.root != nil {
@@ -142,11 +160,24 @@ func (e *fdEntry) filetype() uint8 {
 	}
 }
 
+// maxFds is the most fds an instance may hold, whatever its
+// Config.MaxOpenFiles.
+const maxFds = 1 << 16
+
 // fdTable is an instance's fds. It is locked because Kill closes every fd
 // from another goroutine; the guest itself is one thread.
+//
+// The table holds at most max entries, pre-opened ones included, so that
+// what a guest makes the node hold open is bounded: each entry is one
+// descriptor of the node's (two for a directory once it is read or synced,
+// one for its os.Root and one for the directory as a file), and the calls
+// that use a descriptor only for their own duration (a path's parent
+// directory) close it before they return.
 type fdTable struct {
 	mu     sync.Mutex
 	fds    []*fdEntry // nil: free
+	open   int        // entries in fds that are not nil
+	max    int
 	closed bool
 }
 
@@ -160,24 +191,34 @@ func (t *fdTable) init(cfg Config) error {
 	if stderr == nil {
 		stderr = io.Discard
 	}
+	t.max = cfg.MaxOpenFiles
+	if t.max <= 0 || t.max > maxFds {
+		t.max = maxFds
+	}
 	t.fds = []*fdEntry{
 		{kind: kindStdin, base: rightsStdio},
 		{kind: kindWriter, w: stdout, base: rightsStdio},
 		{kind: kindWriter, w: stderr, base: rightsStdio},
 	}
-	for _, m := range cfg.Mounts {
-		root, err := os.OpenRoot(m.HostDir)
-		if err != nil {
-			return fmt.Errorf("mount %s: %w", m.GuestPath, err)
+	// Pre-opened fds count against the limit but are always given, as a
+	// process inherits its descriptors whatever its RLIMIT_NOFILE: a
+	// container with more mounts and ports than its limit opens nothing
+	// more.
+	t.open = len(t.fds)
+	for n, m := range cfg.Mounts {
+		if m.Root == nil {
+			return fmt.Errorf("mount %s: no directory", m.GuestPath)
 		}
 		guest := m.GuestPath
 		if guest == "" {
 			guest = "/"
 		}
 		t.fds = append(t.fds, &fdEntry{
-			kind: kindDir, root: root, preopen: path.Clean(guest), readOnly: m.ReadOnly,
+			kind: kindDir, root: m.Root, preopen: path.Clean(guest), readOnly: m.ReadOnly,
+			mount: n + 1, quota: m.Quota,
 			base: rightsDir, inheriting: rightsDir | rightsFile,
 		})
+		t.open++
 	}
 	for n, l := range cfg.Listeners {
 		s, err := newListenerSocket(l.L)
@@ -189,6 +230,7 @@ func (t *fdTable) init(cfg Config) error {
 			kind: kindListener, sock: s, fdflags: fdflagNonblock,
 			base: rightsSocket, inheriting: rightsSocket,
 		})
+		t.open++
 	}
 	return nil
 }
@@ -203,7 +245,8 @@ func (t *fdTable) get(fd uint32) (*fdEntry, errno) {
 	return t.fds[fd], errnoSuccess
 }
 
-// insert gives e the lowest free fd.
+// insert gives e the lowest free fd; when the table is full (or closed), e
+// is closed and the errno is EMFILE (EBADF).
 func (t *fdTable) insert(e *fdEntry) (uint32, errno) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -211,18 +254,29 @@ func (t *fdTable) insert(e *fdEntry) (uint32, errno) {
 		e.close()
 		return 0, errnoBadf
 	}
+	if t.open >= t.max {
+		e.close()
+		return 0, errnoMfile
+	}
+	t.open++
 	for n, old := range t.fds {
 		if old == nil {
 			t.fds[n] = e
 			return uint32(n), errnoSuccess
 		}
 	}
-	if len(t.fds) >= 1<<16 {
-		e.close()
-		return 0, errnoMfile
-	}
 	t.fds = append(t.fds, e)
 	return uint32(len(t.fds) - 1), errnoSuccess
+}
+
+// full reports whether insert would refuse an entry: a call that would
+// take something from another party for it (a connection from a
+// listener's queue) asks first, so that what it cannot keep stays where
+// it was.
+func (t *fdTable) full() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.open >= t.max
 }
 
 // remove takes fd out of the table and returns its entry.
@@ -234,6 +288,7 @@ func (t *fdTable) remove(fd uint32) (*fdEntry, errno) {
 	}
 	e := t.fds[fd]
 	t.fds[fd] = nil
+	t.open--
 	return e, errnoSuccess
 }
 
@@ -252,6 +307,7 @@ func (t *fdTable) renumber(from, to uint32) errno {
 	old := t.fds[to]
 	t.fds[to] = t.fds[from]
 	t.fds[from] = nil
+	t.open--
 	t.mu.Unlock()
 	old.close()
 	return errnoSuccess
@@ -262,6 +318,7 @@ func (t *fdTable) closeAll() {
 	t.mu.Lock()
 	fds := t.fds
 	t.fds = nil
+	t.open = 0
 	t.closed = true
 	t.mu.Unlock()
 	for _, e := range fds {

@@ -46,7 +46,7 @@ const rightsRW = rightFdRead | rightFdWrite | rightFdSeek | rightFdFilestatGet
 
 func TestPathOpenConfined(t *testing.T) {
 	rw, ro, secret := fsTree(t)
-	g := newGuest(t, Config{Mounts: []Mount{{GuestPath: "/data", HostDir: rw}, {GuestPath: "/ro", HostDir: ro, ReadOnly: true}}})
+	g := newGuest(t, Config{Mounts: []Mount{{GuestPath: "/data", Root: mustRoot(t, rw)}, {GuestPath: "/ro", Root: mustRoot(t, ro), ReadOnly: true}}})
 	const dir, roDir = 3, 4
 	tests := []struct {
 		path   string

@@ -126,7 +126,7 @@ func pathCreateDirectory(i *Instance, mem api.Memory, s []uint64) errno {
 	if clean := path.Clean(name); clean == "." || clean == ".." || strings.HasSuffix(clean, "/..") {
 		return errnoExist
 	}
-	return toErrno(e.root.Mkdir(name, 0o755))
+	return e.quota.create(func() errno { return toErrno(e.root.Mkdir(name, 0o755)) })
 }
 
 func pathFilestatGet(i *Instance, mem api.Memory, s []uint64) errno {
@@ -199,6 +199,9 @@ func pathLink(i *Instance, mem api.Memory, s []uint64) errno {
 	if ne.readOnly {
 		return errnoRofs
 	}
+	if oe.mount != ne.mount {
+		return errnoXdev
+	}
 	if u32(s[1])&lookupSymlinkFollow != 0 {
 		// Following the link is done by the root, never by the kernel:
 		// open what the link leads to and link that file by its fd.
@@ -207,8 +210,10 @@ func pathLink(i *Instance, mem api.Memory, s []uint64) errno {
 			return toErrno(err)
 		}
 		defer f.Close()
-		return atCall(ne, nname, func(dirfd int, base string) error {
-			return linkat(atFdcwd, "/proc/self/fd/"+strconv.Itoa(int(f.Fd())), dirfd, base, atSymlinkFollow)
+		return ne.quota.create(func() errno {
+			return atCall(ne, nname, func(dirfd int, base string) error {
+				return linkat(atFdcwd, "/proc/self/fd/"+strconv.Itoa(int(f.Fd())), dirfd, base, atSymlinkFollow)
+			})
 		})
 	}
 	of, obase, en := parent(oe, oname)
@@ -216,8 +221,10 @@ func pathLink(i *Instance, mem api.Memory, s []uint64) errno {
 		return en
 	}
 	defer of.Close()
-	return atCall(ne, nname, func(dirfd int, base string) error {
-		return linkat(int(of.Fd()), obase, dirfd, base, 0)
+	return ne.quota.create(func() errno {
+		return atCall(ne, nname, func(dirfd int, base string) error {
+			return linkat(int(of.Fd()), obase, dirfd, base, 0)
+		})
 	})
 }
 
@@ -250,6 +257,11 @@ func pathOpen(i *Instance, mem api.Memory, s []uint64) errno {
 	if e.base&rightPathOpen == 0 {
 		return errnoNotcapable
 	}
+	// As open(2) at RLIMIT_NOFILE: nothing is created for an fd the guest
+	// cannot have.
+	if i.fds.full() {
+		return errnoMfile
+	}
 
 	lfi, lerr := e.root.Lstat(name)
 	if lerr == nil && lfi.Mode()&os.ModeSymlink != 0 {
@@ -274,7 +286,7 @@ func pathOpen(i *Instance, mem api.Memory, s []uint64) errno {
 				return toErrno(err)
 			}
 			ne := &fdEntry{
-				kind: kindDir, root: sub, readOnly: e.readOnly,
+				kind: kindDir, root: sub, readOnly: e.readOnly, mount: e.mount, quota: e.quota,
 				base: base & e.inheriting & rightsDir, inheriting: inheriting & e.inheriting,
 				fdflags: fdflags & fdflagNonblock,
 			}
@@ -319,12 +331,16 @@ func pathOpen(i *Instance, mem api.Memory, s []uint64) errno {
 	if fdflags&fdflagDsync != 0 {
 		flag |= syscall.O_DSYNC
 	}
+	if en := e.quota.beginOpen(e.root, name, create, trunc); en != errnoSuccess {
+		return en
+	}
 	f, err := e.root.OpenFile(name, flag, 0o644)
+	e.quota.endOpen(f)
 	if err != nil {
 		return toErrno(err)
 	}
 	ne := &fdEntry{
-		kind: kindFile, file: f, readOnly: e.readOnly, fdflags: fdflags,
+		kind: kindFile, file: f, readOnly: e.readOnly, fdflags: fdflags, mount: e.mount, quota: e.quota,
 		base: base & e.inheriting & rightsFile, inheriting: inheriting & e.inheriting,
 	}
 	return i.store(mem, ne, outPtr)
@@ -377,7 +393,7 @@ func pathRemoveDirectory(i *Instance, mem api.Memory, s []uint64) errno {
 		return errnoRofs
 	}
 	return atCall(e, name, func(dirfd int, base string) error {
-		return unlinkat(dirfd, base, atRemovedir)
+		return e.quota.remove(dirfd, base, func() error { return unlinkat(dirfd, base, atRemovedir) })
 	})
 }
 
@@ -393,13 +409,18 @@ func pathRename(i *Instance, mem api.Memory, s []uint64) errno {
 	if oe.readOnly || ne.readOnly {
 		return errnoRofs
 	}
+	if oe.mount != ne.mount {
+		return errnoXdev
+	}
 	of, obase, en := parent(oe, oname)
 	if en != errnoSuccess {
 		return en
 	}
 	defer of.Close()
 	return atCall(ne, nname, func(dirfd int, base string) error {
-		return syscall.Renameat(int(of.Fd()), obase, dirfd, base)
+		return ne.quota.rename(int(of.Fd()), obase, dirfd, base, func() error {
+			return syscall.Renameat(int(of.Fd()), obase, dirfd, base)
+		})
 	})
 }
 
@@ -431,8 +452,10 @@ func pathSymlink(i *Instance, mem api.Memory, s []uint64) errno {
 	if j := path.Join(path.Dir(strings.TrimRight(name, "/")), target); j == ".." || strings.HasPrefix(j, "../") {
 		return errnoPerm
 	}
-	return atCall(e, name, func(dirfd int, base string) error {
-		return symlinkat(target, dirfd, base)
+	return e.quota.create(func() errno {
+		return atCall(e, name, func(dirfd int, base string) error {
+			return symlinkat(target, dirfd, base)
+		})
 	})
 }
 
@@ -445,7 +468,7 @@ func pathUnlinkFile(i *Instance, mem api.Memory, s []uint64) errno {
 		return errnoRofs
 	}
 	return atCall(e, name, func(dirfd int, base string) error {
-		return unlinkat(dirfd, base, 0)
+		return e.quota.remove(dirfd, base, func() error { return unlinkat(dirfd, base, 0) })
 	})
 }
 

@@ -150,6 +150,11 @@ func sockAccept(i *Instance, mem api.Memory, s []uint64) errno {
 	if flags&^fdflagNonblock != 0 {
 		return errnoInval
 	}
+	// At the limit the connection stays in the listener's queue, as with
+	// accept(2) at RLIMIT_NOFILE, rather than being taken and dropped.
+	if i.fds.full() {
+		return errnoMfile
+	}
 	c, err := e.sock.accept(e.fdflags&fdflagNonblock == 0)
 	if err != nil {
 		return errnoOf(err)

@@ -30,6 +30,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -48,9 +49,17 @@ import (
 type Mount struct {
 	// GuestPath is the path the guest sees ("/data").
 	GuestPath string
-	// HostDir is the directory on the node; access is confined to it.
-	HostDir  string
+	// Root is the directory on the node, opened by the host; every access
+	// of the guest is resolved under it. The layer never opens a mount by
+	// its path: the directory the host resolved is the one the guest gets,
+	// whatever is renamed or linked on the way to it afterwards. The
+	// instance owns Root from Start on (it closes it when it ends, and
+	// Start closes it when it fails); Config.Release closes it otherwise.
+	Root     *os.Root
 	ReadOnly bool
+	// Quota, when not nil, is the size limit of the volume the directory
+	// is in, shared by every mount of that volume.
+	Quota *Quota
 }
 
 // Listener is one pre-opened socket, bound by the host.
@@ -84,6 +93,10 @@ type Config struct {
 	// RunSlots, when not nil, is the node's bound on guests running their
 	// own code at once (cpu.go), shared by all its instances.
 	RunSlots *RunSlots
+	// MaxOpenFiles caps the fds the instance holds, the pre-opened ones
+	// included: a call that would open one more fails with EMFILE, as
+	// Linux's calls do at RLIMIT_NOFILE. 0 (or more than 65536) = 65536.
+	MaxOpenFiles int
 	// Clock drives clock_time_get, poll_oneoff timeouts and sleeps; nil = the
 	// real clock.
 	Clock clock.Clock
@@ -189,7 +202,7 @@ func Instantiate(ctx context.Context, rt wazero.Runtime) error {
 // listener in cfg was closed. When ctx ends, the instance is killed.
 func Start(ctx context.Context, rt wazero.Runtime, mod wazero.CompiledModule, cfg Config) (*Instance, error) {
 	if _, ok := mod.ExportedFunctions()["_start"]; !ok {
-		closeListeners(cfg)
+		cfg.Release()
 		return nil, ErrNoStart
 	}
 	i, err := newInstance(cfg)
@@ -198,7 +211,7 @@ func Start(ctx context.Context, rt wazero.Runtime, mod wazero.CompiledModule, cf
 	}
 	fail := func(err error) (*Instance, error) {
 		i.fds.closeAll()
-		closeListeners(cfg)
+		cfg.Release()
 		return nil, err
 	}
 
@@ -256,8 +269,7 @@ func Start(ctx context.Context, rt wazero.Runtime, mod wazero.CompiledModule, cf
 // since random_get is the layer's.
 var moduleConfig = wazero.NewModuleConfig().WithName("").WithStartFunctions().WithRandSource(rand.Reader)
 
-// newInstance opens the fds of cfg (closing every listener of cfg when it
-// fails).
+// newInstance opens the fds of cfg (releasing cfg when it fails).
 func newInstance(cfg Config) (*Instance, error) {
 	i := &Instance{
 		clock: cfg.Clock,
@@ -276,14 +288,22 @@ func newInstance(cfg Config) (*Instance, error) {
 	}
 	if err := i.fds.init(cfg); err != nil {
 		i.fds.closeAll()
-		closeListeners(cfg)
+		cfg.Release()
 		return nil, err
 	}
 	i.env = listenEnv(cfg)
 	return i, nil
 }
 
-func closeListeners(cfg Config) {
+// Release closes what cfg holds, its mounts' roots and its listeners: for
+// a Config that is not handed to Start after all. Start itself releases
+// cfg when it fails, and the instance releases it when it ends.
+func (cfg Config) Release() {
+	for _, m := range cfg.Mounts {
+		if m.Root != nil {
+			m.Root.Close()
+		}
+	}
 	for _, l := range cfg.Listeners {
 		if l.L != nil {
 			l.L.Close()
