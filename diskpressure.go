@@ -22,7 +22,6 @@ func (n *Node) recordDiskPressure() {
 	}
 	n.st.NotifyDiskPressure(func(pressure bool, message string) {
 		if pressure {
-			n.log.Warn("disk pressure", "message", message)
 			rec.Event(node, events.Warning, "NodeHasDiskPressure", message)
 			return
 		}
