@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -287,12 +288,15 @@ func TestServeKillRestart(t *testing.T) {
 	<-srv.done
 
 	srv = startServer(t, bin, args)
-	// The containers that ran when the node was killed are recorded as
-	// terminated (ContainerStatusUnknown) and restarted: restartCount 1.
+	// The containers that ran when the node was killed died with it: they
+	// are terminated (Unknown, 255) and restarted after the crash-loop
+	// back-off (10 s): restartCount 1. (In the back-off the phase is
+	// Running already, as on a cluster: the container's readiness says
+	// when it runs.)
 	waitOutput(t, bin, kc, "2 pods running again", func(s string) bool {
-		return s == strings.Repeat("Running,1,ContainerStatusUnknown ", 2)
+		return s == strings.Repeat("Running,1,Unknown,true ", 2)
 	}, "get", "pods", "-l", "tier=frontend", "-o",
-		"jsonpath={range .items[*]}{.status.phase},{.status.containerStatuses[0].restartCount},{.status.containerStatuses[0].lastState.terminated.reason} {end}")
+		"jsonpath={range .items[*]}{.status.phase},{.status.containerStatuses[0].restartCount},{.status.containerStatuses[0].lastState.terminated.reason},{.status.containerStatuses[0].ready} {end}")
 	after := objects(t, bin, kc, "get", "rs,pods")
 	nsAfter := objects(t, bin, kc, "get", "ns", "team")
 	if len(after) != len(before) {
@@ -516,5 +520,96 @@ spec:
 	}
 	if _, errOut, err := runErr(bin, kc, "get", "pod", "spinner"); err == nil || !strings.Contains(errOut, "NotFound") {
 		t.Errorf("get pod spinner after delete: %v %s", err, errOut)
+	}
+}
+
+// emptyModule is the smallest WASI command: its _start returns at once.
+var emptyModule = []byte{
+	0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+	0x01, 0x04, 0x01, 0x60, 0x00, 0x00, // type 0: () -> ()
+	0x03, 0x02, 0x01, 0x00, // function 0 of type 0
+	0x07, 0x0a, 0x01, 0x06, '_', 's', 't', 'a', 'r', 't', 0x00, 0x00, // export _start
+	0x0a, 0x04, 0x01, 0x02, 0x00, 0x0b, // its body: nothing
+}
+
+// TestPoisonPodCannotKeepTheNodeDown: a pod whose container takes the
+// node's process down as soon as it starts (the node is told to exit, as
+// a Go fatal error does, when it starts the image poison.wasm: the guests
+// that did it for real are fixed). Each serve after a death answers the
+// API at once and holds the pod in CrashLoopBackOff, its restart counted,
+// for the back-off (10 s, then 20 s) before running it again; the pod is
+// deleted during a back-off, and the node stays up.
+func TestPoisonPodCannotKeepTheNodeDown(t *testing.T) {
+	bin := build(t)
+	dataDir, images := t.TempDir(), t.TempDir()
+	kc := filepath.Join(dataDir, "kubeconfig.yaml")
+	image := filepath.Join(images, "poison.wasm")
+	if err := os.WriteFile(image, emptyModule, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	manifest := filepath.Join(images, "poison.yaml")
+	if err := os.WriteFile(manifest, []byte(`apiVersion: v1
+kind: Pod
+metadata:
+  name: poison
+spec:
+  containers:
+  - name: poison
+    image: `+image+`
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := append([]string{"WASMLET_TEST_EXIT_ON_IMAGE=poison.wasm", bin}, serveArgs(t, dataDir)...)
+	serve := func() (*server, time.Time) {
+		srv := startServer(t, "env", args)
+		return srv, time.Now()
+	}
+	// dies waits for the node to die of the pod, not sooner than after
+	// the back-off (less a margin for the start of serve).
+	dies := func(srv *server, up time.Time, backoff time.Duration) {
+		t.Helper()
+		select {
+		case <-srv.done:
+		case <-time.After(backoff + 60*time.Second):
+			t.Fatalf("the node did not run the pod again %v after it started:\n%s", backoff, srv.stderr.String())
+		}
+		var exit *exec.ExitError
+		if !errors.As(srv.err, &exit) || exit.ExitCode() != 2 {
+			t.Fatalf("serve ended with %v, want exit status 2:\n%s", srv.err, srv.stderr.String())
+		}
+		if lived := time.Since(up); lived < backoff-2*time.Second {
+			t.Fatalf("the node ran the pod again %v after it started, within the %v back-off", lived, backoff)
+		}
+	}
+	status := []string{"get", "pod", "poison", "-o",
+		"jsonpath={.status.containerStatuses[0].restartCount},{.status.containerStatuses[0].state.waiting.reason},{.status.containerStatuses[0].lastState.terminated.reason},{.status.containerStatuses[0].lastState.terminated.exitCode}"}
+
+	srv, up := serve()
+	run(t, bin, kc, "apply", "-f", manifest)
+	dies(srv, up, 0)
+
+	// First death: counted, 10 s of back-off, during which the API serves.
+	srv, up = serve()
+	waitOutput(t, bin, kc, "in back-off after one death", func(s string) bool { return s == "1,CrashLoopBackOff,Unknown,255" }, status...)
+	dies(srv, up, 10*time.Second)
+
+	// Second death: 20 s of back-off; the pod is deleted during it.
+	srv, up = serve()
+	waitOutput(t, bin, kc, "in back-off after two deaths", func(s string) bool { return s == "2,CrashLoopBackOff,Unknown,255" }, status...)
+	if msg := run(t, bin, kc, "get", "pod", "poison", "-o", "jsonpath={.status.containerStatuses[0].state.waiting.message}"); !strings.HasPrefix(msg, "back-off 20s restarting failed container=poison pod=poison_default(") {
+		t.Errorf("waiting message %q", msg)
+	}
+	if out := run(t, bin, kc, "delete", "pod", "poison"); out != "pod \"poison\" deleted\n" {
+		t.Errorf("delete pod: %q", out)
+	}
+	waitOutput(t, bin, kc, "no pods", func(s string) bool { return strings.TrimSpace(s) == "" }, "get", "pods", "-o", "name")
+	// Past the end of the back-off, the node is still up.
+	select {
+	case <-srv.done:
+		t.Fatalf("the node died after the pod was deleted: %v\n%s", srv.err, srv.stderr.String())
+	case <-time.After(time.Until(up.Add(25 * time.Second))):
+	}
+	if out := run(t, bin, kc, "get", "nodes", "-o", "name"); out != "node/n1\n" {
+		t.Errorf("get nodes: %q", out)
 	}
 }
