@@ -370,6 +370,7 @@ func TestKubectlComparison(t *testing.T) {
 		"get",
 		"get pods -l a%b",
 		"get pods --field-selector=nope=1",
+		"get pods --field-selector=status.phse=Running",
 		"logs k-pod -c nope",
 		"describe",
 		"explain",
