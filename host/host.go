@@ -17,17 +17,22 @@
 //
 // # State that outlives the node process
 //
-// Everything a restarted node needs is in the store, not in goroutines:
+// Everything a restarted node needs is data, not goroutines. In the store:
 // restart counts and last states in the container statuses; crash-loop and
 // image back-off entries (delay and time of the last raise) in the pod
 // annotation wasmlet.io/backoff; termination deadlines as the pod's
 // deletionTimestamp; pod IPs in status.podIP (the allocation table is
-// rebuilt from them at start). A container recorded as running that the new
-// node process does not have was lost: it becomes terminated
-// ContainerStatusUnknown with exit code 137 in lastState and restartCount+1,
-// and the restart policy applies. A graceful Shutdown first writes the
-// annotation wasmlet.io/node-shutdown on each pod it stops; the next start
-// restarts those containers without counting a restart.
+// rebuilt from them at start). What the store cannot have, because the node
+// may die before it writes it, is in the run journal in each pod's
+// directory: every instance is recorded there before its module runs, and
+// removed when it ended. A container whose instance was alive when the
+// previous process died (recorded in the journal, or Running in the store
+// without a graceful shutdown) crashed with the node: it becomes terminated
+// Unknown with exit code 255, restartCount+1, and starts again only at the
+// end of the crash-loop back-off, so that a pod that kills the node cannot
+// keep it down. A graceful Shutdown first writes the annotation
+// wasmlet.io/node-shutdown on each pod it stops; the next start restarts
+// those containers without counting a restart.
 //
 // # Two contexts
 //
