@@ -57,8 +57,8 @@ type Limits struct {
 func DefaultLimits() Limits {
 	return Limits{
 		MaxConnections:              1024,
-		MaxRequestsInFlight:         100,
-		MaxMutatingRequestsInFlight: 25,
+		MaxRequestsInFlight:         50,
+		MaxMutatingRequestsInFlight: 10,
 		MaxLongRunning:              256,
 		ReadHeaderTimeout:           10 * time.Second,
 		RequestTimeout:              60 * time.Second,
