@@ -442,7 +442,9 @@ func pathSymlink(i *Instance, mem api.Memory, s []uint64) errno {
 	}
 	// A link that points out of the directory could never be followed by
 	// the guest, but other readers of the volume would follow it: refuse
-	// to make one.
+	// to make one. This is a defence in depth: a rename can still make a
+	// relative link point out, and the node never follows one (it resolves
+	// every path of a volume under an os.Root, docs/RATIONALE.md).
 	if strings.HasPrefix(target, "/") {
 		return errnoPerm
 	}
