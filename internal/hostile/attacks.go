@@ -368,3 +368,64 @@ func LogFlood(total int32) []byte {
 		g.exit(I32Const(0)),
 	)
 }
+
+// MemoryAtStart is finding 4 at instantiation: a memory of pages pages as
+// its initial size, which the node allocates before the guest runs, exported
+// or not (a memory the node's checks of exported memories miss, which the
+// guest can still use while making no WASI call). The guest touches a byte
+// in each of its pages, then holds them until it is killed.
+func MemoryAtStart(pages uint32, export bool) []byte {
+	var m Module
+	if export {
+		m.Memory(pages)
+	} else {
+		m.memories = append(m.memories, limitsOf(pages, nil))
+	}
+	touch := [][]byte{}
+	for k := uint32(0); k < pages; k += 16 {
+		touch = append(touch, I32Const(int32(k<<16)), I32Const(1), I32Store8(0))
+	}
+	m.Command(Ops(touch...), Loop, Br(0), End)
+	return m.Bytes()
+}
+
+// The node compiles every module it is given, in its own process: what the
+// compiler spends on a module is spent on the guest's behalf before any
+// limit of the container applies. Each of these is small, valid, and costs
+// wazero's compiler far more than its size.
+
+// CompileLocals declares count i64 locals in one function, in at most 7
+// bytes: with 0x7fffffff the compiler asks Go for 16 GiB and the node dies
+// of "out of memory".
+func CompileLocals(count uint32) []byte {
+	var m Module
+	m.Memory(1)
+	m.ExportFunc("_start", m.FuncLocalGroup(count, I64))
+	return m.Bytes()
+}
+
+// CompileNesting nests depth blocks in one function (3 bytes each):
+// compilation time grows with the square of the depth, 100,000 took the
+// compiler several minutes of a core.
+func CompileNesting(depth int) []byte {
+	var m Module
+	m.Memory(1)
+	body := make([][]byte, 0, 2*depth)
+	for range depth {
+		body = append(body, Block)
+	}
+	for range depth {
+		body = append(body, End)
+	}
+	m.Command(Ops(body...))
+	return m.Bytes()
+}
+
+// CompileBrTable is one br_table of labels targets (a byte each): 100,000
+// took the compiler 19 s and 266 MB, a million several minutes.
+func CompileBrTable(labels int) []byte {
+	var m Module
+	m.Memory(1)
+	m.Command(Block, I32Const(0), BrTable(make([]uint32, labels), 0), End)
+	return m.Bytes()
+}

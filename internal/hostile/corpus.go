@@ -16,8 +16,10 @@ import (
 type Case struct {
 	// Name is the pod's name.
 	Name string
-	// Finding is the finding of issue 12 it attacks ("1", "4a", ...), or
-	// "held" for what the node already refused.
+	// Finding is the finding of issue 12 it attacks ("1", "4a", ...),
+	// "held" for what the node already refused, or "compile" for a module
+	// whose compilation is the attack (never compile those outside a
+	// node).
 	Finding string
 	Module  []byte
 	// Manifest returns the pod's YAML, named name, with the module at
@@ -51,6 +53,9 @@ func Corpus(secret string) []Case {
 		{"tables", "4a", Tables(TableCount, TableEntries), podOf(never, limits("memory: 64Mi"), "")},
 		{"table-at-start", "4a", TableAtStart(TableEntries), podOf(never, limits("memory: 64Mi"), "")},
 		{"memory-grow", "4b", GrowMemory(), podOf(never, "", "")},
+		{"memory-at-start", "4b", MemoryAtStart(16384, true), podOf(never, "", "")},
+		{"hidden-memory", "4b", MemoryAtStart(16384, false), podOf(never, limits("memory: 64Mi"), "")},
+		{"many-containers", "4b", GrowMemory(), manyContainers(8)},
 		{"fill-emptydir", "5", FillEmptyDir(FillTotal), podOf(never, volume, "  volumes:\n  - name: v\n    emptyDir:\n      sizeLimit: 1Mi\n")},
 		{"spin", "9", Spin(), podOf(never, limits("cpu: 100m"), "")},
 		{"start-trap", "9", StartTrap(), podOf(never, "", "")},
@@ -60,6 +65,32 @@ func Corpus(secret string) []Case {
 		{"host-paths", "held", HostPaths(), podOf(never, volume, emptyDir)},
 		{"environ", "held", Environ(), podOf(never, "", "")},
 		{"log-flood", "held", LogFlood(LogTotal), podOf(never, "", "")},
+		{"compile-locals", "compile", CompileLocals(0x7fffffff), podOf(never, "", "")},
+		{"compile-nesting", "compile", CompileNesting(100_000), podOf(never, "", "")},
+		{"compile-brtable", "compile", CompileBrTable(1_000_000), podOf(never, "", "")},
+	}
+}
+
+// manyContainers is a pod of n containers of the module, none with a limit
+// of its own: each under the node's default, all of them together over
+// the machine's memory unless the node bounds what one pod may take.
+func manyContainers(n int) func(name, image string) string {
+	return func(name, image string) string {
+		var cs strings.Builder
+		for k := range n {
+			fmt.Fprintf(&cs, "  - name: guest-%d\n    image: %s\n", k, image)
+		}
+		return fmt.Sprintf(`apiVersion: v1
+kind: Pod
+metadata:
+  name: %s
+  labels:
+    hostile: "true"
+spec:
+  terminationGracePeriodSeconds: 1
+  restartPolicy: Never
+  containers:
+%s`, name, cs.String())
 	}
 }
 

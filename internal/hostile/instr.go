@@ -12,6 +12,7 @@ const (
 	opEnd         = 0x0b
 	opBr          = 0x0c
 	opBrIf        = 0x0d
+	opBrTable     = 0x0e
 	opCall        = 0x10
 	opDrop        = 0x1a
 	opLocalGet    = 0x20
@@ -60,6 +61,16 @@ func Br(depth uint32) []byte { return cat([]byte{opBr}, uleb(depth)) }
 
 // BrIf is Br when the i32 on the stack is not zero.
 func BrIf(depth uint32) []byte { return cat([]byte{opBrIf}, uleb(depth)) }
+
+// BrTable branches to labels[i] for the i32 i on the stack, or to def when
+// i is out of range.
+func BrTable(labels []uint32, def uint32) []byte {
+	b := cat([]byte{opBrTable}, uleb(uint32(len(labels))))
+	for _, l := range labels {
+		b = append(b, uleb(l)...)
+	}
+	return append(b, uleb(def)...)
+}
 
 // Call calls function f.
 func Call(f uint32) []byte { return cat([]byte{opCall}, uleb(f)) }

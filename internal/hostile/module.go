@@ -121,6 +121,16 @@ func (m *Module) Func(params, results, locals []ValType, body ...[]byte) uint32 
 	return m.nImports + uint32(len(m.funcs)-1)
 }
 
+// FuncLocalGroup adds a function of no parameters and results whose
+// locals are one group of count locals of type t: a few bytes that declare
+// as many locals as a 32-bit count can.
+func (m *Module) FuncLocalGroup(count uint32, t ValType, body ...[]byte) uint32 {
+	m.funcs = append(m.funcs, m.typeIndex(nil, nil))
+	code := cat(uleb(1), uleb(count), []byte{byte(t)}, cat(body...), []byte{opEnd})
+	m.codes = append(m.codes, cat(uleb(uint32(len(code))), code))
+	return m.nImports + uint32(len(m.funcs)-1)
+}
+
 // ExportFunc exports function f as name.
 func (m *Module) ExportFunc(name string, f uint32) {
 	m.exports = append(m.exports, cat(str(name), []byte{kindFunc}, uleb(f)))
