@@ -206,8 +206,8 @@ func (h *Host) volumeRoot(pod *api.Pod, name string) (*os.Root, *wasi.Quota, err
 // of the pod uid, under the directory of the pods. Nothing on that path is
 // within a guest's reach: a guest reaches only inside its volumes.
 func (h *Host) emptyDirRoot(uid, name string) (*os.Root, error) {
-	if uid == "" || name == "" {
-		return nil, errors.New("a pod without a UID or a volume without a name has no directory")
+	if !pathComponent(uid) || !pathComponent(name) {
+		return nil, fmt.Errorf("pod UID %q or volume name %q cannot name a directory", uid, name)
 	}
 	pods, err := os.OpenRoot(h.podsDir)
 	if err != nil {
@@ -227,6 +227,15 @@ func (h *Host) emptyDirRoot(uid, name string) (*os.Root, error) {
 		return nil, err
 	}
 	return root, nil
+}
+
+// pathComponent reports whether s names one entry of a directory. The
+// API allows only such names (DNS labels, the UIDs it makes); the node
+// checks again rather than rely on it: a name with a slash or `..` would
+// still stay under the root it is resolved in, but could reach another
+// pod's directory there.
+func pathComponent(s string) bool {
+	return s != "" && s != "." && s != ".." && !strings.ContainsRune(s, '/')
 }
 
 // chmodRoot sets the mode of root's directory itself, through its open

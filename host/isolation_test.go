@@ -482,3 +482,24 @@ func TestPodFilesArePrivate(t *testing.T) {
 		}
 	}
 }
+
+// TestNamesThatAreNotOneComponentAreRefused: the node builds a pod's paths
+// from its UID and its volumes' and containers' names, each one directory
+// entry; it does not rely on the API for it.
+func TestNamesThatAreNotOneComponentAreRefused(t *testing.T) {
+	h := &Host{podsDir: t.TempDir()}
+	for _, c := range [][2]string{{"..", "v"}, {"uid", "../logs"}, {"uid", ".."}, {"", "v"}, {"a/b", "v"}, {"uid", ""}} {
+		if r, err := h.emptyDirRoot(c[0], c[1]); err == nil {
+			r.Close()
+			t.Errorf("emptyDir of pod %q, volume %q: opened", c[0], c[1])
+		}
+	}
+	for _, c := range [][2]string{{"..", "c"}, {"uid", "../volumes"}, {"uid", "a/b"}} {
+		if name := instanceLogName(c[0], c[1], 0); name != "" {
+			t.Errorf("log of pod %q, container %q: %q", c[0], c[1], name)
+		}
+	}
+	if _, err := openContainerLog(h.podsDir, "", 0, nil); err == nil {
+		t.Errorf("a log without a name was opened")
+	}
+}

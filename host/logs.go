@@ -58,6 +58,9 @@ type containerLog struct {
 // openContainerLog opens the log file name (relative) under the directory
 // dir, creating it and its directories.
 func openContainerLog(dir, name string, maxSize int64, clk clock.Clock) (*containerLog, error) {
+	if name == "" {
+		return nil, errors.New("container log: the pod's UID or the container's name cannot name a file")
+	}
 	root, err := os.OpenRoot(dir)
 	if err != nil {
 		return nil, fmt.Errorf("container log %s: %w", name, err)
@@ -335,6 +338,9 @@ func (lw *logWriter) write(r logRecord) error {
 // when not nil, is the instance's open log, followed when opts.Follow is
 // set.
 func readLog(ctx context.Context, dir, path string, opts LogOptions, now time.Time, live *containerLog, w io.Writer) error {
+	if path == "" {
+		return errors.New("reading log: the pod's UID or the container's name cannot name a file")
+	}
 	root, err := os.OpenRoot(dir)
 	if err != nil {
 		return fmt.Errorf("reading log %s: %w", path, err)
@@ -488,14 +494,22 @@ func tailRecords(recs []logRecord, n int64) []logRecord {
 }
 
 // instanceLogName is <uid>/logs/<container>/<restartCount>.log, the log
-// file of an instance relative to DataDir/pods.
+// file of an instance relative to DataDir/pods. A UID or container name
+// that is not one path component (the API allows none) gives a name
+// that openContainerLog and readLog refuse.
 func instanceLogName(podUID, container string, restartCount int32) string {
+	if !pathComponent(podUID) || !pathComponent(container) {
+		return ""
+	}
 	return filepath.Join(podUID, "logs", container, strconv.Itoa(int(restartCount))+".log")
 }
 
 // pruneInstanceLogs removes the logs of instances older than keep-1 and
 // keep (the current and the previous one), under podsDir.
 func pruneInstanceLogs(podsDir, podUID, container string, current int32) {
+	if !pathComponent(podUID) || !pathComponent(container) {
+		return
+	}
 	root, err := os.OpenRoot(podsDir)
 	if err != nil {
 		return
