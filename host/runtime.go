@@ -17,7 +17,9 @@ import (
 type moduleRuntime interface {
 	// Compile compiles a module; the result is passed back to Start.
 	Compile(ctx context.Context, wasm []byte) (compiledModule, error)
-	// Start starts an instance; ctx ending kills it.
+	// Start starts an instance; ctx ending kills it. cfg's directories
+	// and listeners are the instance's from then on, released by Start
+	// when it fails.
 	Start(ctx context.Context, mod compiledModule, cfg wasi.Config) (instance, error)
 	Close(ctx context.Context) error
 }
@@ -99,6 +101,7 @@ func (w *wazeroRuntime) Compile(ctx context.Context, wasm []byte) (compiledModul
 func (w *wazeroRuntime) Start(ctx context.Context, mod compiledModule, cfg wasi.Config) (instance, error) {
 	cm, ok := mod.(wazero.CompiledModule)
 	if !ok {
+		cfg.Release()
 		return nil, fmt.Errorf("not a compiled module: %T", mod)
 	}
 	cfg.RunSlots = w.slots
