@@ -328,6 +328,7 @@ func TestEmptyDirSizeLimitThroughTheNode(t *testing.T) {
 	if used := st.Blocks * 512; used > 1<<20+4096 || st.Size > 1<<20 {
 		t.Errorf("the volume's file takes %d bytes of disk (size %d)", used, st.Size)
 	}
+	t.Logf("the volume's file: %d bytes, %d of disk", st.Size, st.Blocks*512)
 }
 
 // openGuest opens the volume's directory until it is refused, writes
@@ -367,9 +368,11 @@ func TestOpenFilesLimitThroughTheNode(t *testing.T) {
 	})
 	n.waitPod("open", "running", isRunning("open"))
 	n.followLogs("open", "refused", 1, LogOptions{})
-	if d := countFds(t) - before; d > 2*limit || d < limit-8 {
+	d := countFds(t) - before
+	if d > 2*limit || d < limit-8 {
 		t.Errorf("the node holds %d more descriptors for a guest limited to %d", d, limit)
 	}
+	t.Logf("the node holds %d more descriptors for a guest limited to %d", d, limit)
 }
 
 func countFds(t *testing.T) int {
