@@ -302,13 +302,17 @@ func TestInstrumentEveryModule(t *testing.T) {
 }
 
 // FuzzInstrument: any input is rewritten or refused, never a panic (sizes
-// and counts are read from the input, and a 32-bit build must not wrap).
+// and counts are read from the input, and a 32-bit build must not wrap),
+// by Instrument and by LimitTables.
 func FuzzInstrument(f *testing.F) {
 	f.Add(wasmModule(voidType, oneFunc, exportRun, spinCode))
 	f.Add(wasmModule(voidType, oneFunc, section(10, vec(body(0x02, 0x40, 0x03, 0x7f, 0x41, 0x01, 0x0b, 0x1a, 0x0b, 0x0b)))))
 	f.Add(wasmModule(voidType, oneFunc, section(10, vec(body(0xfd, 0x0c, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x1a, 0x0b)))))
 	f.Add([]byte("\x00asm\x01\x00\x00\x00"))
 	f.Fuzz(func(t *testing.T, wasm []byte) {
+		if out, err := wasi.LimitTables(wasm); err == nil && !bytes.HasPrefix(out, []byte("\x00asm\x01\x00\x00\x00")) {
+			t.Fatalf("module with its tables bounded lost its header: % x", out)
+		}
 		out, err := wasi.Instrument(wasm)
 		if err != nil {
 			return
@@ -318,3 +322,102 @@ func FuzzInstrument(f *testing.F) {
 		}
 	})
 }
+
+// The import of wasmlet.yield moves every defined function's index up by
+// one: calls, the table's elements (indices and expressions), a global's
+// ref.func, the start function, exports and the names wazero prints in a
+// trap's stack trace all still lead to the same functions.
+func TestInstrumentRenumbersFunctions(t *testing.T) {
+	rt := compilerRuntime(t)
+	ctx := context.Background()
+	check := func(want int64) []byte { // i32.ne want; if unreachable end
+		return append(append([]byte{0x41}, sleb(want)...), 0x47, 0x04, 0x40, 0x00, 0x0b)
+	}
+	// Functions: 0 proc_exit (imported), 1 _start, 2 forty-two, 3 seven,
+	// 4 the start function, 5 a trap under 6, which _start calls when its
+	// argument says so.
+	start := cat(
+		[]byte{0x41, 0x00, 0x11, 0x01, 0x00}, check(42), // call_indirect table[0] (segment 0)
+		[]byte{0x41, 0x01, 0x11, 0x01, 0x00}, check(7), // table[1] (segment 0)
+		[]byte{0x41, 0x02, 0x11, 0x01, 0x00}, check(42), // table[2] (segment 1, an expression)
+		[]byte{0x41, 0x00, 0x23, 0x00, 0x26, 0x00}, // table.set 0 (global 0: ref.func 3)
+		[]byte{0x41, 0x00, 0x11, 0x01, 0x00}, check(7),
+		[]byte{0x10, 0x02}, check(42), // call 2
+		[]byte{0x23, 0x01, 0x45, 0x04, 0x40, 0x00, 0x0b}, // global 1 set by the start function
+		[]byte{0x23, 0x02, 0x04, 0x40, 0x10, 0x06, 0x0b}, // global 2 (trap): call 6
+		[]byte{0x41, 0x09, 0x10, 0x00},                   // proc_exit(9)
+	)
+	names := cat(str("name"), []byte{0x01}, func() []byte {
+		m := vec(cat(leb(1), str("start")), cat(leb(5), str("inner")), cat(leb(6), str("outer")))
+		return append(leb(len(m)), m...)
+	}())
+	module := func(trap bool) []byte {
+		t := byte(0)
+		if trap {
+			t = 1
+		}
+		return wasmModule(
+			section(1, vec([]byte{0x60, 0, 0}, []byte{0x60, 0, 1, 0x7f}, []byte{0x60, 1, 0x7f, 0})),
+			section(2, vec(cat(str("wasi_snapshot_preview1"), str("proc_exit"), []byte{0x00, 0x02}))),
+			section(3, vec([]byte{0}, []byte{1}, []byte{1}, []byte{0}, []byte{0}, []byte{0})),
+			section(4, vec([]byte{0x70, 0x00, 0x03})),
+			section(5, vec([]byte{0x00, 0x01})),
+			section(6, vec(
+				[]byte{0x70, 0x00, 0xd2, 0x03, 0x0b}, // funcref = ref.func 3
+				[]byte{0x7f, 0x01, 0x41, 0x00, 0x0b}, // started
+				[]byte{0x7f, 0x00, 0x41, t, 0x0b},    // trap
+			)),
+			section(7, vec(cat(str("_start"), []byte{0x00, 0x01}), cat(str("seven"), []byte{0x00, 0x03}))),
+			section(8, []byte{0x04}),
+			section(9, vec(
+				cat([]byte{0x00, 0x41, 0x00, 0x0b}, vec([]byte{0x02}, []byte{0x03})),
+				cat([]byte{0x04, 0x41, 0x02, 0x0b}, vec([]byte{0xd2, 0x02, 0x0b})),
+			)),
+			section(10, vec(
+				bodyWithLocals(0, start),
+				bodyWithLocals(0, []byte{0x41, 42}),
+				bodyWithLocals(0, []byte{0x41, 7}),
+				bodyWithLocals(0, []byte{0x41, 1, 0x24, 0x01}),
+				bodyWithLocals(0, []byte{0x00}),
+				bodyWithLocals(0, []byte{0x10, 0x05}),
+			)),
+			section(0, names),
+		)
+	}
+	for _, trap := range []bool{false, true} {
+		mod, err := wasi.Compile(ctx, rt, module(trap))
+		if err != nil {
+			t.Fatal(err)
+		}
+		inst, err := wasi.Start(ctx, rt, mod, wasi.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := inst.Wait()
+		mod.Close(ctx)
+		if !trap {
+			if st.Code != 9 {
+				t.Errorf("status %+v, want exit 9 (every call reached its function)", st)
+			}
+			continue
+		}
+		if st.Code != wasi.ExitCodeTrap || !strings.Contains(st.Message, ".inner()\n\t.outer()\n\t.start()") {
+			t.Errorf("status %+v, want the trap in inner, called by outer, called by start", st)
+		}
+	}
+
+	out, err := wasi.Instrument(module(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := rt.InstantiateWithConfig(ctx, out, wazero.NewModuleConfig().WithStartFunctions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close(ctx)
+	if r, err := m.ExportedFunction("seven").Call(ctx); err != nil || r[0] != 7 {
+		t.Errorf("export seven = %v, %v; want 7", r, err)
+	}
+}
+
+func cat(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
