@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 )
@@ -235,14 +236,36 @@ func strategicMergeList(doc, patch []any, s *patchSchema, path string) ([]any, e
 	switch {
 	case s != nil && s.mergeSet:
 		out := append([]any{}, doc...)
+		seen := make(map[string]bool, len(out)+len(patch))
+		for _, e := range out {
+			seen[valueKey(e)] = true
+		}
 		for _, e := range patch {
-			if !containsValue(out, e) {
+			if k := valueKey(e); !seen[k] {
+				seen[k] = true
 				out = append(out, e)
 			}
 		}
 		return out, nil
 	case s != nil && s.mergeKey != "":
+		// The elements are found by their key in an index, not by a scan
+		// of the list for each element of the patch: a patch of 200,000
+		// elements would otherwise cost 10^10 comparisons. Removed
+		// elements are marked, and the list compacted at the end.
 		out := append([]any{}, doc...)
+		byKey := make(map[string][]int, len(out))
+		for i, e := range out {
+			if m, ok := e.(map[string]any); ok {
+				k := valueKey(m[s.mergeKey])
+				byKey[k] = append(byKey[k], i)
+			}
+		}
+		removed := false
+		remove := func(k string, i int) {
+			out[i] = removedElement
+			byKey[k] = byKey[k][1:]
+			removed = true
+		}
 		for _, e := range patch {
 			pm, ok := e.(map[string]any)
 			if !ok {
@@ -252,14 +275,19 @@ func strategicMergeList(doc, patch []any, s *patchSchema, path string) ([]any, e
 			if !hasKey {
 				return nil, fmt.Errorf("%s: an element of the patch has no merge key %q", pathOr(path), s.mergeKey)
 			}
-			i := indexByKey(out, s.mergeKey, key)
+			k := valueKey(key)
+			i := -1
+			if at := byKey[k]; len(at) > 0 {
+				i = at[0]
+			}
 			if pm[directiveMarker] == "delete" {
 				if i >= 0 {
-					out = append(out[:i:i], out[i+1:]...)
+					remove(k, i)
 				}
 				continue
 			}
 			if i < 0 {
+				byKey[k] = append(byKey[k], len(out))
 				out = append(out, stripDirectives(pm))
 				continue
 			}
@@ -269,10 +297,19 @@ func strategicMergeList(doc, patch []any, s *patchSchema, path string) ([]any, e
 				return nil, err
 			}
 			if merged == nil {
-				out = append(out[:i:i], out[i+1:]...)
+				remove(k, i)
 			} else {
 				out[i] = merged
 			}
+		}
+		if removed {
+			kept := out[:0]
+			for _, e := range out {
+				if e != removedElement {
+					kept = append(kept, e)
+				}
+			}
+			out = kept
 		}
 		return out, nil
 	default:
@@ -281,33 +318,41 @@ func strategicMergeList(doc, patch []any, s *patchSchema, path string) ([]any, e
 }
 
 // orderElements orders list as the $setElementOrder directive says; the
-// elements it does not name keep their order, after the named ones.
+// elements it does not name keep their order, after the named ones. Each
+// name takes the first element it matches that no earlier name took.
 func orderElements(list []any, order any, s *patchSchema) []any {
 	want, ok := order.([]any)
 	if !ok {
 		return list
 	}
+	byMerge := s != nil && s.mergeKey != ""
+	keyOf := func(v any) (string, bool) {
+		if !byMerge {
+			return valueKey(v), true
+		}
+		m, ok := v.(map[string]any)
+		if !ok {
+			return "", false
+		}
+		return valueKey(m[s.mergeKey]), true
+	}
+	at := make(map[string][]int, len(list))
+	for i, e := range list {
+		if k, ok := keyOf(e); ok {
+			at[k] = append(at[k], i)
+		}
+	}
 	out := make([]any, 0, len(list))
 	used := make([]bool, len(list))
 	for _, w := range want {
-		for i, e := range list {
-			if used[i] {
-				continue
-			}
-			match := false
-			if s != nil && s.mergeKey != "" {
-				wm, _ := w.(map[string]any)
-				em, _ := e.(map[string]any)
-				match = wm != nil && em != nil && jsonEqual(wm[s.mergeKey], em[s.mergeKey])
-			} else {
-				match = jsonEqual(w, e)
-			}
-			if match {
-				out = append(out, e)
-				used[i] = true
-				break
-			}
+		k, ok := keyOf(w)
+		if !ok || len(at[k]) == 0 {
+			continue
 		}
+		i := at[k][0]
+		at[k] = at[k][1:]
+		out = append(out, list[i])
+		used[i] = true
 	}
 	for i, e := range list {
 		if !used[i] {
@@ -317,32 +362,35 @@ func orderElements(list []any, order any, s *patchSchema) []any {
 	return out
 }
 
-func indexByKey(list []any, key string, value any) int {
-	for i, e := range list {
-		if m, ok := e.(map[string]any); ok && jsonEqual(m[key], value) {
-			return i
-		}
-	}
-	return -1
-}
-
-func containsValue(list []any, v any) bool {
-	for _, e := range list {
-		if jsonEqual(e, v) {
-			return true
-		}
-	}
-	return false
-}
-
 func removeValues(list, gone []any) []any {
+	drop := make(map[string]bool, len(gone))
+	for _, g := range gone {
+		drop[valueKey(g)] = true
+	}
 	out := []any{}
 	for _, e := range list {
-		if !containsValue(gone, e) {
+		if !drop[valueKey(e)] {
 			out = append(out, e)
 		}
 	}
 	return out
+}
+
+// removedElement marks an element removed from a list being merged.
+var removedElement any = &struct{ removed bool }{true}
+
+// valueKey is a JSON value as a map key: two values have the same key when
+// jsonEqual says they are equal (numbers by their value, objects whatever
+// the order of their fields).
+func valueKey(v any) string {
+	if s, ok := v.(string); ok {
+		return "s" + s
+	}
+	b, err := json.Marshal(normalizeNumbers(v))
+	if err != nil {
+		return fmt.Sprintf("?%v", v)
+	}
+	return "j" + string(b)
 }
 
 // stripDirectives removes the $-directives from a value the patch adds.
