@@ -481,3 +481,23 @@ func TestUnknownFieldSelector(t *testing.T) {
 		}
 	}
 }
+
+// TestUnauthenticatedHTTP2: an HTTP/2 connection whose request got a 401
+// is shut down too.
+func TestUnauthenticatedHTTP2(t *testing.T) {
+	n := startNodeWith(t, apiserver.Options{Limits: apiserver.Limits{ReadHeaderTimeout: time.Minute, IdleTimeout: time.Minute}})
+	tr := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, ForceAttemptHTTP2: true}
+	defer tr.CloseIdleConnections()
+	req, _ := http.NewRequest("GET", n.srv.URL()+"/api/v1/pods", nil)
+	req.Header.Set("Authorization", "Bearer wrong")
+	resp, err := (&http.Client{Transport: tr}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized || resp.ProtoMajor != 2 {
+		t.Fatalf("%s %d", resp.Proto, resp.StatusCode)
+	}
+	waitFor(t, 10*time.Second, "the server shuts the connection down", func() bool { return n.srv.OpenConnections() == 0 })
+}
