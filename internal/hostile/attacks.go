@@ -190,22 +190,23 @@ func TableAtStart(entries uint32) []byte {
 }
 
 // GrowMemory is finding 4b: the guest grows its memory a MiB at a time and
-// touches every new page, for ever; a refused growth exits 12. With no limit
-// of its own (and none from the node) it takes 4 GiB, the most a 32-bit
-// memory can have; a node without per-pod memory limits took the whole
-// machine's memory with a few of these.
+// writes to every 4 KiB of it (so that every page of the host is resident),
+// for ever; a refused growth exits 12. With no limit of its own (and none
+// from the node) it takes 4 GiB, the most a 32-bit memory can have; a node
+// without per-pod memory limits took the whole machine's memory with a few
+// of these.
 func GrowMemory() []byte {
 	g := newGuest(1)
-	const oldAddr = 0x30
-	touch := [][]byte{}
-	for k := range uint32(16) {
-		touch = append(touch, I32Const(oldAddr), I32Load(0), I32Const(16), I32Shl, I32Const(1), I32Store8(k<<16))
-	}
+	g.locals = 2
+	const addr, end = 0, 1
 	return g.Command(
 		Loop,
-		I32Const(oldAddr), I32Const(16), MemoryGrow, I32Store(0),
-		I32Const(oldAddr), I32Load(0), I32Const(-1), I32Eq, If, g.exit(I32Const(12)), End,
-		Ops(touch...),
+		I32Const(16), MemoryGrow, LocalTee(addr), I32Const(-1), I32Eq, If, g.exit(I32Const(12)), End,
+		LocalGet(addr), I32Const(16), I32Shl, LocalTee(addr), I32Const(1<<20), I32Add, LocalSet(end),
+		Loop,
+		LocalGet(addr), I32Const(1), I32Store8(0),
+		LocalGet(addr), I32Const(4096), I32Add, LocalTee(addr), LocalGet(end), I32LtU, BrIf(0),
+		End,
 		Br(0),
 		End,
 	)

@@ -47,8 +47,9 @@ func main() {
 	life := flag.Duration("hostile-life", 15*time.Second, "how long a hostile pod lives before the next case replaces it")
 	workers := flag.Int("workers", 8, "concurrent requests to the normal pods")
 	keep := flag.Bool("keep", false, "keep the node's data dir")
+	skip := flag.String("skip", "", "cases of the corpus not to run, comma-separated")
 	flag.Parse()
-	if err := run(time.Duration(*minutes*float64(time.Minute)), *nHostile, *nNormal, *life, *workers, *keep); err != nil {
+	if err := run(time.Duration(*minutes*float64(time.Minute)), *nHostile, *nNormal, *life, *workers, *keep, *skip); err != nil {
 		fmt.Fprintln(os.Stderr, "soak:", err)
 		os.Exit(1)
 	}
@@ -78,7 +79,7 @@ var pods = func() *api.ResourceInfo {
 	return r
 }()
 
-func run(d time.Duration, nHostile, nNormal int, life time.Duration, workers int, keep bool) error {
+func run(d time.Duration, nHostile, nNormal int, life time.Duration, workers int, keep bool, skip string) error {
 	root, err := examples.Dir()
 	if err != nil {
 		return err
@@ -122,7 +123,12 @@ func run(d time.Duration, nHostile, nNormal int, life time.Duration, workers int
 	if err := os.WriteFile(secret, []byte("host-secret-"+randomHex(8)), 0o600); err != nil {
 		return err
 	}
-	corpus := hostile.Corpus(secret)
+	var corpus []hostile.Case
+	for _, c := range hostile.Corpus(secret) {
+		if !slices.Contains(strings.Split(skip, ","), c.Name) {
+			corpus = append(corpus, c)
+		}
+	}
 	for _, c := range corpus {
 		if err := os.WriteFile(filepath.Join(images, c.Name+".wasm"), c.Module, 0o644); err != nil {
 			return err
