@@ -22,10 +22,11 @@ import (
 //     period of 100 ms the guest may run CPUMilli/1000 of it, and a guest
 //     that has used its quota sleeps until the period in which its use is
 //     repaid. Its time is what it spends in its own code and in the host
-//     calls that do not wait; the waits (poll_oneoff, reads and writes of
-//     sockets and pipes, accept, sched_yield) are not counted, as a
-//     process is not charged for its sleeps. A limit of 1000m or more
-//     leaves a single thread unthrottled.
+//     calls that never wait (quickCalls); the others, which may wait
+//     (poll_oneoff, reads and writes, accept, sched_yield, the file
+//     system's calls), are not counted, as a process is not charged for
+//     its sleeps. A limit of 1000m or more leaves a single thread
+//     unthrottled.
 //   - The run slots (Config.RunSlots) bound how many guests run at once on
 //     the node. Guest code that cannot be preempted holds an OS thread and
 //     one of GOMAXPROCS Ps until it next returns to Go; with as many busy
@@ -39,8 +40,8 @@ import (
 //     runSlice while any other guest does. Guests back from a wait get
 //     slots before guests that gave theirs up at a yield (as CFS favours
 //     a task that slept): a web server guest answering a request waits
-//     for at most the slice of the guest that holds the slot, not for
-//     every busy guest in turn.
+//     for the next yield of the guest that holds the slot, tens of
+//     microseconds, not for every busy guest in turn.
 //
 // Both apply to modules that import wasmlet.yield (compiled by Compile):
 // a guest that never returns to Go would hold its slot for ever. On
