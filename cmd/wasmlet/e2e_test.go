@@ -613,3 +613,41 @@ spec:
 		t.Errorf("get nodes: %q", out)
 	}
 }
+
+// TestServeStopStartResumesPods: a node stopped with SIGTERM stops its pods
+// gracefully and leaves no record of a running container; the next serve
+// runs them again at once, without counting a restart.
+func TestServeStopStartResumesPods(t *testing.T) {
+	bin := build(t)
+	dataDir := t.TempDir()
+	if err := os.Symlink(cacheDir, filepath.Join(dataDir, "cache")); err != nil {
+		t.Fatal(err)
+	}
+	kc := filepath.Join(dataDir, "kubeconfig.yaml")
+	args := serveArgs(t, dataDir)
+	srv := startServer(t, bin, args)
+	run(t, bin, kc, "apply", "-f", filepath.Join(repoRoot(t), "wasm-examples", "manifests", "myweb-pod.yaml"))
+	state := []string{"get", "pod", "myweb", "-o",
+		"jsonpath={.status.phase},{.status.containerStatuses[0].restartCount},{.status.containerStatuses[0].lastState.terminated.reason},{.status.containerStatuses[0].ready},{.status.containerStatuses[0].containerID}"}
+	first := waitOutput(t, bin, kc, "Running", func(s string) bool { return strings.HasPrefix(s, "Running,0,,true,") }, state...)
+	if err := srv.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	<-srv.done
+	if srv.err != nil {
+		t.Fatalf("serve after SIGTERM: %v\n%s", srv.err, srv.stderr.String())
+	}
+	if left, _ := filepath.Glob(filepath.Join(dataDir, "pods", "*", "running", "*")); len(left) != 0 {
+		t.Errorf("records of running containers after a graceful stop: %v", left)
+	}
+
+	srv = startServer(t, bin, args)
+	again := waitOutput(t, bin, kc, "Running again", func(s string) bool {
+		return strings.HasPrefix(s, "Running,0,,true,") && s != first
+	}, state...)
+	t.Logf("before: %s, after: %s", first, again)
+	ip := strings.TrimSpace(run(t, bin, kc, "get", "pod", "myweb", "-o", "jsonpath={.status.podIP}"))
+	if got := get(t, ip); got != "Hello World! I'm myweb" {
+		t.Errorf("GET / after the restart: %q", got)
+	}
+}
