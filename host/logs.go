@@ -197,9 +197,16 @@ func (s *logStream) Write(p []byte) (int, error) {
 			p = p[i+1:]
 			s.flushLocked(false)
 		}
-		for len(s.buf) >= maxLogLine {
-			s.log.writeRecord(s.name, true, s.buf[:maxLogLine])
-			s.buf = append(s.buf[:0], s.buf[maxLogLine:]...)
+		// Whole records are cut from the front first and the rest moved
+		// once: moving it after each record made a long line cost the
+		// square of its length.
+		off := 0
+		for len(s.buf)-off >= maxLogLine {
+			s.log.writeRecord(s.name, true, s.buf[off:off+maxLogLine])
+			off += maxLogLine
+		}
+		if off > 0 {
+			s.buf = append(s.buf[:0], s.buf[off:]...)
 		}
 	}
 	return n, nil

@@ -265,3 +265,51 @@ func TestExpandVars(t *testing.T) {
 		}
 	}
 }
+
+// A line far longer than maxLogLine, written at once, becomes whole partial
+// records and leaves only its tail pending.
+func TestContainerLogLongLine(t *testing.T) {
+	dir := t.TempDir()
+	l, err := openContainerLog(dir, "0.log", 64<<20, clock.NewFake(t0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := l.Stream("stdout")
+	out.Write(bytes.Repeat([]byte("x"), 64*maxLogLine+5))
+	out.Close()
+	l.Close()
+	b, err := os.ReadFile(filepath.Join(dir, "0.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	if len(lines) != 65 {
+		t.Fatalf("%d records, want 65", len(lines))
+	}
+	for k, line := range lines {
+		want := maxLogLine
+		if k == 64 {
+			want = 5
+		}
+		if f := strings.SplitN(line, " ", 4); len(f) != 4 || f[2] != "P" || len(f[3]) != want {
+			t.Fatalf("record %d: %.60q... (%d bytes of text), want a partial record of %d", k, line, len(f[len(f)-1]), want)
+		}
+	}
+}
+
+// BenchmarkContainerLogLongLine: 16 MiB without a newline in one write
+// (took seconds while each record moved the rest of the line).
+func BenchmarkContainerLogLongLine(b *testing.B) {
+	line := bytes.Repeat([]byte("x"), 16<<20)
+	for b.Loop() {
+		dir := b.TempDir()
+		l, err := openContainerLog(dir, "0.log", 64<<20, clock.NewFake(t0))
+		if err != nil {
+			b.Fatal(err)
+		}
+		out := l.Stream("stdout")
+		out.Write(line)
+		out.Close()
+		l.Close()
+	}
+}
