@@ -599,6 +599,19 @@ var expectations = map[string]expectation{
 			}
 		}
 	},
+	// Empty files under a sizeLimit of 1Mi: inodes and directory blocks
+	// are disk too.
+	"empty-files": func(t *testing.T, n *hostileNode, c hostile.Case, _ string) {
+		p := n.waitPod(t, c.Name, "terminated", 90*time.Second, isTerminated)
+		dir := filepath.Join(n.podDir(p), "volumes", "v")
+		entries, _ := os.ReadDir(dir)
+		used := diskUsage(dir)
+		term := terminated(p)
+		t.Logf("%s: %s, exit code %d; %d files, %d KiB on disk", c.Name, term.Reason, term.ExitCode, len(entries), used>>10)
+		if used > 1<<20+64<<10 {
+			t.Errorf("%d empty files take %d KiB of disk in an emptyDir whose sizeLimit is 1Mi", len(entries), used>>10)
+		}
+	},
 	"fill-emptydir": func(t *testing.T, n *hostileNode, c hostile.Case, _ string) {
 		var used int64
 		p := n.waitPod(t, c.Name, "ended, evicted or done writing", 60*time.Second, func(p *api.Pod) bool {
@@ -698,6 +711,24 @@ func dirSize(dir string) int64 {
 		if err == nil && d.Type().IsRegular() {
 			if fi, err := d.Info(); err == nil {
 				n += fi.Size()
+			}
+		}
+		return nil
+	})
+	return n
+}
+
+// diskUsage is the disk that dir and everything under it take, as du
+// counts it: allocated blocks, directories' included.
+func diskUsage(dir string) int64 {
+	var n int64
+	filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		if fi, err := d.Info(); err == nil {
+			if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+				n += st.Blocks * 512
 			}
 		}
 		return nil

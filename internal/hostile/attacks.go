@@ -430,3 +430,35 @@ func CompileBrTable(labels int) []byte {
 	m.Command(Block, I32Const(0), BrTable(make([]uint32, labels), 0), End)
 	return m.Bytes()
 }
+
+// EmptyFiles fills a volume without writing a byte: the guest creates
+// empty files in its volume (fd 3), closing each, until path_open fails or
+// max files exist. Each costs the node's disk an inode and a directory
+// entry, which a quota that counts bytes only misses. It exits with the
+// errno of the failure, or 0 when all max were made.
+func EmptyFiles(max int32) []byte {
+	g := newGuest(1)
+	g.locals = 2
+	const k, err = 0, 1
+	const name = 0x300 // "f" and five hex digits of k
+	g.m.Data(name, []byte("f00000"))
+	var digits [][]byte
+	for d := range int32(5) {
+		// name[1+d] = 'a' + (k >> 4*(4-d)) & 15
+		digits = append(digits,
+			I32Const(name+1+d),
+			LocalGet(k), I32Const(4*(4-d)), I32ShrU, I32Const(15), I32And, I32Const('a'), I32Add,
+			I32Store8(0))
+	}
+	return g.Command(
+		Loop,
+		Ops(digits...),
+		g.call("path_open", I32Const(3), I32Const(0), I32Const(name), I32Const(6), I32Const(oflagCreat),
+			I64Const(rightFdRead), I64Const(rightFdRead), I32Const(0), I32Const(fdAddr)),
+		LocalTee(err), If, g.exit(LocalGet(err)), End,
+		g.call("fd_close", Ops(I32Const(fdAddr), I32Load(0))), Drop,
+		LocalGet(k), I32Const(1), I32Add, LocalTee(k), I32Const(max), I32LtU, BrIf(0),
+		End,
+		g.exit(I32Const(0)),
+	)
+}

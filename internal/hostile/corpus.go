@@ -37,6 +37,9 @@ const (
 	FDProbeFirst = 4
 	FDProbeMax   = 1024
 	LogTotal     = 24 << 20
+	// EmptyFilesMax empty files take well over 1Mi of a disk (inodes and
+	// directory blocks).
+	EmptyFilesMax = 100_000
 )
 
 // Corpus returns every case. secret is an absolute path on the node that
@@ -56,6 +59,7 @@ func Corpus(secret string) []Case {
 		{"memory-at-start", "4b", MemoryAtStart(16384, true), podOf(never, "", "")},
 		{"hidden-memory", "4b", MemoryAtStart(16384, false), podOf(never, limits("memory: 64Mi"), "")},
 		{"many-containers", "4b", GrowMemory(), manyContainers(8)},
+		{"empty-files", "5", EmptyFiles(EmptyFilesMax), podOf(never, volume, "  volumes:\n  - name: v\n    emptyDir:\n      sizeLimit: 1Mi\n")},
 		{"fill-emptydir", "5", FillEmptyDir(FillTotal), podOf(never, volume, "  volumes:\n  - name: v\n    emptyDir:\n      sizeLimit: 1Mi\n")},
 		{"spin", "9", Spin(), podOf(never, limits("cpu: 100m"), "")},
 		{"start-trap", "9", StartTrap(), podOf(never, "", "")},

@@ -38,6 +38,7 @@ const (
 	opI32And      = 0x71
 	opI32Or       = 0x72
 	opI32Shl      = 0x74
+	opI32ShrU     = 0x76
 	opRefNull     = 0xd0
 	opPrefixFC    = 0xfc
 	opTableGrow   = 15 // after opPrefixFC
@@ -107,17 +108,18 @@ func TableGrow(t uint32) []byte { return cat([]byte{opPrefixFC}, uleb(opTableGro
 
 // Arithmetic and comparisons on i32.
 var (
-	I32Eqz = []byte{opI32Eqz}
-	I32Eq  = []byte{opI32Eq}
-	I32Ne  = []byte{opI32Ne}
-	I32LtU = []byte{opI32LtU}
-	I32GeU = []byte{opI32GeU}
-	I32Add = []byte{opI32Add}
-	I32Sub = []byte{opI32Sub}
-	I32Mul = []byte{opI32Mul}
-	I32And = []byte{opI32And}
-	I32Or  = []byte{opI32Or}
-	I32Shl = []byte{opI32Shl}
+	I32Eqz  = []byte{opI32Eqz}
+	I32Eq   = []byte{opI32Eq}
+	I32Ne   = []byte{opI32Ne}
+	I32LtU  = []byte{opI32LtU}
+	I32GeU  = []byte{opI32GeU}
+	I32Add  = []byte{opI32Add}
+	I32Sub  = []byte{opI32Sub}
+	I32Mul  = []byte{opI32Mul}
+	I32And  = []byte{opI32And}
+	I32Or   = []byte{opI32Or}
+	I32Shl  = []byte{opI32Shl}
+	I32ShrU = []byte{opI32ShrU}
 )
 
 // Ops concatenates instructions, for building a body in parts.
