@@ -71,6 +71,8 @@ type nodeOptions struct {
 	nofile int
 	// env is added to the node's environment.
 	env []string
+	// flags are added to serve's.
+	flags []string
 }
 
 var podsResource = func() *api.ResourceInfo {
@@ -107,6 +109,7 @@ func startHostileNode(t *testing.T, o nodeOptions) *hostileNode {
 	}
 	n.args = append(n.args, bin)
 	n.args = append(n.args, serveArgs(t, n.dataDir)...)
+	n.args = append(n.args, o.flags...)
 	n.start(t)
 	myweb := filepath.Join(repoRoot(t), "wasm-examples", "manifests", "myweb-pod.yaml")
 	run(t, bin, n.kc, "apply", "-f", myweb)
@@ -558,6 +561,7 @@ var expectations = map[string]expectation{
 	"compile-nesting":    expectCompiled,
 	"compile-brtable":    expectCompiled,
 	"symlink-escape":     expectNoEscape,
+	"hostpath-escape":    expectNoEscape,
 	"renamed-dir-escape": expectNoEscape,
 	// Each of the 12 calls is refused with an errno, none allocates.
 	"iovec-counts": expectExit("Error", hostile.IovecCountsRefused),
@@ -749,13 +753,15 @@ func hostileSecret(t *testing.T) string {
 // myweb.
 func TestHostileGuests(t *testing.T) {
 	secret := hostileSecret(t)
-	corpus := hostile.Corpus(secret)
+	hostPaths := t.TempDir()
+	corpus := append(hostile.Corpus(secret),
+		hostile.Case{Name: "hostpath-escape", Finding: "1", Module: hostile.SymlinkEscape(secret), Manifest: hostile.HostPathEscapePod(hostPaths)})
 	for _, c := range corpus {
 		if expectations[c.Name] == nil {
 			t.Fatalf("case %s has no expectation", c.Name)
 		}
 	}
-	opts := nodeOptions{env: []string{"WASMLET_HOSTILE_CANARY=" + canaryValue}}
+	opts := nodeOptions{env: []string{"WASMLET_HOSTILE_CANARY=" + canaryValue}, flags: []string{"--allow-host-path", hostPaths}}
 	skip := func(c hostile.Case) string {
 		if *hostileUnfixed {
 			return ""
@@ -989,6 +995,19 @@ func TestHostileAPI(t *testing.T) {
 			}
 		}
 		t.Logf("%d of %d unauthenticated requests answered 401", n401, total)
+	})
+
+	t.Run("subpath/held", func(t *testing.T) {
+		// The API refuses a subPath that climbs or is absolute, as
+		// Kubernetes does; the node resolves the rest under the volume.
+		for _, sub := range []string{"../../etc", "/etc", "a/../../b"} {
+			body := `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"sub"},"spec":{"containers":[{"name":"c","image":"x.wasm",
+				"volumeMounts":[{"name":"v","mountPath":"/v","subPath":"` + sub + `"}]}],"volumes":[{"name":"v","emptyDir":{}}]}}`
+			code, resp, err := a.do("POST", "/api/v1/namespaces/default/pods", a.token, "application/json", strings.NewReader(body))
+			if err != nil || code != http.StatusUnprocessableEntity {
+				t.Errorf("a pod with subPath %q: %d %v %.300s", sub, code, err, resp)
+			}
+		}
 	})
 
 	t.Run("connection-flood/finding-7", func(t *testing.T) {

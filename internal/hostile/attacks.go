@@ -1,6 +1,9 @@
 package hostile
 
-import "strings"
+import (
+	"fmt"
+	"strings"
+)
 
 // The attacks. Each returns a module's binary; the numbers are those of
 // the findings of issue 12 ("Isolation"). Unless its comment says
@@ -88,6 +91,30 @@ func escapePod(name, image, subPath string) string {
       mountPath: /host
       subPath: `+subPath+`
 `, "  volumes:\n  - name: v\n    emptyDir: {}\n")
+}
+
+// HostPathEscapePod is finding 1 through hostPath volumes, which the node
+// resolves under the directory it allows them in (dir, from serve's
+// --allow-host-path): SymlinkEscape's module with dir/a mounted at /v and
+// dir/a/esc, which the API allows by its path, at /host.
+func HostPathEscapePod(dir string) func(name, image string) string {
+	return func(name, image string) string {
+		return pod(name, image, "  restartPolicy: OnFailure\n", `    volumeMounts:
+    - name: v
+      mountPath: /v
+    - name: h
+      mountPath: /host
+`, fmt.Sprintf(`  volumes:
+  - name: v
+    hostPath:
+      path: %s/a
+      type: DirectoryOrCreate
+  - name: h
+    hostPath:
+      path: %s/a/esc
+      type: DirectoryOrCreate
+`, dir, dir))
+	}
 }
 
 // open opens path under the directory fd dir, following links, with the
