@@ -560,6 +560,7 @@ var expectations = map[string]expectation{
 	"compile-locals":     expectCompiled,
 	"compile-nesting":    expectCompiled,
 	"compile-brtable":    expectCompiled,
+	"compile-size":       expectCompiled,
 	"symlink-escape":     expectNoEscape,
 	"hostpath-escape":    expectNoEscape,
 	"renamed-dir-escape": expectNoEscape,

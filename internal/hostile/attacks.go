@@ -1,6 +1,7 @@
 package hostile
 
 import (
+	"bytes"
 	"fmt"
 	"strings"
 )
@@ -488,4 +489,15 @@ func EmptyFiles(max int32) []byte {
 		End,
 		g.exit(I32Const(0)),
 	)
+}
+
+// CompileSize is one function of pairs (i32.const 0, drop) times: 3 bytes a
+// pair, and about 60 bytes of the compiler's memory a byte (a 12 MB module
+// took wazero's compiler 700 MB), so that a module well under the node's
+// image size limit costs gigabytes to compile.
+func CompileSize(pairs int) []byte {
+	var m Module
+	m.Memory(1)
+	m.Command(bytes.Repeat(Ops(I32Const(0), Drop), pairs))
+	return m.Bytes()
 }

@@ -72,6 +72,7 @@ func Corpus(secret string) []Case {
 		{"compile-locals", "compile", CompileLocals(0x7fffffff), podOf(never, "", "")},
 		{"compile-nesting", "compile", CompileNesting(100_000), podOf(never, "", "")},
 		{"compile-brtable", "compile", CompileBrTable(1_000_000), podOf(never, "", "")},
+		{"compile-size", "compile", CompileSize(12_000_000), podOf(never, "", "")},
 	}
 }
 

@@ -22,6 +22,7 @@ func TestCorpusCompiles(t *testing.T) {
 		"compile-locals":  CompileLocals(10),
 		"compile-nesting": CompileNesting(10),
 		"compile-brtable": CompileBrTable(10),
+		"compile-size":    CompileSize(10),
 	}
 	for _, c := range Corpus("/etc/hostname") {
 		if c.Finding == "compile" {
