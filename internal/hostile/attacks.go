@@ -434,8 +434,8 @@ func CompileLocals(count uint32) []byte {
 }
 
 // CompileNesting nests depth blocks in one function (3 bytes each):
-// compilation time grows with the square of the depth, 100,000 took the
-// compiler several minutes of a core.
+// compilation time grows with the square of the depth; 20,000 took the
+// compiler 9 s of a core, 100,000 45 s to over two minutes.
 func CompileNesting(depth int) []byte {
 	var m Module
 	m.Memory(1)

@@ -70,7 +70,7 @@ func Corpus(secret string) []Case {
 		{"environ", "held", Environ(), podOf(never, "", "")},
 		{"log-flood", "held", LogFlood(LogTotal), podOf(never, "", "")},
 		{"compile-locals", "compile", CompileLocals(0x7fffffff), podOf(never, "", "")},
-		{"compile-nesting", "compile", CompileNesting(100_000), podOf(never, "", "")},
+		{"compile-nesting", "compile", CompileNesting(200_000), podOf(never, "", "")},
 		{"compile-brtable", "compile", CompileBrTable(1_000_000), podOf(never, "", "")},
 		{"compile-size", "compile", CompileSize(12_000_000), podOf(never, "", "")},
 	}
