@@ -35,7 +35,7 @@ bench:
 # A node under attack: hostile pods cycling through internal/hostile's
 # corpus beside 100 myweb pods, for SOAK_MINUTES; prints the normal pods'
 # and the API's latency, the node's memory, and whether it stayed up.
-# SOAK_FLAGS adds flags (-skip CASE,...).
+# SOAK_FLAGS adds flags (-skip CASE,..., -unfixed).
 SOAK_MINUTES ?= 2
 soak: examples
 	$(GO) run ./internal/soak -minutes $(SOAK_MINUTES) -hostile 10 -normal 100 $(SOAK_FLAGS)

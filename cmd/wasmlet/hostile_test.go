@@ -43,18 +43,6 @@ var (
 	hostileUnfixed = flag.Bool("hostile.unfixed", false, "run the hostile guests whose fix has not landed too")
 )
 
-// notFixed are the cases whose fix has not landed, with why they are
-// skipped; -hostile.unfixed runs them.
-var notFixed = map[string]string{
-	"hidden-memory":   "issue 12: finding 4, a memory not exported and over the limit at start (the node panics in wazero on the refused allocation), not fixed yet",
-	"many-containers": "issue 12: finding 4, nothing bounds what a pod's containers take together (8 under the 512Mi default take 4 GiB), not fixed yet",
-	"socket-imports":  "issue 12: finding 9, a start error of a restartPolicy Never pod is shown as ContainerStatusUnknown/137 without its message, not fixed yet",
-	"compile-locals":  "issue 12: compile bombs (0x7fffffff locals: 16 GiB), not fixed yet",
-	"compile-nesting": "issue 12: compile bombs (200,000 nested blocks: minutes of a core), not fixed yet",
-	"compile-brtable": "issue 12: compile bombs (a br_table of 1,000,000 labels: minutes of a core), not fixed yet",
-	"compile-size":    "issue 12: compile bombs (36 MB of code: over 2 GiB to compile), not fixed yet",
-}
-
 // rssCap is where the tests kill a node whose memory runs away, so that a
 // node without the limits takes its own test down, not the machine.
 const rssCap = 2 << 30
@@ -775,7 +763,7 @@ func TestHostileGuests(t *testing.T) {
 		if *hostileUnfixed {
 			return ""
 		}
-		return notFixed[c.Name]
+		return c.Unfixed
 	}
 	var shared *hostileNode
 	if !*hostileEach {
