@@ -14,9 +14,10 @@ func freeBytes(dir string) (int64, error) {
 	if err := syscall.Statfs(dir, &st); err != nil {
 		return 0, err
 	}
-	bs := st.Frsize
+	// Frsize and Bsize are int32 on some 32-bit architectures.
+	bs := int64(st.Frsize)
 	if bs == 0 {
-		bs = st.Bsize
+		bs = int64(st.Bsize)
 	}
 	return int64(st.Bavail) * bs, nil
 }
