@@ -108,6 +108,7 @@ func rewrite(wasm []byte, checks bool) ([]byte, error) {
 		wroteGlobals, wroteExports bool
 		firstGlobal                uint32 // index of the first added global
 		tables                     uint64 // the tables' most
+		memory                     bool   // the module defines a memory
 		shift                      funcShift
 		lastRank                   int
 	)
@@ -139,7 +140,7 @@ func rewrite(wasm []byte, checks bool) ([]byte, error) {
 			wroteGlobals = true
 		}
 		if !wroteExports && rank > sectionRank[sectionExport] {
-			out = appendSection(out, sectionExport, appendAddedExports(appendU32(nil, addedExports), checks, firstGlobal))
+			out = appendSection(out, sectionExport, appendAddedExports(appendU32(nil, addedExports+exportedMemory(memory)), checks, firstGlobal, memory))
 			wroteExports = true
 		}
 	}
@@ -212,6 +213,10 @@ func rewrite(wasm []byte, checks bool) ([]byte, error) {
 			shift = funcShift{on: checks, from: imports.funcs}
 		case id == sectionTable:
 			content, tables, err = limitTableSection(body, shift.constExpr)
+		case id == sectionMemory:
+			mr := &reader{b: body}
+			memory = mr.u32() > 0
+			err = mr.err
 		case id == sectionGlobal:
 			var defined uint32
 			content, defined, err = shift.globals(body, checks)
@@ -219,7 +224,7 @@ func rewrite(wasm []byte, checks bool) ([]byte, error) {
 			content = appendAddedGlobals(content, checks, tables)
 			wroteGlobals = true
 		case id == sectionExport:
-			content, err = shift.exports(body, addedExports, checks, firstGlobal)
+			content, err = shift.exports(body, addedExports+exportedMemory(memory), checks, firstGlobal, memory)
 			wroteExports = true
 		case id == sectionStart && checks:
 			sr := &reader{b: body}
@@ -255,6 +260,7 @@ const (
 	sectionType    = 1
 	sectionImport  = 2
 	sectionTable   = 4
+	sectionMemory  = 5
 	sectionGlobal  = 6
 	sectionExport  = 7
 	sectionStart   = 8
@@ -286,14 +292,38 @@ func appendAddedGlobals(content []byte, checks bool, tables uint64) []byte {
 }
 
 // appendAddedExports appends the exports of the added globals, the first
-// of which has the index first.
-func appendAddedExports(content []byte, checks bool, first uint32) []byte {
+// of which has the index first, and MemoryExport when the module defines
+// a memory.
+func appendAddedExports(content []byte, checks bool, first uint32, memory bool) []byte {
 	tables := first
 	if checks {
 		content = appendGlobalExport(content, StopGlobal, first)
 		tables = first + 2
 	}
-	return appendGlobalExport(content, TablesGlobal, tables)
+	content = appendGlobalExport(content, TablesGlobal, tables)
+	if memory {
+		content = appendU32(content, uint32(len(MemoryExport)))
+		content = append(content, MemoryExport...)
+		content = append(content, 0x02) // memory 0: a module that defines one imports none
+		content = appendU32(content, 0)
+	}
+	return content
+}
+
+// MemoryExport is the name under which a module prepared by Compile or
+// CompileWithoutStopChecks exports the memory it defines, whether or not
+// it exports it itself: wazero tells the size of exported and imported
+// memories only, and Start must see a memory's initial size before it is
+// allocated, to refuse one over the container's limit (a memory the
+// module kept to itself was allocated unchecked, and wazero panicked on
+// its refusal).
+const MemoryExport = "wasmlet.memory"
+
+func exportedMemory(memory bool) uint32 {
+	if memory {
+		return 1
+	}
+	return 0
 }
 
 func appendGlobalExport(content []byte, name string, index uint32) []byte {
@@ -509,7 +539,7 @@ func (s funcShift) globals(body []byte, checks bool) ([]byte, uint32, error) {
 // the exports of the added globals (added of them, the first global at
 // index first) appended. A module that exports a name the node reserves
 // is refused.
-func (s funcShift) exports(body []byte, added uint32, checks bool, first uint32) ([]byte, error) {
+func (s funcShift) exports(body []byte, added uint32, checks bool, first uint32, memory bool) ([]byte, error) {
 	r := &reader{b: body}
 	n := r.u32()
 	out := appendU32(make([]byte, 0, len(body)+40), n+added)
@@ -520,6 +550,8 @@ func (s funcShift) exports(body []byte, added uint32, checks bool, first uint32)
 			return nil, fmt.Errorf("the module exports %q itself, a name the node reserves for its stop flag", StopGlobal)
 		case TablesGlobal:
 			return nil, fmt.Errorf("the module exports %q itself, a name the node reserves for the size of its tables", TablesGlobal)
+		case MemoryExport:
+			return nil, fmt.Errorf("the module exports %q itself, a name the node reserves for its memory", MemoryExport)
 		}
 		kind := r.byte()
 		out = append(out, body[start:r.pos]...)
@@ -535,7 +567,7 @@ func (s funcShift) exports(body []byte, added uint32, checks bool, first uint32)
 	if r.pos != len(body) {
 		return nil, fmt.Errorf("%d bytes after the last export", len(body)-r.pos)
 	}
-	return appendAddedExports(out, checks, first), nil
+	return appendAddedExports(out, checks, first, memory), nil
 }
 
 // elements copies the element section with function indices renumbered,
