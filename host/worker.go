@@ -956,9 +956,14 @@ func (w *podWorker) buildStatus(pod *api.Pod, podIsTerminal bool) api.PodStatus 
 	st.Phase = phase
 	if phase == api.PodSucceeded || phase == api.PodFailed {
 		// A terminal pod has no waiting containers: one that will not run
-		// again is terminated, as the kubelet reports it.
+		// again is terminated, as the kubelet reports it: as its last
+		// attempt ended (a start error of a Never pod keeps its reason and
+		// message), or as unknown when it never ran.
 		for i := range st.ContainerStatuses {
 			cs := &st.ContainerStatuses[i]
+			if cs.State.Waiting != nil && cs.LastTerminationState.Terminated != nil {
+				cs.State, cs.LastTerminationState = cs.LastTerminationState, api.ContainerState{}
+			}
 			if cs.State.Waiting != nil {
 				cs.State = api.ContainerState{Terminated: &api.ContainerStateTerminated{
 					ExitCode: exitCodeKilled,

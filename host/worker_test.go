@@ -2,6 +2,7 @@ package host
 
 import (
 	"context"
+	"errors"
 	"net"
 	"strings"
 	"sync"
@@ -654,5 +655,24 @@ func TestShutdownDoesNotWaitForAnEndedWorker(t *testing.T) {
 	defer cancel()
 	if err := n.h.Shutdown(ctx); err != nil {
 		t.Fatalf("Shutdown: %v (it waited for a worker that had ended)", err)
+	}
+}
+
+// A container of a restartPolicy Never pod that cannot start ends with its
+// start error, reason and message, as the kubelet shows a terminal pod's
+// last attempt, not as an unknown container killed with 137.
+func TestNeverPodKeepsItsStartError(t *testing.T) {
+	rt := &fakeRuntime{start: func(_ context.Context, _ compiledModule, cfg wasi.Config) (instance, error) {
+		cfg.Release()
+		return nil, errors.New(`module[] not instantiated: "sock_open" is not exported in module "wasi_snapshot_preview1"`)
+	}}
+	n := newTestNode(t, rt, nil, nil, "")
+	n.createPod("p", podSpec(api.RestartPolicyNever, "hello.wasm"))
+	p := n.waitPod("p", "Failed", phaseIs(api.PodFailed))
+	cs := containerStatus(p, "hello")
+	term := cs.State.Terminated
+	if term == nil || term.Reason != ReasonStartError || term.ExitCode != 128 || !strings.Contains(term.Message, "sock_open") ||
+		cs.LastTerminationState.Terminated != nil {
+		t.Errorf("hello: %s", describe(p))
 	}
 }

@@ -67,7 +67,7 @@ func Corpus(secret string) []Case {
 		{"spin", "9", Spin(), podOf(never, limits("cpu: 100m"), ""), ""},
 		{"start-trap", "9", StartTrap(), podOf(never, "", ""), ""},
 		{"poll-huge", "2", PollHuge(), podOf(never, "", ""), ""},
-		{"socket-imports", "held", SocketImports(), podOf(never, "", ""), "issue 12: finding 9, a start error of a restartPolicy Never pod is shown as ContainerStatusUnknown/137 without its message, not fixed yet"},
+		{"socket-imports", "held", SocketImports(), podOf(never, "", ""), ""},
 		{"fd-probe", "held", FDProbe(FDProbeFirst, FDProbeMax), podOf(never, "    ports:\n    - containerPort: 8080\n", ""), ""},
 		{"host-paths", "held", HostPaths(), podOf(never, volume, emptyDir), ""},
 		{"environ", "held", Environ(), podOf(never, "", ""), ""},
