@@ -744,63 +744,74 @@ func instrumentBody(out, body, check []byte, shift funcShift) ([]byte, error) {
 				out = appendU32(out, shift.index(r, i))
 				copied = r.pos
 			}
-		case op == 0x02, op == 0x04, op == 0x06: // block, if, try
-			r.blockType()
-		case op == 0x1f: // try_table
-			r.blockType()
-			for c := r.u32(); c > 0 && r.err == nil; c-- {
-				switch kind := r.byte(); kind {
-				case 0x00, 0x01: // catch, catch_ref: tag, label
-					r.u32()
-					r.u32()
-				case 0x02, 0x03: // catch_all, catch_all_ref: label
-					r.u32()
-				default:
-					r.bad(kind, "catch clause")
-				}
-			}
-		case op <= 0x01, op == 0x05, op == 0x0a, op == 0x0b, op == 0x0f, op == 0x19,
-			op == 0x1a, op == 0x1b, op == 0xd1, op >= 0x45 && op <= 0xc4:
-			// no immediate
-		case op == 0x07, op == 0x08, op == 0x09, op == 0x0c, op == 0x0d,
-			op == 0x18, op >= 0x20 && op <= 0x26, op == 0x3f, op == 0x40:
-			// one index: catch/throw tag, rethrow/br/br_if/delegate label,
-			// local/global/table index, memory.size/grow memory
-			r.u32()
-		case op == 0x0e: // br_table: labels, default
-			for c := r.u32(); c > 0 && r.err == nil; c-- {
-				r.u32()
-			}
-			r.u32()
-		case op == 0x11, op == 0x13: // call_indirect, return_call_indirect: type, table
-			r.u32()
-			r.u32()
-		case op == 0x1c: // select with types
-			for c := r.u32(); c > 0 && r.err == nil; c-- {
-				r.skipValType()
-			}
-		case op >= 0x28 && op <= 0x3e: // loads and stores
-			r.memArg()
-		case op == 0x41, op == 0x42, op == 0xd0: // i32.const, i64.const, ref.null heap type
-			r.sleb()
-		case op == 0x43:
-			r.skip(4)
-		case op == 0x44:
-			r.skip(8)
-		case op == 0xfc:
-			r.miscOp()
-		case op == 0xfd:
-			r.vectorOp()
-		case op == 0xfe:
-			r.atomicOp()
 		default:
-			r.bad(op, "opcode")
+			r.immediates(op)
 		}
 	}
 	if r.err != nil {
 		return nil, r.fail("code")
 	}
 	return append(out, body[copied:]...), nil
+}
+
+// immediates skips the immediates of the instruction op, whose opcode byte
+// was just read (instrumentBody, limitCheck.body).
+func (r *reader) immediates(op byte) {
+	switch {
+	case op == 0x02, op == 0x03, op == 0x04, op == 0x06: // block, loop, if, try
+		r.blockType()
+	case op == 0x10, op == 0x12, op == 0xd2: // call, return_call, ref.func
+		r.u32()
+	case op == 0x1f: // try_table
+		r.blockType()
+		for c := r.u32(); c > 0 && r.err == nil; c-- {
+			switch kind := r.byte(); kind {
+			case 0x00, 0x01: // catch, catch_ref: tag, label
+				r.u32()
+				r.u32()
+			case 0x02, 0x03: // catch_all, catch_all_ref: label
+				r.u32()
+			default:
+				r.bad(kind, "catch clause")
+			}
+		}
+	case op <= 0x01, op == 0x05, op == 0x0a, op == 0x0b, op == 0x0f, op == 0x19,
+		op == 0x1a, op == 0x1b, op == 0xd1, op >= 0x45 && op <= 0xc4:
+		// no immediate
+	case op == 0x07, op == 0x08, op == 0x09, op == 0x0c, op == 0x0d,
+		op == 0x18, op >= 0x20 && op <= 0x26, op == 0x3f, op == 0x40:
+		// one index: catch/throw tag, rethrow/br/br_if/delegate label,
+		// local/global/table index, memory.size/grow memory
+		r.u32()
+	case op == 0x0e: // br_table: labels, default
+		for c := r.u32(); c > 0 && r.err == nil; c-- {
+			r.u32()
+		}
+		r.u32()
+	case op == 0x11, op == 0x13: // call_indirect, return_call_indirect: type, table
+		r.u32()
+		r.u32()
+	case op == 0x1c: // select with types
+		for c := r.u32(); c > 0 && r.err == nil; c-- {
+			r.skipValType()
+		}
+	case op >= 0x28 && op <= 0x3e: // loads and stores
+		r.memArg()
+	case op == 0x41, op == 0x42, op == 0xd0: // i32.const, i64.const, ref.null heap type
+		r.sleb()
+	case op == 0x43:
+		r.skip(4)
+	case op == 0x44:
+		r.skip(8)
+	case op == 0xfc:
+		r.miscOp()
+	case op == 0xfd:
+		r.vectorOp()
+	case op == 0xfe:
+		r.atomicOp()
+	default:
+		r.bad(op, "opcode")
+	}
 }
 
 // reader decodes the binary format. The first error sticks; every read

@@ -70,12 +70,18 @@ func CompileWithoutStopChecks(ctx context.Context, rt wazero.Runtime, wasm []byt
 	return compileRewritten(ctx, rt, wasm, LimitTables, "bounding the tables of")
 }
 
-// compileRewritten compiles the module as rewritten; when the rewrite or
+// compileRewritten compiles the module as rewritten, if it is within the
+// module limits (CheckLimits); when the rewrite or
 // its result fails, the original is compiled to tell why, so that the
 // error is wazero's about the file as the user gave it, and an original
 // that compiles while its rewrite did not is a fault (or a refusal) of the
 // rewrite, which says so.
 func compileRewritten(ctx context.Context, rt wazero.Runtime, wasm []byte, rewrite func([]byte) ([]byte, error), what string) (wazero.CompiledModule, error) {
+	// A module over the limits is never compiled, not even to tell why
+	// (limits.go).
+	if err := CheckLimits(wasm); errors.Is(err, ErrModuleLimits) {
+		return nil, err
+	}
 	out, err := rewrite(wasm)
 	if err == nil {
 		m, cerr := rt.CompileModule(ctx, out)
