@@ -50,7 +50,6 @@ func sameFuncs(funcs int, body []byte) []byte {
 	return m.Bytes()
 }
 
-
 type compileBomb struct {
 	name  string
 	wasm  []byte
