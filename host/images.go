@@ -15,6 +15,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/wasmlet/wasmlet/host/wasi"
 )
 
 // DefaultMaxImageSize bounds the size of a module the node reads, from a
@@ -190,6 +192,9 @@ func (m *imageManager) Pull(ctx context.Context, image string) (*pulledImage, er
 		return nil, fmt.Errorf("%w: %s has sha256:%s, the image pins sha256:%s", ErrDigestMismatch, refLocation(ref), digest, ref.Digest)
 	}
 	mod, err := m.compile(ctx, digest, data)
+	if errors.Is(err, wasi.ErrModuleLimits) {
+		return nil, fmt.Errorf("%s is refused: %w", refLocation(ref), err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s is not a valid WebAssembly module: %w", refLocation(ref), err)
 	}
