@@ -19,6 +19,8 @@ func podLimitFlags() []ucli.Flag {
 			Usage: "CPU limit of a container whose pod sets no resources.limits.cpu (0: none)"},
 		&ucli.StringFlag{Name: "default-emptydir-size-limit", Value: "1Gi",
 			Usage: "sizeLimit of an emptyDir volume that sets none"},
+		&ucli.StringFlag{Name: "pods-memory",
+			Usage: "memory every container of the node may use together (default: three quarters of the machine's)"},
 		&ucli.IntFlag{Name: "max-open-files", Value: host.DefaultOpenFiles,
 			Usage: "descriptors one container may hold open"},
 	}
@@ -48,6 +50,13 @@ func podLimits(c *ucli.Context) (host.Limits, error) {
 	dir, err := quantity("default-emptydir-size-limit")
 	if err != nil {
 		return l, err
+	}
+	if c.String("pods-memory") != "" {
+		q, err := quantity("pods-memory")
+		if err != nil {
+			return l, err
+		}
+		l.PodsMemory = q.Value()
 	}
 	if c.Int("max-open-files") < 16 {
 		return l, fmt.Errorf("--max-open-files: %d is fewer than a guest needs (16)", c.Int("max-open-files"))

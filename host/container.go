@@ -71,6 +71,7 @@ func (h *Host) containerConfig(pod *api.Pod, c *api.Container, podIP string) (cf
 		return cfg, err
 	}
 	cfg.MemoryLimitBytes = limit
+	cfg.MemoryPool = h.memory
 	return cfg, nil
 }
 

@@ -74,6 +74,7 @@ import (
 	"time"
 
 	"github.com/wasmlet/wasmlet/api"
+	"github.com/wasmlet/wasmlet/host/wasi"
 	"github.com/wasmlet/wasmlet/internal/clock"
 	"github.com/wasmlet/wasmlet/internal/events"
 	"github.com/wasmlet/wasmlet/store"
@@ -179,7 +180,9 @@ type Host struct {
 	ips       *ipAllocator
 	probes    ProbeManager
 	podsDir   string
-	volumes   volumeQuotas
+	// memory is what every guest of the node may take together.
+	memory  *wasi.MemoryPool
+	volumes volumeQuotas
 
 	// workloads is the context instances run under; cancelling it kills
 	// every one of them.
@@ -280,6 +283,7 @@ func newHost(st *store.Store, opts Options, rt moduleRuntime) (*Host, error) {
 		ips:       ips,
 		probes:    opts.ProbeManager,
 		podsDir:   podsDir,
+		memory:    wasi.NewMemoryPool(uint64(opts.Limits.PodsMemory)),
 		workers:   map[string]*podWorker{},
 	}
 	h.workloads, h.cancelWorkload = context.WithCancel(context.Background())

@@ -1,6 +1,9 @@
 package host
 
-import "fmt"
+import (
+	"fmt"
+	"syscall"
+)
 
 // Limits are what one container may use of the node when its pod names no
 // limit, and the caps no pod can lift. Kubernetes leaves a container without
@@ -23,6 +26,12 @@ type Limits struct {
 	// EmptyDir is the sizeLimit, in bytes, of an emptyDir volume without
 	// one.
 	EmptyDir int64
+	// PodsMemory is the memory, in bytes, that every container of the
+	// node may use together, the node's allocatable memory: a growth past
+	// it is refused and the guest that asked is OOMKilled, whatever its
+	// own limit (wasi.MemoryPool). Default: three quarters of the
+	// machine's memory.
+	PodsMemory int64
 }
 
 // Default limits of a node (wasmlet serve's flags show and change them).
@@ -62,6 +71,9 @@ func (l Limits) withDefaults() Limits {
 	if l.EmptyDir == 0 {
 		l.EmptyDir = d.EmptyDir
 	}
+	if l.PodsMemory == 0 {
+		l.PodsMemory = defaultPodsMemory()
+	}
 	return l
 }
 
@@ -74,8 +86,23 @@ func (l Limits) validate() error {
 		return fmt.Errorf("default CPU limit %dm is negative", l.CPUMilli)
 	case l.OpenFiles < 0:
 		return fmt.Errorf("open files limit %d is negative", l.OpenFiles)
+	case l.PodsMemory < 0:
+		return fmt.Errorf("memory for pods %d is negative", l.PodsMemory)
 	case l.EmptyDir < 0:
 		return fmt.Errorf("default emptyDir size limit %d is negative", l.EmptyDir)
 	}
 	return nil
+}
+
+// defaultPodsMemory is three quarters of the machine's memory, leaving the
+// rest to the node's own process (store, API, compiled code) and the
+// system, as a kubelet's system-reserved and eviction threshold do; 4 GiB
+// when the machine does not say.
+func defaultPodsMemory() int64 {
+	var si syscall.Sysinfo_t
+	if err := syscall.Sysinfo(&si); err != nil || si.Totalram == 0 {
+		return 4 << 30
+	}
+	total := uint64(si.Totalram) * uint64(si.Unit)
+	return int64(min(total/4*3, 1<<62))
 }

@@ -3,6 +3,8 @@ package wasi
 import (
 	"fmt"
 	"math"
+	"sync"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -38,16 +40,119 @@ type memoryAllocator struct {
 	limit uint64
 	// mems are the memories it mapped (one: wazero runs a single memory).
 	mems []*linearMemory
+	// pool is the node's, nil for none; taken is what this instance holds
+	// of it (guarded by the pool's lock).
+	pool  *MemoryPool
+	taken uint64
 }
 
 // newAllocator is the allocator of an instance with a memory limit of
-// limit bytes (0: none beyond the module's own maximum).
-func (i *Instance) newAllocator(limit uint64) *memoryAllocator {
+// limit bytes (0: none beyond the module's own maximum), drawing on pool.
+func (i *Instance) newAllocator(limit uint64, pool *MemoryPool) *memoryAllocator {
 	if limit == 0 {
 		limit = math.MaxUint64
 	}
-	i.mem = &memoryAllocator{inst: i, limit: limit}
+	i.mem = &memoryAllocator{inst: i, limit: limit, pool: pool}
 	return i.mem
+}
+
+// MemoryPool is the memory every guest of a node may use together, the
+// node's allocatable memory. Each container's limit keeps one guest from
+// taking the node; the pool keeps many from doing it together: a pod of a
+// hundred containers, or a thousand pods, each under its own limit but
+// over the machine's memory all told. Kubernetes has the kernel's OOM
+// killer for this, and the pool does what it does: when a growth does not
+// fit, the guest that holds the most is OOMKilled, and the guest that
+// asked waits for its memory to come back (at most oomWait). So a web
+// guest growing a page is not the one to die because a hog took the rest;
+// the asker is refused, as at its own limit, only when it holds the most
+// itself, or when no memory came back in time.
+type MemoryPool struct {
+	limit uint64
+
+	mu      sync.Mutex
+	used    uint64
+	holders map[*memoryAllocator]struct{}
+	freed   chan struct{} // closed and replaced when memory comes back
+}
+
+// oomWait bounds how long a growth waits for the memory of a guest killed
+// to make room for it (a killed guest ends within milliseconds).
+const oomWait = 5 * time.Second
+
+// NewMemoryPool returns a pool of limit bytes.
+func NewMemoryPool(limit uint64) *MemoryPool {
+	return &MemoryPool{limit: limit, holders: map[*memoryAllocator]struct{}{}, freed: make(chan struct{})}
+}
+
+// Used is what the guests hold of the pool now.
+func (p *MemoryPool) Used() uint64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.used
+}
+
+// Limit is the pool's size.
+func (p *MemoryPool) Limit() uint64 { return p.limit }
+
+// take draws n bytes for a, killing the largest holder to make room when
+// it must (see MemoryPool).
+func (p *MemoryPool) take(a *memoryAllocator, n uint64) bool {
+	var timeout <-chan time.Time
+	for {
+		p.mu.Lock()
+		if n <= p.limit && p.used <= p.limit-n {
+			p.used += n
+			a.taken += n
+			p.holders[a] = struct{}{}
+			p.mu.Unlock()
+			return true
+		}
+		victim, most := a, a.taken
+		for h := range p.holders {
+			if h.taken > most {
+				victim, most = h, h.taken
+			}
+		}
+		freed := p.freed
+		p.mu.Unlock()
+		if victim == a {
+			return false
+		}
+		victim.inst.end(true, fmt.Sprintf("out of memory: killed to make room in the node's memory for guests (%d bytes), of which it held the most (%d bytes)",
+			p.limit, most))
+		if timeout == nil {
+			t := time.NewTimer(oomWait)
+			defer t.Stop()
+			timeout = t.C
+		}
+		select {
+		case <-freed:
+		case <-timeout:
+			return false
+		case <-a.inst.kill:
+			return false
+		}
+	}
+}
+
+// give returns what a holds.
+func (p *MemoryPool) give(a *memoryAllocator) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if a.taken == 0 {
+		return
+	}
+	p.used -= a.taken
+	a.taken = 0
+	delete(p.holders, a)
+	close(p.freed)
+	p.freed = make(chan struct{})
+}
+
+// take draws n more bytes from the node's pool for this instance.
+func (a *memoryAllocator) take(n uint64) bool {
+	return a.pool == nil || n == 0 || a.pool.take(a, n)
 }
 
 func (a *memoryAllocator) Allocate(_, max uint64) experimental.LinearMemory {
@@ -71,6 +176,10 @@ func (a *memoryAllocator) countTables(m api.Module) string {
 		return fmt.Sprintf("out of memory: the module's tables may take %d bytes and its memory %d at start, over its limit of %d",
 			tables, used, a.limit)
 	}
+	if !a.take(tables) {
+		return fmt.Sprintf("out of memory: the module's tables may take %d bytes, more than the node's memory for guests has left (%d of %d bytes in use)",
+			tables, a.pool.Used(), a.pool.Limit())
+	}
 	a.limit -= tables
 	return ""
 }
@@ -86,6 +195,9 @@ func (a *memoryAllocator) release() {
 		m.release()
 	}
 	a.mems = nil
+	if a.pool != nil {
+		a.pool.give(a)
+	}
 }
 
 // linearMemory is one linear memory.
@@ -96,6 +208,10 @@ type linearMemory struct {
 	// before the first growth; buf is the guest's memory, a prefix of it.
 	mapping []byte
 	buf     []byte
+	// started: the initial allocation is done. Start took it from the
+	// pool before instantiating (wazero panics when an initial allocation
+	// is refused), so only later growth is taken here.
+	started bool
 }
 
 // mappingAlign is the unit mappings grow by: a wasm page, a multiple of
@@ -111,6 +227,14 @@ func (m *linearMemory) Reallocate(size uint64) []byte {
 	if size > limit {
 		m.a.inst.end(true, fmt.Sprintf("out of memory: linear memory of %d bytes refused growth to %d bytes (limit %d)",
 			len(m.buf), size, limit))
+		return nil
+	}
+	initial := !m.started
+	m.started = true
+	if !initial && size > uint64(len(m.buf)) && !m.a.take(size-uint64(len(m.buf))) {
+		p := m.a.pool
+		m.a.inst.end(true, fmt.Sprintf("out of memory: linear memory of %d bytes refused growth to %d bytes: the node's memory for guests is taken (%d of %d bytes in use)",
+			len(m.buf), size, p.Used(), p.Limit()))
 		return nil
 	}
 	if size <= uint64(len(m.mapping)) {

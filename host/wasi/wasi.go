@@ -87,6 +87,10 @@ type Config struct {
 	// a module prepared by Compile or CompileWithoutStopChecks, its tables
 	// (tables.go); 0 = no limit beyond the module's own maximum.
 	MemoryLimitBytes uint64
+	// MemoryPool, when set, is shared by every instance of a node: their
+	// linear memories and tables together stay within it, whatever each
+	// one's own limit (nil = no bound but each instance's).
+	MemoryPool *MemoryPool
 	// CPUMilli is the guest's CPU limit in millicores (resources.limits.cpu,
 	// throttled as CFS does, cpu.go); 0 = none.
 	CPUMilli int64
@@ -229,7 +233,12 @@ func Start(ctx context.Context, rt wazero.Runtime, mod wazero.CompiledModule, cf
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	i.cancel = cancel
 	runCtx = context.WithValue(runCtx, instanceKey{}, i)
-	runCtx = experimental.WithMemoryAllocator(runCtx, i.newAllocator(cfg.MemoryLimitBytes))
+	runCtx = experimental.WithMemoryAllocator(runCtx, i.newAllocator(cfg.MemoryLimitBytes, cfg.MemoryPool))
+	if min := minMemoryBytes(mod); !i.mem.take(min) {
+		cancel()
+		return i.oomAtStart(fmt.Sprintf("out of memory: the module needs %d bytes of memory at start, more than the node's memory for guests has left (%d of %d bytes in use)",
+			min, cfg.MemoryPool.Used(), cfg.MemoryPool.Limit()))
+	}
 	i.initCPU(cfg, mod)
 	m, err := rt.InstantiateModule(runCtx, mod, moduleConfig)
 	if err != nil {
