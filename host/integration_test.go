@@ -15,6 +15,7 @@ import (
 
 	"github.com/wasmlet/wasmlet/api"
 	"github.com/wasmlet/wasmlet/internal/clock"
+	"github.com/wasmlet/wasmlet/internal/hostile"
 	"github.com/wasmlet/wasmlet/store"
 	examples "github.com/wasmlet/wasmlet/wasm-examples"
 )
@@ -161,19 +162,27 @@ func TestRealOOMKilled(t *testing.T) {
 	}
 }
 
-// TestRealImagePullBackOff: a module missing or invalid is ErrImagePull,
-// then ImagePullBackOff; once a valid module is in place, the next pull at
+// TestRealImagePullBackOff: a module missing, invalid or over the module
+// limits (a compile bomb, never compiled) is ErrImagePull, then
+// ImagePullBackOff; once a valid module is in place, the next pull at
 // the end of the back-off runs it.
 func TestRealImagePullBackOff(t *testing.T) {
 	tests := []struct {
 		image, message string
+		module         []byte
 	}{
-		{"missing.wasm", "no such file or directory"},
-		{"bad.wasm", "is not a valid WebAssembly module"},
+		{"missing.wasm", "no such file or directory", nil},
+		{"bad.wasm", "is not a valid WebAssembly module", nil},
+		{"bomb.wasm", "is refused: section 10: defined function 0: wasi: module over the node's limits: locals 2147483647, over the limit of 50000", hostile.CompileLocals(0x7fffffff)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.image, func(t *testing.T) {
 			n := newTestNode(t, realRuntime(t), nil, nil, "")
+			if tt.module != nil {
+				if err := os.WriteFile(filepath.Join(n.images, tt.image), tt.module, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
 			n.createPod("img", api.PodSpec{RestartPolicy: api.RestartPolicyNever, Containers: []api.Container{{Name: "c", Image: tt.image}}})
 			waiting := func(reason string) func(p *api.Pod) bool {
 				return func(p *api.Pod) bool {
