@@ -50,6 +50,15 @@ func sameFuncs(funcs int, body []byte) []byte {
 	return m.Bytes()
 }
 
+// elementSegments is a module of n empty passive element segments.
+func elementSegments(n int) []byte {
+	elems := leb(n)
+	for range n {
+		elems = append(elems, 0x01, 0x00, 0x00) // passive, function indices, none
+	}
+	return wasmModule(voidType, oneFunc, exportRun, section(9, elems), section(10, vec(body(0x0b))))
+}
+
 type compileBomb struct {
 	name  string
 	wasm  []byte
@@ -67,6 +76,7 @@ func compileBombs() []compileBomb {
 		{"function size", hostile.CompileSize(2_600_000), "body size 7800002, over the limit of 7654321"},
 		{"code size", hostile.CompileSize(12_000_000), "code section: bytes 36000007, over the limit of 33554432"},
 		{"code size in many functions", flatFuncs(2_500_000, 5), "code section: bytes 37500031"},
+		{"element segments", elementSegments(wasi.MaxElementSegments + 1), "element segments 100001, over the limit of 100000"},
 	}
 }
 
