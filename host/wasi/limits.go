@@ -86,8 +86,15 @@ func CheckLimits(wasm []byte) error {
 		}
 		body := wasm[r.pos : r.pos+int(size)]
 		r.pos += int(size)
+		if err := checkCount(id, body); err != nil {
+			return err
+		}
 		var err error
 		switch id {
+		case sectionCustom:
+			if name, nerr := customName(body); nerr == nil && name == "name" {
+				err = checkNames(body)
+			}
 		case sectionType:
 			err = c.types(body)
 		case sectionImport:
@@ -101,10 +108,14 @@ func CheckLimits(wasm []byte) error {
 			err = c.count(body, "exports", &n, MaxExports)
 		case sectionElement:
 			var n uint32
-			err = c.count(body, "element segments", &n, MaxElementSegments)
+			if err = c.count(body, "element segments", &n, MaxElementSegments); err == nil {
+				err = checkElements(body)
+			}
 		case 11: // data
 			var n uint32
-			err = c.count(body, "data segments", &n, MaxDataSegments)
+			if err = c.count(body, "data segments", &n, MaxDataSegments); err == nil {
+				err = checkData(body)
+			}
 		case sectionCode:
 			err = c.code(body)
 		}
@@ -299,6 +310,150 @@ func (c *limitCheck) body(body []byte, params uint32) error {
 	}
 	if r.err != nil {
 		return r.fail("code")
+	}
+	return nil
+}
+
+// Counts against the bytes that hold them. wazero's decoder allocates a
+// vector's entries by the count in front of it before it reads one, so 20
+// bytes declaring 2^32-1 element expressions or function names had it ask
+// for 96 GiB, a fatal error of the Go runtime rather than a decoding error.
+// A count is refused when the bytes left cannot hold that many entries of
+// at least a byte each, in every vector wazero allocates by: the sections
+// that are vectors, element segments' expressions, data segments' bytes,
+// and the name section's maps.
+
+// vectorSections are the ids of the sections that are a vector of entries.
+var vectorSections = map[byte]bool{1: true, 2: true, 3: true, 4: true, 5: true, 6: true, 7: true, 9: true, 10: true, 11: true, 13: true}
+
+func checkCount(id byte, body []byte) error {
+	if !vectorSections[id] {
+		return nil
+	}
+	r := &reader{b: body}
+	n := r.u32()
+	if r.err != nil {
+		return nil // the section's own check says why
+	}
+	return entriesFit(fmt.Sprintf("section %d: entries", id), n, len(body)-r.pos)
+}
+
+// entriesFit refuses a count of entries of at least a byte each over the bytes
+// left to hold them.
+func entriesFit(what string, n uint32, left int) error {
+	if uint64(n) > uint64(max(left, 0)) {
+		return fmt.Errorf("%w: %s %d, more than the %d bytes left can hold", ErrModuleLimits, what, n, max(left, 0))
+	}
+	return nil
+}
+
+// checkElements checks the count of each element segment's entries, in
+// each of the eight forms (see funcShift.elements).
+func checkElements(body []byte) error {
+	r := &reader{b: body}
+	skip := funcShift{}
+	for k := r.u32(); k > 0 && r.err == nil; k-- {
+		flags := r.u32()
+		if flags > 7 {
+			return nil // malformed: wazero stops here too
+		}
+		if flags&0x03 == 0x02 {
+			r.u32()
+		}
+		if flags&0x01 == 0 {
+			skip.constExpr(nil, r)
+		}
+		exprs := flags&0x04 != 0
+		if flags&0x03 != 0 {
+			if exprs {
+				r.refType()
+			} else {
+				r.byte()
+			}
+		}
+		c := r.u32()
+		if r.err != nil {
+			return nil
+		}
+		if err := entriesFit("element segment: entries", c, len(body)-r.pos); err != nil {
+			return err
+		}
+		for ; c > 0 && r.err == nil; c-- {
+			if exprs {
+				skip.constExpr(nil, r)
+			} else {
+				r.u32()
+			}
+		}
+	}
+	return nil
+}
+
+// checkData checks each data segment's size.
+func checkData(body []byte) error {
+	r := &reader{b: body}
+	for k := r.u32(); k > 0 && r.err == nil; k-- {
+		switch flags := r.u32(); flags {
+		case 0:
+			funcShift{}.constExpr(nil, r)
+		case 1:
+		case 2:
+			r.u32()
+			funcShift{}.constExpr(nil, r)
+		default:
+			return nil
+		}
+		n := r.u32()
+		if r.err != nil {
+			return nil
+		}
+		if err := entriesFit("data segment: bytes", n, len(body)-r.pos); err != nil {
+			return err
+		}
+		r.skip(int(n))
+	}
+	return nil
+}
+
+// checkNames checks the counts of the name section's function names (1)
+// and local names (2), which wazero decodes; it reads them by their
+// content, as wazero does, not by their subsection's size.
+func checkNames(body []byte) error {
+	r := &reader{b: body}
+	r.name()
+	for r.pos < len(body) && r.err == nil {
+		id := r.byte()
+		size := r.u32()
+		switch id {
+		case 1, 2:
+			n := r.u32()
+			if r.err != nil {
+				return nil
+			}
+			if err := entriesFit(fmt.Sprintf("name subsection %d: entries", id), n, len(body)-r.pos); err != nil {
+				return err
+			}
+			for ; n > 0 && r.err == nil; n-- {
+				r.u32()
+				if id == 1 {
+					r.name()
+					continue
+				}
+				m := r.u32()
+				if r.err != nil {
+					return nil
+				}
+				if err := entriesFit("name subsection 2: local names", m, len(body)-r.pos); err != nil {
+					return err
+				}
+				for ; m > 0 && r.err == nil; m-- {
+					r.u32()
+					r.name()
+				}
+			}
+		default:
+			r.skip(int(size))
+		}
 	}
 	return nil
 }

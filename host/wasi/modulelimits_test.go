@@ -193,3 +193,37 @@ func FuzzCheckLimits(f *testing.F) {
 		_ = wasi.CheckLimits(wasm)
 	})
 }
+
+// TestModuleLimitsRefuseCountsTheirBytesCannotHold: wazero's decoder
+// allocates a vector by its count before reading an entry, so each of
+// these 20-odd bytes took the process down with a fatal out of memory
+// (96 GiB asked) before the counts were checked against their bytes.
+func TestModuleLimitsRefuseCountsTheirBytesCannotHold(t *testing.T) {
+	huge := []byte{0xff, 0xff, 0xff, 0xff, 0x0f}
+	ctx := context.Background()
+	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigInterpreter())
+	defer rt.Close(ctx)
+	for name, tt := range map[string]struct {
+		wasm  []byte
+		limit string
+	}{
+		"function names":      {wasmModule(section(0, cat(str("name"), []byte{0x01, 0x05}, huge))), "name subsection 1: entries 4294967295"},
+		"local names":         {wasmModule(section(0, cat(str("name"), []byte{0x02, 0x07, 0x01, 0x00}, huge))), "name subsection 2: local names 4294967295"},
+		"element expressions": {wasmModule(voidType, oneFunc, section(9, cat([]byte{0x01, 0x01, 0x00}, huge))), "element segment: entries 4294967295"},
+		"data bytes":          {wasmModule(section(5, []byte{0x01, 0x00, 0x01}), section(11, cat([]byte{0x01, 0x01}, huge))), "data segment: bytes 4294967295"},
+		"tables":              {wasmModule(section(4, huge)), "section 4: entries 4294967295"},
+		"code":                {wasmModule(voidType, oneFunc, section(10, huge)), "section 10: entries 4294967295"},
+	} {
+		if err := wasi.CheckLimits(tt.wasm); !errors.Is(err, wasi.ErrModuleLimits) || !strings.Contains(err.Error(), tt.limit) {
+			t.Errorf("%s: CheckLimits: %v, want ErrModuleLimits naming %q", name, err, tt.limit)
+			continue
+		}
+		for what, compile := range map[string]func(context.Context, wazero.Runtime, []byte) (wazero.CompiledModule, error){
+			"Compile": wasi.Compile, "CompileWithoutStopChecks": wasi.CompileWithoutStopChecks,
+		} {
+			if _, err := compile(ctx, rt, tt.wasm); !errors.Is(err, wasi.ErrModuleLimits) {
+				t.Errorf("%s: %s: %v, want ErrModuleLimits", name, what, err)
+			}
+		}
+	}
+}
