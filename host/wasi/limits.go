@@ -352,6 +352,7 @@ func entriesFit(what string, n uint32, left int) error {
 func checkElements(body []byte) error {
 	r := &reader{b: body}
 	skip := funcShift{}
+	var scratch []byte // what constExpr copies, unused
 	for k := r.u32(); k > 0 && r.err == nil; k-- {
 		flags := r.u32()
 		if flags > 7 {
@@ -361,7 +362,7 @@ func checkElements(body []byte) error {
 			r.u32()
 		}
 		if flags&0x01 == 0 {
-			skip.constExpr(nil, r)
+			scratch = skip.constExpr(scratch[:0], r)
 		}
 		exprs := flags&0x04 != 0
 		if flags&0x03 != 0 {
@@ -380,7 +381,7 @@ func checkElements(body []byte) error {
 		}
 		for ; c > 0 && r.err == nil; c-- {
 			if exprs {
-				skip.constExpr(nil, r)
+				scratch = skip.constExpr(scratch[:0], r)
 			} else {
 				r.u32()
 			}
@@ -392,14 +393,15 @@ func checkElements(body []byte) error {
 // checkData checks each data segment's size.
 func checkData(body []byte) error {
 	r := &reader{b: body}
+	var scratch []byte // what constExpr copies, unused
 	for k := r.u32(); k > 0 && r.err == nil; k-- {
 		switch flags := r.u32(); flags {
 		case 0:
-			funcShift{}.constExpr(nil, r)
+			scratch = funcShift{}.constExpr(scratch[:0], r)
 		case 1:
 		case 2:
 			r.u32()
-			funcShift{}.constExpr(nil, r)
+			scratch = funcShift{}.constExpr(scratch[:0], r)
 		default:
 			return nil
 		}

@@ -227,3 +227,18 @@ func TestModuleLimitsRefuseCountsTheirBytesCannotHold(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkCheckLimits: the check's cost on a 9.7 MB Go module, against
+// its compilation's seconds.
+func BenchmarkCheckLimits(b *testing.B) {
+	wasm, err := os.ReadFile(examples.MustBuild(b, "myweb"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(wasm)))
+	for b.Loop() {
+		if err := wasi.CheckLimits(wasm); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
