@@ -64,6 +64,7 @@ const (
 	StatusReasonInternalError         StatusReason = "InternalError"         // 500
 	StatusReasonExpired               StatusReason = "Expired"               // 410
 	StatusReasonServiceUnavailable    StatusReason = "ServiceUnavailable"    // 503
+	StatusReasonTooManyRequests       StatusReason = "TooManyRequests"       // 429
 
 	// StatusReasonInsufficientStorage is wasmlet's own: the node's disk is
 	// too full to accept the write. Kubernetes has no reason for it

@@ -164,7 +164,7 @@ func tooManyRequests(w http.ResponseWriter, r *http.Request, what string) {
 	w.Header().Set("Retry-After", "1")
 	writeError(w, r, &api.Status{
 		TypeMeta: api.TypeMeta{Kind: "Status", APIVersion: "v1"}, Status: "Failure",
-		Code: http.StatusTooManyRequests, Reason: api.StatusReason("TooManyRequests"),
+		Code: http.StatusTooManyRequests, Reason: api.StatusReasonTooManyRequests,
 		Message: fmt.Sprintf("Too many requests: %s, please try again later.", what),
 		Details: &api.StatusDetails{RetryAfterSeconds: 1},
 	})

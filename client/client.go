@@ -240,9 +240,55 @@ func resourcePath(r *api.ResourceInfo, namespace, name, sub string) string {
 	return b.String()
 }
 
+// The node answers 429 with Retry-After when it is over its limit of
+// requests in flight (it did nothing with the request), and client-go waits
+// and sends it again, up to ten times. The client does the same, each wait
+// bounded, so that a busy node slows a script down instead of failing it.
+const (
+	maxRetries    = 10
+	maxRetryAfter = 10 * time.Second
+)
+
 // do sends a request and returns the response when it is a success; a
-// failure is decoded into an *api.Status.
+// failure is decoded into an *api.Status. A 429 with Retry-After is sent
+// again after the wait it names.
 func (c *Client) do(ctx context.Context, method, path string, query url.Values, contentType string, body []byte) (*http.Response, error) {
+	for attempt := 1; ; attempt++ {
+		resp, err := c.send(ctx, method, path, query, contentType, body)
+		if err != nil {
+			return nil, err
+		}
+		wait, retry := retryAfter(resp)
+		if !retry || attempt > maxRetries {
+			return c.answer(resp)
+		}
+		io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+		resp.Body.Close()
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// retryAfter says whether resp asks for the request again (429 with a
+// Retry-After in seconds) and after how long.
+func retryAfter(resp *http.Response) (time.Duration, bool) {
+	if resp.StatusCode != http.StatusTooManyRequests {
+		return 0, false
+	}
+	secs, err := strconv.Atoi(strings.TrimSpace(resp.Header.Get("Retry-After")))
+	if err != nil || secs < 0 {
+		return 0, false
+	}
+	return min(time.Duration(secs)*time.Second, maxRetryAfter), true
+}
+
+// send sends one request.
+func (c *Client) send(ctx context.Context, method, path string, query url.Values, contentType string, body []byte) (*http.Response, error) {
 	u := *c.server
 	u.Path += path
 	u.RawQuery = query.Encode()
@@ -266,6 +312,12 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	if err != nil {
 		return nil, c.connectionError(err)
 	}
+	return resp, nil
+}
+
+// answer returns resp when it is a success, and decodes a failure into an
+// *api.Status.
+func (c *Client) answer(resp *http.Response) (*http.Response, error) {
 	c.warnings(resp)
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		return resp, nil
@@ -330,6 +382,8 @@ func reasonForCode(code int) api.StatusReason {
 		return api.StatusReasonUnsupportedMediaType
 	case 422:
 		return api.StatusReasonInvalid
+	case 429:
+		return api.StatusReasonTooManyRequests
 	case 503:
 		return api.StatusReasonServiceUnavailable
 	case 504:
