@@ -30,6 +30,13 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		p = strings.TrimSuffix(p, "/")
 	}
 	switch p {
+	case "/", "/healthz", "/livez", "/readyz", "/version", "/api", "/apis":
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			writeError(w, r, methodNotAllowed(r.Method))
+			return
+		}
+	}
+	switch p {
 	case "/":
 		writeJSON(w, http.StatusOK, map[string][]string{"paths": rootPaths()})
 		return

@@ -242,7 +242,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}()
-	if !publicPath(r.URL.Path) && !s.authenticated(r) {
+	if !publicRead(r) && !s.authenticated(r) {
 		// A client without the token keeps nothing of the server, not
 		// even its connection (HTTP/2: the connection is shut down once
 		// its streams end).
@@ -285,9 +285,14 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// publicPath: what Kubernetes lets unauthenticated clients read.
-func publicPath(p string) bool {
-	switch p {
+// publicRead: what Kubernetes lets unauthenticated clients read
+// (system:public-info-viewer): a GET of the health and version paths, and
+// nothing else.
+func publicRead(r *http.Request) bool {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		return false
+	}
+	switch r.URL.Path {
 	case "/healthz", "/livez", "/readyz", "/version", "/version/":
 		return true
 	}

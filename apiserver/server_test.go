@@ -138,26 +138,35 @@ func newRS(name string, replicas int32) *api.ReplicaSet {
 
 func TestAuthentication(t *testing.T) {
 	n := startNode(t, nil)
+	tok := "Bearer " + n.srv.Token()
 	tests := []struct {
-		path, auth string
-		code       int
+		method, path, auth string
+		code               int
 	}{
-		{"/api/v1/pods", "", 401},
-		{"/api/v1/pods", "Bearer wrong", 401},
-		{"/api/v1/pods", "Basic abc", 401},
-		{"/api/v1/pods", "Bearer " + n.srv.Token(), 200},
-		{"/healthz", "", 200},
-		{"/readyz", "", 200},
-		{"/livez", "", 200},
-		{"/version", "", 200},
-		{"/api", "", 401},
+		{"GET", "/api/v1/pods", "", 401},
+		{"GET", "/api/v1/pods", "Bearer wrong", 401},
+		{"GET", "/api/v1/pods", "Basic abc", 401},
+		{"GET", "/api/v1/pods", tok, 200},
+		{"GET", "/healthz", "", 200},
+		{"GET", "/readyz", "", 200},
+		{"GET", "/livez", "", 200},
+		{"GET", "/version", "", 200},
+		{"HEAD", "/version", "", 200},
+		{"GET", "/api", "", 401},
+		// Only reads are public: anything else on the public paths
+		// needs the token, and is then not allowed.
+		{"POST", "/version", "", 401},
+		{"DELETE", "/healthz", "", 401},
+		{"PUT", "/version", tok, 405},
+		{"POST", "/healthz", tok, 405},
+		{"POST", "/apis", tok, 405},
 	}
 	for _, tc := range tests {
-		resp, body := n.raw(t, "GET", tc.path, "", "", map[string]string{"Authorization": tc.auth})
+		resp, body := n.raw(t, tc.method, tc.path, "", "", map[string]string{"Authorization": tc.auth})
 		if resp.StatusCode != tc.code {
-			t.Errorf("%s with %q: %d, want %d", tc.path, tc.auth, resp.StatusCode, tc.code)
+			t.Errorf("%s %s with %q: %d, want %d", tc.method, tc.path, tc.auth, resp.StatusCode, tc.code)
 		}
-		if tc.code == 401 {
+		if tc.code == 401 && tc.method != "HEAD" {
 			var st api.Status
 			if json.Unmarshal(body, &st) != nil || st.Reason != api.StatusReasonUnauthorized || st.Kind != "Status" {
 				t.Errorf("%s: body %s", tc.path, body)
