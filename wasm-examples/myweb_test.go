@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -194,5 +195,32 @@ func TestMywebServesPreopenedListener(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// TestMywebSaysOnlyWhatItKnows: a port declared without a name reaches the
+// guest as "unknown" (LISTEN_FDNAMES), and an accepted connection has no
+// peer address under WASI preview1; myweb prints neither as if it were one.
+func TestMywebSaysOnlyWhatItKnows(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs myweb")
+	}
+	g := startGuest(t, "myweb", map[string]string{"LISTEN_FDNAMES": "unknown"})
+	if status, _ := g.get(t, "/"); status != http.StatusOK {
+		t.Fatalf("GET / = %d", status)
+	}
+	if code := g.terminate(t); code != 0 {
+		t.Errorf("exit code %d after SIGTERM, want 0", code)
+	}
+	out := g.stdout.String()
+	if !strings.Contains(out, "myweb myweb-test: serving on the pre-opened listener (fd 3)\n") {
+		t.Errorf("the serving line does not say which listener:\n%s", out)
+	}
+	if strings.Contains(out, "unknown") || strings.Contains(out, ":0 ") {
+		t.Errorf("output shows an unknown port or peer:\n%s", out)
+	}
+	request := regexp.MustCompile(`(?m)^\S+ GET / 200$`)
+	if !request.MatchString(out) {
+		t.Errorf("no request line `TIME GET / 200`:\n%s", out)
 	}
 }

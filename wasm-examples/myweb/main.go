@@ -20,6 +20,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"time"
@@ -64,16 +65,11 @@ func main() {
 		} else {
 			mux.ServeHTTP(rw, r)
 		}
-		fmt.Printf("%s %s %s %s %d\n", time.Now().UTC().Format(time.RFC3339), r.RemoteAddr, r.Method, r.URL.RequestURI(), rw.status)
+		fmt.Printf("%s %s%s %s %d\n", time.Now().UTC().Format(time.RFC3339), peer(r), r.Method, r.URL.RequestURI(), rw.status)
 	})
 
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
-	// A pre-opened socket has no address the guest can read (WASI preview1
-	// has no getsockname): name the port instead.
-	where := l.Addr().String()
-	if nl, ok := l.(*guest.NamedListener); ok {
-		where = fmt.Sprintf("port %q (fd %d)", nl.Name, nl.FD)
-	}
+	where := serving(l)
 	fmt.Printf("myweb %s: serving on %s", host, where)
 	if *startDelay > 0 {
 		fmt.Printf(", ready in %s", *startDelay)
@@ -98,6 +94,35 @@ func main() {
 	}
 	<-done
 	fmt.Println("myweb: exiting")
+}
+
+// serving says where l listens, as far as the guest knows. A pre-opened
+// socket has no address the guest can read (WASI preview1 has neither
+// getsockname nor the port number), only the port's name from the pod spec,
+// which LISTEN_FDNAMES gives as "unknown" when the port has none.
+func serving(l net.Listener) string {
+	nl, ok := l.(*guest.NamedListener)
+	if !ok {
+		return l.Addr().String()
+	}
+	if nl.Name == "" || nl.Name == "unknown" {
+		return fmt.Sprintf("the pre-opened listener (fd %d)", nl.FD)
+	}
+	return fmt.Sprintf("port %q (fd %d)", nl.Name, nl.FD)
+}
+
+// peer is the client's address and a space, or nothing when it is not known:
+// WASI preview1's sock_accept returns no peer address, and Go's wasip1 port
+// reports none (or the zero address ":0") for an accepted connection.
+func peer(r *http.Request) string {
+	host, port, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil || port == "0" || port == "" {
+		return ""
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		return ""
+	}
+	return r.RemoteAddr + " "
 }
 
 type statusWriter struct {
