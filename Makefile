@@ -13,8 +13,12 @@ run: build examples
 test: examples vet cross
 	CGO_ENABLED=1 $(GO) test -race -timeout 30m ./...
 
+# The binary as a release builds it: static (CGO_ENABLED=0), without the
+# build machine's paths, debug information or symbol table, and stamped
+# with the version and the commit it was built from.
+VERSION ?= $(shell sed -n 's/^var Version = "\(.*\)"$$/\1/p' internal/version/version.go)$(shell git rev-parse --short=12 HEAD 2>/dev/null | sed 's/^/./')
 build:
-	$(GO) build -trimpath -o wasmlet ./cmd/wasmlet
+	$(GO) build -trimpath -ldflags='-s -w -X github.com/wasmlet/wasmlet/internal/version.Version=$(VERSION)' -o wasmlet ./cmd/wasmlet
 
 examples:
 	$(GO) generate ./wasm-examples

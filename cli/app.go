@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 
@@ -27,25 +28,47 @@ import (
 // Run runs the command line args (args[0] is the program's name) and
 // returns the exit code: 0 on success, 1 on any error, as kubectl.
 func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	env := &environment{stdin: stdin, stdout: stdout, stderr: stderr, now: time.Now}
+	env := &environment{stdin: stdin, stdout: stdout, stderr: stderr, now: time.Now, getenv: os.Getenv}
 	return env.run(ctx, args)
 }
 
-// environment is what one invocation reads from and writes to; tests set
-// now to a fixed time.
+// environment is what one invocation reads from and writes to. Tests
+// inject now, getenv and dial; run gives each one a test left out the
+// real one, so that the verbs never meet a nil dependency that the
+// process running them would not have.
 type environment struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	now            func() time.Time
-	// getenv reads the environment (KUBECONFIG, XDG_DATA_HOME); tests
-	// replace it.
+	// getenv reads the environment (KUBECONFIG, KUBE_EDITOR, EDITOR,
+	// TMPDIR, ...).
 	getenv func(string) string
 	// dial replaces the client's FromKubeconfig (tests of the verbs' logic
-	// without a node).
+	// without a node); nil dials the node of the kubeconfig.
 	dial func(kubeconfig string) (nodeClient, error)
 }
 
+// complete sets every dependency left out to the real one.
+func (e *environment) complete() {
+	if e.now == nil {
+		e.now = time.Now
+	}
+	if e.getenv == nil {
+		e.getenv = os.Getenv
+	}
+	if e.stdin == nil {
+		e.stdin = strings.NewReader("")
+	}
+	if e.stdout == nil {
+		e.stdout = io.Discard
+	}
+	if e.stderr == nil {
+		e.stderr = io.Discard
+	}
+}
+
 func (e *environment) run(ctx context.Context, args []string) int {
+	e.complete()
 	app := e.newApp()
 	if len(args) == 0 {
 		args = []string{"wasmlet"}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strconv"
 	"time"
@@ -76,12 +75,7 @@ func (e *environment) kubeconfigPath(c *ucli.Context) string {
 	return filepath.Join(client.DefaultDataDir(), "kubeconfig.yaml")
 }
 
-func (e *environment) env(key string) string {
-	if e.getenv != nil {
-		return e.getenv(key)
-	}
-	return os.Getenv(key)
-}
+func (e *environment) env(key string) string { return e.getenv(key) }
 
 // connect returns a client for the node the flags point at.
 func (e *environment) connect(c *ucli.Context) (nodeClient, error) {

@@ -85,10 +85,10 @@ func (e *environment) editOne(c *ucli.Context, cl nodeClient, t printTarget, for
 	if err != nil {
 		return err
 	}
-	// TMPDIR through the environment's getenv, as os.TempDir reads it, so
-	// that tests keep the copies a cancelled edit leaves (as kubectl's
-	// does) in a directory of their own.
-	f, err := os.CreateTemp(e.getenv("TMPDIR"), "wasmlet-edit-*."+format)
+	// TMPDIR through the environment, as os.TempDir reads it, so that
+	// tests keep the copies a cancelled edit leaves (as kubectl's does) in
+	// a directory of their own.
+	f, err := os.CreateTemp(e.env("TMPDIR"), "wasmlet-edit-*."+format)
 	if err != nil {
 		return err
 	}
