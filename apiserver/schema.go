@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/wasmlet/wasmlet/api"
-	"github.com/wasmlet/wasmlet/registry"
+	"github.com/wasmlet/wasmlet/internal/strategicpatch"
 )
 
 // The schemas of the OpenAPI v3 documents are built from the api package's
@@ -143,7 +143,7 @@ func (b *schemaBuilder) value(t reflect.Type, kind string, path []string) map[st
 		return map[string]any{"type": "object", "additionalProperties": b.value(t.Elem(), kind, path)}
 	case reflect.Slice, reflect.Array:
 		s := map[string]any{"type": "array", "items": b.value(t.Elem(), kind, path)}
-		if strategy, key, retain := registry.ListPatchStrategy(kind, path); strategy != "" {
+		if strategy, key, retain := strategicpatch.ListPatchStrategy(kind, path); strategy != "" {
 			if retain {
 				strategy += ",retainKeys"
 			}

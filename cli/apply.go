@@ -11,6 +11,7 @@ import (
 
 	"github.com/wasmlet/wasmlet/api"
 	"github.com/wasmlet/wasmlet/client"
+	"github.com/wasmlet/wasmlet/internal/strategicpatch"
 )
 
 // lastAppliedAnnotation holds the configuration apply last sent, the
@@ -213,7 +214,7 @@ func (e *environment) planApply(c *ucli.Context, cl nodeClient, m manifest, anno
 	if err != nil {
 		return plan, err
 	}
-	patch := strategicThreeWayPatch(m.resource.Kind, original, modified, current)
+	patch := strategicpatch.CreateThreeWayMergePatch(m.resource.Kind, original, modified, current)
 	if len(patch) == 0 {
 		return plan, nil
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/wasmlet/wasmlet/api"
 	"github.com/wasmlet/wasmlet/cli/printers"
 	"github.com/wasmlet/wasmlet/client"
+	"github.com/wasmlet/wasmlet/internal/strategicpatch"
 )
 
 func (e *environment) editCommand() *ucli.Command {
@@ -152,7 +153,7 @@ func (e *environment) editOne(c *ucli.Context, cl nodeClient, t printTarget, for
 			fmt.Fprintln(e.stderr, "Edit cancelled, no changes made.")
 			return nil
 		}
-		patch, err := json.Marshal(threeWayMergePatch(om, em, om))
+		patch, err := json.Marshal(strategicpatch.CreateThreeWayJSONMergePatch(om, em, om))
 		if err != nil {
 			return err
 		}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"reflect"
 
 	jsonpatch "github.com/evanphx/json-patch/v5"
 
@@ -124,38 +123,4 @@ func applyJSONPatch(doc map[string]any, patch []byte) (any, error) {
 		return nil, api.NewInternalError(err)
 	}
 	return v, nil
-}
-
-// jsonEqual compares two decoded JSON values, numbers by their value.
-func jsonEqual(a, b any) bool {
-	return reflect.DeepEqual(normalizeNumbers(a), normalizeNumbers(b))
-}
-
-func normalizeNumbers(v any) any {
-	switch t := v.(type) {
-	case map[string]any:
-		m := make(map[string]any, len(t))
-		for k, e := range t {
-			m[k] = normalizeNumbers(e)
-		}
-		return m
-	case []any:
-		l := make([]any, len(t))
-		for i, e := range t {
-			l[i] = normalizeNumbers(e)
-		}
-		return l
-	case json.Number:
-		if i, err := t.Int64(); err == nil {
-			return float64(i)
-		}
-		f, _ := t.Float64()
-		return f
-	case int:
-		return float64(t)
-	case int64:
-		return float64(t)
-	default:
-		return v
-	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/wasmlet/wasmlet/api"
+	"github.com/wasmlet/wasmlet/internal/strategicpatch"
 )
 
 // PatchOptions are the options of a patch request.
@@ -117,7 +118,7 @@ func applyPatch(doc map[string]any, pt PatchType, data []byte, kind string) (map
 		if pt == MergePatch {
 			out = applyMergePatch(doc, pm)
 		} else {
-			merged, err := applyStrategicPatch(doc, pm, kind)
+			merged, err := strategicpatch.StrategicMergeMapPatch(kind, doc, pm)
 			if err != nil {
 				return nil, api.NewBadRequest(err.Error())
 			}

@@ -1,14 +1,9 @@
-package cli
+package strategicpatch
 
-import (
-	"bytes"
-	"encoding/json"
-	"reflect"
-)
-
-// threeWayMergePatch computes the JSON merge patch (RFC 7386) that apply
-// sends: from original (the last applied configuration, nil if none),
-// modified (the file now) and current (the live object).
+// CreateThreeWayJSONMergePatch computes a JSON merge patch (RFC 7386), as
+// Kubernetes' jsonmergepatch does: from original (the last applied
+// configuration, nil if none), modified (the file now) and current (the
+// live object).
 //
 //   - A field in modified that current lacks or holds differently is set.
 //   - A field in original that modified no longer has is removed (null).
@@ -19,8 +14,9 @@ import (
 // defaults into list elements (containers' imagePullPolicy, ...), a list
 // that the file states exactly as last applied is left alone even when the
 // live one differs; otherwise every apply of an unchanged file would
-// rewrite them. Strategic merge with patch merge keys replaces this later.
-func threeWayMergePatch(original, modified, current map[string]any) map[string]any {
+// rewrite them. edit sends it with the object before the edit as both
+// original and current.
+func CreateThreeWayJSONMergePatch(original, modified, current map[string]any) map[string]any {
 	patch := map[string]any{}
 	for k, mv := range modified {
 		cv, inCurrent := current[k]
@@ -32,7 +28,7 @@ func threeWayMergePatch(original, modified, current map[string]any) map[string]a
 				continue
 			}
 			om, _ := ov.(map[string]any)
-			if sub := threeWayMergePatch(om, mm, cm); len(sub) > 0 {
+			if sub := CreateThreeWayJSONMergePatch(om, mm, cm); len(sub) > 0 {
 				patch[k] = sub
 			}
 			continue
@@ -62,34 +58,4 @@ func deleteRemoved(patch, original, modified, current map[string]any) {
 			patch[k] = nil
 		}
 	}
-}
-
-func jsonEqual(a, b any) bool {
-	return reflect.DeepEqual(normalize(a), normalize(b))
-}
-
-// normalize makes numbers comparable whatever decoded them.
-func normalize(v any) any {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return v
-	}
-	var out any
-	d := json.NewDecoder(bytes.NewReader(b))
-	d.UseNumber()
-	if d.Decode(&out) != nil {
-		return v
-	}
-	return out
-}
-
-// toMap turns JSON into a generic object, numbers kept exact.
-func toMap(b []byte) (map[string]any, error) {
-	var m map[string]any
-	d := json.NewDecoder(bytes.NewReader(b))
-	d.UseNumber()
-	if err := d.Decode(&m); err != nil {
-		return nil, err
-	}
-	return m, nil
 }

@@ -1,12 +1,6 @@
-package cli
+package strategicpatch
 
-import (
-	"encoding/json"
-
-	"github.com/wasmlet/wasmlet/registry"
-)
-
-// strategicThreeWayPatch computes the strategic merge patch that apply
+// CreateThreeWayMergePatch computes the strategic merge patch that apply
 // sends for an object of kind, from original (the last applied
 // configuration, nil if none), modified (the file now) and current (the
 // live object), as kubectl computes it:
@@ -20,12 +14,12 @@ import (
 //     the node defaulted, env vars another client added).
 //
 // Lists merged by key (containers by name, env by name, ports by
-// containerPort, ... from the registry's table, the same facts the OpenAPI
-// documents publish) are compared element by element, so the defaults the
+// containerPort, ... from the table StrategicMergeMapPatch merges by, the
+// same facts the OpenAPI documents publish) are compared element by element, so the defaults the
 // node fills into elements never count as changes. Other lists are
 // replaced whole when they differ; one stated exactly as last applied is
 // left alone, since the node may have filled defaults into it.
-func strategicThreeWayPatch(kind string, original, modified, current map[string]any) map[string]any {
+func CreateThreeWayMergePatch(kind string, original, modified, current map[string]any) map[string]any {
 	return strategicDiff(kind, nil, original, modified, current)
 }
 
@@ -49,7 +43,7 @@ func strategicDiff(kind string, path []string, original, modified, current map[s
 		case []any:
 			cl, liveList := cv.([]any)
 			ol, _ := ov.([]any)
-			strategy, key, _ := registry.ListPatchStrategy(kind, p)
+			strategy, key, _ := ListPatchStrategy(kind, p)
 			switch {
 			case liveList && strategy == "merge" && key != "" && allMaps(mv) && allMaps(cl):
 				if l := keyedListDiff(kind, p, key, ol, mv, cl); len(l) > 0 {
@@ -93,10 +87,10 @@ func allMaps(l []any) bool {
 }
 
 // mergeKeyOf is an element's merge key value in a comparable form (a
-// port number decoded as json.Number or float64 alike).
+// port number decoded as json.Number or float64 alike), the one the merge
+// finds elements by.
 func mergeKeyOf(e any, key string) string {
-	b, _ := json.Marshal(normalize(e.(map[string]any)[key]))
-	return string(b)
+	return valueKey(e.(map[string]any)[key])
 }
 
 // keyedListDiff is the patch of a list merged by key: new elements whole,

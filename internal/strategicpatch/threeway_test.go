@@ -1,11 +1,11 @@
-package cli
+package strategicpatch
 
 import (
 	"encoding/json"
 	"testing"
 )
 
-func TestStrategicThreeWayPatch(t *testing.T) {
+func TestCreateThreeWayMergePatch(t *testing.T) {
 	rc := func(env, extra string) string {
 		return `{"apiVersion":"v1","kind":"ReplicationController","metadata":{"name":"web"` + extra + `},"spec":{"template":{"spec":{"containers":[{"name":"web","image":"web.wasm","env":[` + env + `]}]}}}}`
 	}
@@ -60,7 +60,7 @@ func TestStrategicThreeWayPatch(t *testing.T) {
 			if tc.original != "" {
 				original = mustMap(t, tc.original)
 			}
-			patch := strategicThreeWayPatch("ReplicationController", original, mustMap(t, tc.modified), mustMap(t, tc.current))
+			patch := CreateThreeWayMergePatch("ReplicationController", original, mustMap(t, tc.modified), mustMap(t, tc.current))
 			got, _ := json.Marshal(patch)
 			if string(got) != tc.want {
 				t.Errorf("patch\n%s\nwant\n%s", got, tc.want)

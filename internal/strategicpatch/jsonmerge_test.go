@@ -1,11 +1,11 @@
-package cli
+package strategicpatch
 
 import (
 	"encoding/json"
 	"testing"
 )
 
-func TestThreeWayMergePatch(t *testing.T) {
+func TestCreateThreeWayJSONMergePatch(t *testing.T) {
 	tests := []struct {
 		name                        string
 		original, modified, current string
@@ -28,7 +28,7 @@ func TestThreeWayMergePatch(t *testing.T) {
 			if tt.original != "null" {
 				o = mustMap(t, tt.original)
 			}
-			got, err := json.Marshal(threeWayMergePatch(o, mustMap(t, tt.modified), mustMap(t, tt.current)))
+			got, err := json.Marshal(CreateThreeWayJSONMergePatch(o, mustMap(t, tt.modified), mustMap(t, tt.current)))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -39,18 +39,9 @@ func TestThreeWayMergePatch(t *testing.T) {
 	}
 }
 
-func mustMap(t testing.TB, s string) map[string]any {
-	t.Helper()
-	m, err := toMap([]byte(s))
-	if err != nil {
-		t.Fatalf("%s: %v", s, err)
-	}
-	return m
-}
-
-// FuzzThreeWayMergePatch checks the patch's one promise: applied to the
+// FuzzThreeWayJSONMergePatch checks the patch's one promise: applied to the
 // live object, every field of the file holds.
-func FuzzThreeWayMergePatch(f *testing.F) {
+func FuzzThreeWayJSONMergePatch(f *testing.F) {
 	f.Add(`{"a":1}`, `{"a":2,"b":{"c":[1]}}`, `{"a":1,"d":3}`)
 	f.Add(`{"a":{"b":1}}`, `{}`, `{"a":{"b":1,"c":2}}`)
 	f.Fuzz(func(t *testing.T, os, ms, cs string) {
@@ -60,9 +51,9 @@ func FuzzThreeWayMergePatch(f *testing.F) {
 		if err1 != nil || err2 != nil || err3 != nil || m == nil || c == nil {
 			return
 		}
-		result := applyMergePatch(c, threeWayMergePatch(o, m, c))
+		result := applyMergePatch(c, CreateThreeWayJSONMergePatch(o, m, c))
 		if !contains(result, m) {
-			t.Errorf("patched %s does not hold %s", mustJSON(result), ms)
+			t.Errorf("patched %s does not hold %s", encode(result), ms)
 		}
 	})
 }
@@ -120,9 +111,4 @@ func contains(got, want map[string]any) bool {
 		}
 	}
 	return true
-}
-
-func mustJSON(v any) string {
-	b, _ := json.Marshal(v)
-	return string(b)
 }

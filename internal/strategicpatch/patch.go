@@ -1,4 +1,14 @@
-package registry
+// Package strategicpatch is Kubernetes' strategic merge patch for
+// wasmlet's kinds, both halves of it: the merge a server applies
+// (StrategicMergeMapPatch) and the three-way patch a client computes for
+// apply (CreateThreeWayMergePatch), with the JSON merge patch that edit
+// sends (CreateThreeWayJSONMergePatch). Both halves read one table of
+// merge keys, so that what the client computes the server merges as it
+// was meant, as Kubernetes keeps both in apimachinery's strategicpatch.
+//
+// It works on decoded JSON documents only: it never imports the object
+// types, the store or anything that speaks HTTP.
+package strategicpatch
 
 import (
 	"encoding/json"
@@ -121,9 +131,13 @@ const (
 	setElementOrderPrefix    = "$setElementOrder/"
 )
 
-// applyStrategicPatch applies patch to doc (an object) by the schema of
-// kind. doc is modified.
-func applyStrategicPatch(doc, patch map[string]any, kind string) (map[string]any, error) {
+// StrategicMergeMapPatch applies patch to doc (an object of kind) and
+// returns the result; doc is modified. The directives `$patch`
+// (merge/replace/delete, on maps and list elements), `$retainKeys`,
+// `$deleteFromPrimitiveList/` and `$setElementOrder/` are applied; a list
+// without a merge key is replaced. An error says where the patch is
+// malformed.
+func StrategicMergeMapPatch(kind string, doc, patch map[string]any) (map[string]any, error) {
 	return strategicMergeMap(doc, patch, schemaFor(kind), "")
 }
 
