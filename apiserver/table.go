@@ -6,14 +6,14 @@ import (
 	"strings"
 
 	"github.com/wasmlet/wasmlet/api"
-	"github.com/wasmlet/wasmlet/cli/printers"
+	"github.com/wasmlet/wasmlet/internal/table"
 )
 
 // Tables are Kubernetes' server-side printing: kubectl asks for
 // `application/json;as=Table;v=v1;g=meta.k8s.io` and prints the cells it
 // gets, adding NAMESPACE (-A) and LABELS (--show-labels) itself from each
 // row's object metadata. The cells are those of wasmlet's own CLI, so both
-// print the same thing.
+// print the same thing (internal/table).
 
 type tableColumn struct {
 	Name        string `json:"name"`
@@ -28,7 +28,8 @@ type tableRow struct {
 	Object any   `json:"object,omitempty"`
 }
 
-type table struct {
+// metaTable is meta.k8s.io/v1 Table.
+type metaTable struct {
 	api.TypeMeta      `json:",inline"`
 	Metadata          api.ListMeta  `json:"metadata"`
 	ColumnDefinitions []tableColumn `json:"columnDefinitions"`
@@ -58,17 +59,17 @@ var integerColumns = map[string]bool{"DESIRED": true, "CURRENT": true, "COUNT": 
 
 // table builds the Table of objs (all of kind res); headers says whether
 // to include the column definitions (a watch sends them once).
-func (s *Server) table(res *api.ResourceInfo, objs []api.Object, rv string, include string, headers bool) *table {
+func (s *Server) table(res *api.ResourceInfo, objs []api.Object, rv string, include string, headers bool) *metaTable {
 	now := s.now()
-	narrow := printers.BuildTable(res, nil, printers.TableOptions{Now: now}).Columns
-	wide := printers.BuildTable(res, objs, printers.TableOptions{Wide: true, Now: now})
-	t := &table{
+	narrow := table.Columns(res, false)
+	columns := table.Columns(res, true)
+	t := &metaTable{
 		TypeMeta: api.TypeMeta{Kind: "Table", APIVersion: "meta.k8s.io/v1"},
 		Metadata: api.ListMeta{ResourceVersion: rv},
 		Rows:     []tableRow{},
 	}
 	if headers {
-		for i, c := range wide.Columns {
+		for i, c := range columns {
 			col := tableColumn{Name: columnName(c), Type: "string"}
 			if i == 0 && c == "NAME" {
 				col.Format = "name"
@@ -84,7 +85,8 @@ func (s *Server) table(res *api.ResourceInfo, objs []api.Object, rv string, incl
 	} else {
 		t.ColumnDefinitions = []tableColumn{}
 	}
-	for i, cells := range wide.Rows {
+	for i, obj := range objs {
+		cells := table.Cells(res, obj, now, true)
 		row := tableRow{Cells: make([]any, len(cells))}
 		for j, c := range cells {
 			row.Cells[j] = c

@@ -12,6 +12,7 @@ import (
 	"github.com/wasmlet/wasmlet/api"
 	"github.com/wasmlet/wasmlet/cli/printers"
 	"github.com/wasmlet/wasmlet/client"
+	"github.com/wasmlet/wasmlet/internal/table"
 )
 
 func (e *environment) describeCommand() *ucli.Command {
@@ -169,7 +170,7 @@ func (e *environment) describeOne(ctx context.Context, cl nodeClient, d describe
 	var err error
 	switch obj := d.object.(type) {
 	case *api.ReplicaSet:
-		in.Pods, err = listPods(ctx, cl, obj.Namespace, printers.FormatLabelSelector(obj.Spec.Selector))
+		in.Pods, err = listPods(ctx, cl, obj.Namespace, table.FormatLabelSelector(obj.Spec.Selector))
 	case *api.ReplicationController:
 		in.Pods, err = listPods(ctx, cl, obj.Namespace, labelsSelector(obj.Spec.Selector))
 	case *api.Node:
@@ -202,7 +203,7 @@ func labelsSelector(sel map[string]string) string {
 	if len(sel) == 0 {
 		return ""
 	}
-	return printers.FormatLabels(sel)
+	return table.FormatLabels(sel)
 }
 
 func listPods(ctx context.Context, cl nodeClient, ns, selector string) ([]*api.Pod, error) {

@@ -14,6 +14,7 @@ import (
 	"github.com/wasmlet/wasmlet/api"
 	"github.com/wasmlet/wasmlet/cli/printers"
 	"github.com/wasmlet/wasmlet/client"
+	"github.com/wasmlet/wasmlet/internal/table"
 )
 
 func (e *environment) eventsCommand() *ucli.Command {
@@ -202,7 +203,7 @@ func (p *eventPrinter) print(events []*api.Event) error {
 		if t.IsZero() {
 			return "<unknown>"
 		}
-		return printers.HumanDuration(now.Sub(t))
+		return table.HumanDuration(now.Sub(t))
 	}
 	for _, ev := range events {
 		first := since(ev.EventTime.Time)

@@ -2,6 +2,7 @@ package printers
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 	"unicode"
 
 	"github.com/wasmlet/wasmlet/api"
+	"github.com/wasmlet/wasmlet/internal/table"
 )
 
 // DescribeInput is what `describe` shows of one object besides the object
@@ -93,7 +95,7 @@ func (d *describer) since(t time.Time) string {
 	if t.IsZero() {
 		return "<unknown>"
 	}
-	return HumanDuration(d.now.Sub(t))
+	return table.HumanDuration(d.now.Sub(t))
 }
 
 // labels is `Title:` and then one key=value a line, sorted, aligned on the
@@ -186,7 +188,7 @@ func (d *describer) events(events []api.Event) {
 		case e.Count > 1:
 			interval = fmt.Sprintf("%s (x%d over %s)", d.since(e.LastTimestamp.Time), e.Count, first)
 		}
-		source := firstNonEmpty(e.Source.Component, e.ReportingController)
+		source := cmp.Or(e.Source.Component, e.ReportingController)
 		msg := strings.TrimSpace(e.Message)
 		if e.InvolvedObject.FieldPath != "" {
 			msg = e.InvolvedObject.FieldPath + ": " + msg
@@ -324,4 +326,12 @@ func camelWords(s string) []string {
 		}
 	}
 	return append(words, string(rs[start:]))
+}
+
+// orNone is s, or `<none>` when s is empty.
+func orNone(s string) string {
+	if s == "" {
+		return "<none>"
+	}
+	return s
 }

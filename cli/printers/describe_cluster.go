@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/wasmlet/wasmlet/api"
+	"github.com/wasmlet/wasmlet/internal/table"
 )
 
 // PodCounts is the Pods Status line of a controller: its pods by phase.
@@ -42,7 +43,7 @@ func CountPods(pods []*api.Pod, uid string) PodCounts {
 func (d *describer) replicaSet(rs *api.ReplicaSet, pods PodCounts) {
 	d.line(0, "Name:\t%s\n", rs.Name)
 	d.line(0, "Namespace:\t%s\n", rs.Namespace)
-	d.line(0, "Selector:\t%s\n", FormatLabelSelector(rs.Spec.Selector))
+	d.line(0, "Selector:\t%s\n", table.FormatLabelSelector(rs.Spec.Selector))
 	d.labels("Labels", rs.Labels)
 	d.annotations("Annotations", rs.Annotations)
 	if ref := rs.ControllerRef(); ref != nil {
@@ -63,7 +64,7 @@ func (d *describer) replicaSet(rs *api.ReplicaSet, pods PodCounts) {
 func (d *describer) replicationController(rc *api.ReplicationController, pods PodCounts) {
 	d.line(0, "Name:\t%s\n", rc.Name)
 	d.line(0, "Namespace:\t%s\n", rc.Namespace)
-	d.line(0, "Selector:\t%s\n", FormatLabels(rc.Spec.Selector))
+	d.line(0, "Selector:\t%s\n", table.FormatLabels(rc.Spec.Selector))
 	d.labels("Labels", rc.Labels)
 	d.annotations("Annotations", rc.Annotations)
 	d.line(0, "Replicas:\t%d current / %d desired\n", rc.Status.Replicas, desired(rc.Spec.Replicas))
@@ -95,7 +96,7 @@ func desired(r *int32) int32 {
 // those that have ended are not counted.
 func (d *describer) node(node *api.Node, pods []*api.Pod) {
 	d.line(0, "Name:\t%s\n", node.Name)
-	d.line(0, "Roles:\t%s\n", orNone(strings.Join(nodeRoles(node), ",")))
+	d.line(0, "Roles:\t%s\n", orNone(strings.Join(table.NodeRoles(node), ",")))
 	d.labels("Labels", node.Labels)
 	d.annotations("Annotations", node.Annotations)
 	d.line(0, "CreationTimestamp:\t%s\n", d.timestamp(node.CreationTimestamp.Time))

@@ -1,5 +1,5 @@
 // Package printers turns objects into what kubectl prints: its tables
-// (the columns of Kubernetes' server-side printers, aligned as kubectl's
+// (the columns and cells of internal/table, aligned as kubectl's
 // tabwriter aligns them), `-o yaml`, `-o json` and `-o name`.
 //
 // Printers take the time to print ages against (`now`), so that their
@@ -10,14 +10,13 @@ package printers
 import (
 	"fmt"
 	"io"
-	"maps"
-	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
 	"unicode/utf8"
 
 	"github.com/wasmlet/wasmlet/api"
+	"github.com/wasmlet/wasmlet/internal/table"
 )
 
 // TableOptions are the flags of `get` that shape a table.
@@ -62,8 +61,7 @@ func NewTabWriter(w io.Writer) *tabwriter.Writer {
 
 // BuildTable builds the table of objs, which are all of kind r.
 func BuildTable(r *api.ResourceInfo, objs []api.Object, opts TableOptions) Table {
-	p := printerFor(r)
-	t := Table{Columns: p.columns(opts.Wide)}
+	t := Table{Columns: table.Columns(r, opts.Wide)}
 	if opts.WithNamespace && r.Namespaced {
 		t.Columns = append([]string{"NAMESPACE"}, t.Columns...)
 	}
@@ -75,7 +73,7 @@ func BuildTable(r *api.ResourceInfo, objs []api.Object, opts TableOptions) Table
 		t.Columns = append(t.Columns, "LABELS")
 	}
 	for _, obj := range objs {
-		row := p.row(obj, opts.Now, opts.Wide)
+		row := table.Cells(r, obj, opts.Now, opts.Wide)
 		meta := obj.GetObjectMeta()
 		if opts.WithKind && len(row) > 0 {
 			row[0] = KindPrefix(r) + "/" + row[0]
@@ -87,7 +85,7 @@ func BuildTable(r *api.ResourceInfo, objs []api.Object, opts TableOptions) Table
 			row = append(row, meta.Labels[k])
 		}
 		if opts.ShowLabels {
-			row = append(row, FormatLabels(meta.Labels))
+			row = append(row, table.FormatLabels(meta.Labels))
 		}
 		t.Rows = append(t.Rows, row)
 	}
@@ -119,59 +117,6 @@ func KindPrefix(r *api.ResourceInfo) string {
 		k += "." + r.Group
 	}
 	return k
-}
-
-// FormatLabels is `a=b,c=d` with keys sorted, or `<none>`.
-func FormatLabels(labels map[string]string) string {
-	if len(labels) == 0 {
-		return "<none>"
-	}
-	parts := make([]string, 0, len(labels))
-	for _, k := range slices.Sorted(maps.Keys(labels)) {
-		parts = append(parts, k+"="+labels[k])
-	}
-	return strings.Join(parts, ",")
-}
-
-// kindPrinter knows one kind's columns.
-type kindPrinter interface {
-	columns(wide bool) []string
-	row(obj api.Object, now time.Time, wide bool) []string
-}
-
-// printerFor returns the columns of r's kind; a kind without its own
-// printer gets kubectl's default NAME AGE.
-func printerFor(r *api.ResourceInfo) kindPrinter {
-	if p, ok := kindPrinters[r.Kind]; ok {
-		return p
-	}
-	return defaultPrinter{}
-}
-
-var kindPrinters = map[string]kindPrinter{
-	"Pod":                   podPrinter{},
-	"ReplicaSet":            replicaSetPrinter{},
-	"ReplicationController": replicationControllerPrinter{},
-	"Event":                 eventPrinter{},
-	"Namespace":             namespacePrinter{},
-	"Node":                  nodePrinter{},
-}
-
-type defaultPrinter struct{}
-
-func (defaultPrinter) columns(bool) []string { return []string{"NAME", "AGE"} }
-
-func (defaultPrinter) row(obj api.Object, now time.Time, _ bool) []string {
-	m := obj.GetObjectMeta()
-	return []string{m.Name, age(m.CreationTimestamp, now)}
-}
-
-// orNone is s, or `<none>` when s is empty.
-func orNone(s string) string {
-	if s == "" {
-		return "<none>"
-	}
-	return s
 }
 
 // RowWriter aligns rows written one at a time, as the tables of `get

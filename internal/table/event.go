@@ -1,6 +1,7 @@
-package printers
+package table
 
 import (
+	"cmp"
 	"strconv"
 	"strings"
 	"time"
@@ -50,19 +51,12 @@ func (eventPrinter) row(obj api.Object, now time.Time, wide bool) []string {
 // eventSource is `component, host`, falling back to the reporting
 // controller and instance of events written by the newer API.
 func eventSource(ev *api.Event) string {
-	component := firstNonEmpty(ev.Source.Component, ev.ReportingController)
-	instance := firstNonEmpty(ev.Source.Host, ev.ReportingInstance)
+	component := cmp.Or(ev.Source.Component, ev.ReportingController)
+	instance := cmp.Or(ev.Source.Host, ev.ReportingInstance)
 	if instance == "" {
 		return component
 	}
 	return component + ", " + instance
-}
-
-func firstNonEmpty(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 func microAge(t api.MicroTime, now time.Time) string {

@@ -1,4 +1,4 @@
-package printers
+package table
 
 import (
 	"slices"
@@ -33,7 +33,7 @@ func (nodePrinter) row(obj api.Object, now time.Time, wide bool) []string {
 		status += ",SchedulingDisabled"
 	}
 	info := node.Status.NodeInfo
-	row := []string{node.Name, status, orNone(strings.Join(nodeRoles(node), ",")),
+	row := []string{node.Name, status, orNone(strings.Join(NodeRoles(node), ",")),
 		age(node.CreationTimestamp, now), info.KubeletVersion}
 	if wide {
 		row = append(row, nodeAddress(node, api.NodeInternalIP), nodeAddress(node, api.NodeExternalIP),
@@ -42,9 +42,9 @@ func (nodePrinter) row(obj api.Object, now time.Time, wide bool) []string {
 	return row
 }
 
-// nodeRoles are the names after `node-role.kubernetes.io/` in the node's
+// NodeRoles are the names after `node-role.kubernetes.io/` in the node's
 // label keys, and the value of `kubernetes.io/role`, sorted.
-func nodeRoles(node *api.Node) []string {
+func NodeRoles(node *api.Node) []string {
 	var roles []string
 	for k, v := range node.Labels {
 		switch {
