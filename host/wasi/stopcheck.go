@@ -111,13 +111,14 @@ func rewrite(wasm []byte, checks bool) ([]byte, error) {
 		memory                     bool   // the module defines a memory
 		shift                      funcShift
 		lastRank                   int
+		frames                     frameTypes // for the call stack's budget (callstack.go)
 	)
-	// The globals and exports added: $stop, $budget and TablesGlobal, and
-	// the exports of $stop and TablesGlobal; only TablesGlobal without the
-	// checks.
-	addedGlobals, addedExports := uint32(1), uint32(1)
+	// The globals and exports added: $stop, $budget, TablesGlobal and
+	// StackGlobal, and the exports of $stop, TablesGlobal and StackGlobal;
+	// only the last two without the checks.
+	addedGlobals, addedExports := addedGlobalCount(checks), uint32(2)
 	if checks {
-		addedGlobals, addedExports = 3, 2
+		addedExports = 3
 	}
 	// newSections writes the sections the module lacks, before the first
 	// section that must follow them; once the imports are known, function
@@ -191,6 +192,15 @@ func rewrite(wasm []byte, checks bool) ([]byte, error) {
 			content = body
 			err     error
 		)
+		switch id {
+		case sectionType:
+			frames.params, err = typeParams(body)
+		case sectionFunction:
+			frames.funcs, err = functionTypes(body)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("section %d: %w", id, err)
+		}
 		switch {
 		case id == sectionType && checks:
 			var entries int
@@ -235,8 +245,14 @@ func rewrite(wasm []byte, checks bool) ([]byte, error) {
 			err = sr.err
 		case id == sectionElement && checks:
 			content, err = shift.elements(body)
-		case id == sectionCode && checks:
-			content, err = instrumentCode(body, loopCheck(firstGlobal, imports.funcs), shift)
+		case id == sectionCode:
+			var check []byte
+			if checks {
+				check = loopCheck(firstGlobal, imports.funcs)
+			}
+			frames.global = firstGlobal + addedGlobals - 1
+			frames.imported = imports.funcs
+			content, err = instrumentCode(body, check, shift, frames)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("section %d: %w", id, err)
@@ -256,16 +272,17 @@ const yieldEvery = 10000
 // Section ids, and the order the binary format requires of them (the tag
 // section of exception handling sits between memory and global).
 const (
-	sectionCustom  = 0
-	sectionType    = 1
-	sectionImport  = 2
-	sectionTable   = 4
-	sectionMemory  = 5
-	sectionGlobal  = 6
-	sectionExport  = 7
-	sectionStart   = 8
-	sectionElement = 9
-	sectionCode    = 10
+	sectionCustom   = 0
+	sectionType     = 1
+	sectionImport   = 2
+	sectionFunction = 3
+	sectionTable    = 4
+	sectionMemory   = 5
+	sectionGlobal   = 6
+	sectionExport   = 7
+	sectionStart    = 8
+	sectionElement  = 9
+	sectionCode     = 10
 )
 
 var sectionRank = map[byte]int{
@@ -280,7 +297,7 @@ func appendSection(out []byte, id byte, content []byte) []byte {
 
 // appendAddedGlobals appends the globals the rewrite adds: $stop (mutable
 // i32, 0) and $budget (mutable i32, yieldEvery) with checks, then
-// TablesGlobal.
+// TablesGlobal and StackGlobal.
 func appendAddedGlobals(content []byte, checks bool, tables uint64) []byte {
 	if checks {
 		content = append(content, 0x7f, 0x01, 0x41, 0x00, 0x0b)
@@ -288,7 +305,15 @@ func appendAddedGlobals(content []byte, checks bool, tables uint64) []byte {
 		content = appendS32(content, yieldEvery)
 		content = append(content, 0x0b)
 	}
-	return appendTablesGlobal(content, tables)
+	return appendStackGlobal(appendTablesGlobal(content, tables))
+}
+
+// addedGlobalCount is how many globals appendAddedGlobals appends.
+func addedGlobalCount(checks bool) uint32 {
+	if checks {
+		return 4
+	}
+	return 2
 }
 
 // appendAddedExports appends the exports of the added globals, the first
@@ -301,6 +326,7 @@ func appendAddedExports(content []byte, checks bool, first uint32, memory bool) 
 		tables = first + 2
 	}
 	content = appendGlobalExport(content, TablesGlobal, tables)
+	content = appendGlobalExport(content, StackGlobal, tables+1)
 	if memory {
 		content = appendU32(content, uint32(len(MemoryExport)))
 		content = append(content, MemoryExport...)
@@ -503,19 +529,14 @@ func (s funcShift) constExpr(out []byte, r *reader) []byte {
 
 // globals copies the global section's entries, initialisers renumbered,
 // and returns their number; the count in front of them includes the
-// globals the rewrite adds (3 with checks, else 1), which the caller
-// appends.
+// globals the rewrite adds (addedGlobalCount), which the caller appends.
 func (s funcShift) globals(body []byte, checks bool) ([]byte, uint32, error) {
 	r := &reader{b: body}
 	n := r.u32()
 	if r.err != nil {
 		return nil, 0, r.fail("global count")
 	}
-	added := uint32(1)
-	if checks {
-		added = 3
-	}
-	out := appendU32(make([]byte, 0, len(body)+32), n+added)
+	out := appendU32(make([]byte, 0, len(body)+32), n+addedGlobalCount(checks))
 	if !s.on {
 		return append(out, body[r.pos:]...), n, nil
 	}
@@ -550,6 +571,8 @@ func (s funcShift) exports(body []byte, added uint32, checks bool, first uint32,
 			return nil, fmt.Errorf("the module exports %q itself, a name the node reserves for its stop flag", StopGlobal)
 		case TablesGlobal:
 			return nil, fmt.Errorf("the module exports %q itself, a name the node reserves for the size of its tables", TablesGlobal)
+		case StackGlobal:
+			return nil, fmt.Errorf("the module exports %q itself, a name the node reserves for its call stack's budget", StackGlobal)
 		case MemoryExport:
 			return nil, fmt.Errorf("the module exports %q itself, a name the node reserves for its memory", MemoryExport)
 		}
@@ -683,14 +706,19 @@ func (s funcShift) nameMap(sub []byte, indirect bool) ([]byte, error) {
 	return out, nil
 }
 
-// instrumentCode rewrites the code section's function bodies.
-func instrumentCode(body []byte, check []byte, shift funcShift) ([]byte, error) {
+// instrumentCode rewrites the code section's function bodies: check
+// (nil: none) at the head of every loop, function indices shifted, and the
+// call stack's budget kept (callstack.go).
+func instrumentCode(body []byte, check []byte, shift funcShift, frames frameTypes) ([]byte, error) {
 	r := &reader{b: body}
 	n := r.u32()
 	if r.err != nil {
 		return nil, r.fail("code section")
 	}
-	out := make([]byte, 0, len(body)+len(body)/16)
+	if uint64(n) != uint64(len(frames.funcs)) {
+		return nil, fmt.Errorf("code section: %d bodies for %d functions", n, len(frames.funcs))
+	}
+	out := make([]byte, 0, len(body)+len(body)/8)
 	out = appendU32(out, n)
 	var fn []byte
 	for f := uint32(0); f < n; f++ {
@@ -700,8 +728,13 @@ func instrumentCode(body []byte, check []byte, shift funcShift) ([]byte, error) 
 		}
 		start := r.pos
 		r.pos += int(size)
-		var err error
-		fn, err = instrumentBody(fn[:0], body[start:r.pos], check, shift)
+		params, err := frames.paramsOf(f)
+		if err == nil {
+			fn, err = instrumentBody(fn[:0], body[start:r.pos], check, shift, frames.frame(params, false))
+			if errors.Is(err, errCatches) {
+				fn, err = instrumentBody(fn[:0], body[start:r.pos], check, shift, frames.frame(params, true))
+			}
+		}
 		if err != nil {
 			return nil, fmt.Errorf("code section: body of defined function %d: %w", f, err)
 		}
@@ -715,18 +748,35 @@ func instrumentCode(body []byte, check []byte, shift funcShift) ([]byte, error) 
 }
 
 // instrumentBody copies one function body, with check after the block
-// type of every loop and function indices renumbered.
-func instrumentBody(out, body, check []byte, shift funcShift) ([]byte, error) {
+// type of every loop, function indices renumbered, and the frame's debit
+// at entry, its restore after every call and its credit before every tail
+// call (callstack.go).
+func instrumentBody(out, body, check []byte, shift funcShift, fr frame) ([]byte, error) {
 	r := &reader{b: body}
-	for n := r.u32(); n > 0 && r.err == nil; n-- { // locals: count and type
-		r.u32()
+	groups := r.u32()
+	var locals uint64
+	for n := groups; n > 0 && r.err == nil; n-- { // locals: count and type
+		locals += uint64(r.u32())
 		r.skipValType()
 	}
 	if r.err != nil {
 		return nil, r.fail("locals")
 	}
-	copied := 0
+	if locals+uint64(fr.params) >= maxFrameLocals {
+		return nil, fmt.Errorf("%d locals and parameters", locals+uint64(fr.params))
+	}
+	// The frame's own local, after the others: groups+1, the groups as
+	// they were, then one i32.
+	fr.local = fr.params + uint32(locals)
+	fr.cost = frameCost(uint64(fr.local), len(body))
+	groupsEnd := len(appendU32(nil, groups))
+	out = appendU32(out, groups+1)
+	out = append(out, body[groupsEnd:r.pos]...)
+	out = append(out, 0x01, 0x7f)
+	out = fr.appendEntry(out)
+	copied := r.pos
 	for r.pos < len(body) && r.err == nil {
+		at := r.pos
 		op := r.byte()
 		switch {
 		case op == 0x03: // loop
@@ -736,14 +786,55 @@ func instrumentBody(out, body, check []byte, shift funcShift) ([]byte, error) {
 			}
 			out = append(out, body[copied:r.pos]...)
 			out = append(out, check...)
+			if fr.catches {
+				out = fr.appendRestore(out)
+			}
 			copied = r.pos
-		case op == 0x10, op == 0x12, op == 0xd2: // call, return_call, ref.func
-			at := r.pos
-			if i := r.u32(); r.err == nil && shift.moves(i) {
-				out = append(out, body[copied:at]...)
+		case op == 0x10, op == 0x12: // call, return_call
+			if op == 0x12 {
+				out = fr.appendCredit(append(out, body[copied:at]...))
+				copied = at
+			}
+			idx := r.pos
+			i := r.u32()
+			if r.err != nil {
+				break
+			}
+			if shift.moves(i) {
+				out = append(out, body[copied:idx]...)
 				out = appendU32(out, shift.index(r, i))
 				copied = r.pos
 			}
+			if op == 0x10 && i >= fr.imported { // a call of the module's own code
+				out = fr.appendRestore(append(out, body[copied:r.pos]...))
+				copied = r.pos
+			}
+		case op == 0x11: // call_indirect
+			r.immediates(op)
+			out = fr.appendRestore(append(out, body[copied:r.pos]...))
+			copied = r.pos
+		case op == 0x13: // return_call_indirect
+			out = fr.appendCredit(append(out, body[copied:at]...))
+			copied = at
+			r.immediates(op)
+		case op == 0xd2: // ref.func
+			idx := r.pos
+			i := r.u32()
+			if r.err == nil && shift.moves(i) {
+				out = append(out, body[copied:idx]...)
+				out = appendU32(out, shift.index(r, i))
+				copied = r.pos
+			}
+		case op == 0x06, op == 0x1f: // try, try_table
+			if !fr.catches {
+				return nil, errCatches
+			}
+			r.immediates(op)
+		case fr.catches && (op == 0x07 || op == 0x19 || op == 0x0b && r.pos < len(body)):
+			// catch, catch_all, end: where an exception may land
+			r.immediates(op)
+			out = fr.appendRestore(append(out, body[copied:r.pos]...))
+			copied = r.pos
 		default:
 			r.immediates(op)
 		}

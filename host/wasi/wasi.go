@@ -170,8 +170,9 @@ type Instance struct {
 	stopMu sync.Mutex
 	stop   api.MutableGlobal
 
-	mem *memoryAllocator // its linear memory (memory.go)
-	cpu cpuState         // its CPU limit and run slot (cpu.go)
+	mem         *memoryAllocator // its linear memory (memory.go)
+	stackBudget int32            // its call stack's budget (callstack.go)
+	cpu         cpuState         // its CPU limit and run slot (cpu.go)
 
 	done   chan struct{}
 	status ExitStatus
@@ -257,6 +258,8 @@ func Start(ctx context.Context, rt wazero.Runtime, mod wazero.CompiledModule, cf
 		i.mem.release()
 		return i.oomAtStart(msg)
 	}
+	i.stackBudget = StackBudget(cfg.MemoryLimitBytes)
+	setStackBudget(m, i.stackBudget)
 	if g, ok := m.ExportedGlobal(StopGlobal).(api.MutableGlobal); ok {
 		i.stopMu.Lock()
 		i.stop = g
@@ -338,6 +341,8 @@ func (i *Instance) run(ctx context.Context, m api.Module, stop func() bool) {
 	case err == nil:
 	case errors.As(err, &exit):
 		st.Code = exit.ExitCode()
+	case stackExhausted(m):
+		st = ExitStatus{Code: ExitCodeTrap, Message: stackMessage(i.stackBudget, err)}
 	default:
 		st = ExitStatus{Code: ExitCodeTrap, Message: err.Error()}
 	}
