@@ -124,6 +124,7 @@ func (e *environment) newApp() *ucli.App {
 			e.apiResourcesCommand(),
 			e.apiVersionsCommand(),
 			e.deleteCommand(),
+			e.waitCommand(),
 			e.labelCommand(),
 			e.scaleCommand(),
 			e.kubeconfigCommand(),
