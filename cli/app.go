@@ -124,7 +124,6 @@ func (e *environment) newApp() *ucli.App {
 			e.apiResourcesCommand(),
 			e.apiVersionsCommand(),
 			e.deleteCommand(),
-			e.waitCommand(),
 			e.labelCommand(),
 			e.scaleCommand(),
 			e.kubeconfigCommand(),
