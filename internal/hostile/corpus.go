@@ -67,6 +67,7 @@ func Corpus(secret string) []Case {
 		{"spin", "9", Spin(), podOf(never, limits("cpu: 100m"), ""), ""},
 		{"start-trap", "9", StartTrap(), podOf(never, "", ""), ""},
 		{"poll-huge", "2", PollHuge(), podOf(never, "", ""), ""},
+		{"deep-recursion", "4b", DeepRecursion(DeepRecursionLocals), podOf(never, limits("memory: 16Mi"), ""), ""},
 		{"socket-imports", "held", SocketImports(), podOf(never, "", ""), ""},
 		{"fd-probe", "held", FDProbe(FDProbeFirst, FDProbeMax), podOf(never, "    ports:\n    - containerPort: 8080\n", ""), ""},
 		{"host-paths", "held", HostPaths(), podOf(never, volume, emptyDir), ""},
