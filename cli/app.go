@@ -73,6 +73,9 @@ func (e *environment) run(ctx context.Context, args []string) int {
 	if len(args) == 0 {
 		args = []string{"wasmlet"}
 	}
+	if len(args) > 1 && args[1] == completeCommandName {
+		return e.runComplete(ctx, app, args[2:])
+	}
 	args = append(args[:1:1], reorderArgs(app, args[1:])...)
 	if len(args) > 1 && !strings.HasPrefix(args[1], "-") && app.Command(args[1]) == nil {
 		fmt.Fprintf(e.stderr, "error: unknown command %q for \"wasmlet\"\nRun 'wasmlet --help' for usage.\n", args[1])
@@ -124,10 +127,12 @@ func (e *environment) newApp() *ucli.App {
 			e.apiResourcesCommand(),
 			e.apiVersionsCommand(),
 			e.deleteCommand(),
+			e.waitCommand(),
 			e.labelCommand(),
 			e.scaleCommand(),
 			e.kubeconfigCommand(),
 			e.versionCommand(),
+			e.completionCommand(),
 		},
 	}
 	for _, cmd := range app.Commands {
