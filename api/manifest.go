@@ -391,7 +391,9 @@ func loadManifest(name string, data []byte, v FieldValidation) ([]Manifest, []st
 				md, _ := item["metadata"].(map[string]any)
 				n, _ := md["name"].(string)
 				ns, _ := md["namespace"].(string)
-				return nil, warnings, fmt.Errorf("resource mapping not found for name: %q namespace: %q from %q: %v", n, ns, name, err)
+				// kubectl's words, hint and all: they are what users
+				// search for.
+				return nil, warnings, fmt.Errorf("resource mapping not found for name: %q namespace: %q from %q: %v\nensure CRDs are installed first", n, ns, name, err)
 			case err != nil:
 				return nil, warnings, fmt.Errorf("error validating %q: %s%v", name, who, err)
 			}

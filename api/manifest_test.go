@@ -145,7 +145,8 @@ func TestLoadPathsErrors(t *testing.T) {
 		{"typo.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: c\n    image: x.wasm\n    imagePullPolice: Always\n    Command: [x]\n",
 			`error validating "typo.yaml": Pod "p": Pod in version "v1" cannot be handled as a Pod: strict decoding error: unknown field "spec.containers[0].Command", unknown field "spec.containers[0].imagePullPolice"`, nil},
 		{"kind.yaml", "apiVersion: apps/v1\nkind: RelicaSets\nmetadata: {name: web}\n",
-			`resource mapping not found for name: "web" namespace: "" from "kind.yaml": no matches for kind "RelicaSets" in version "apps/v1"`, nil},
+			`resource mapping not found for name: "web" namespace: "" from "kind.yaml": no matches for kind "RelicaSets" in version "apps/v1"
+ensure CRDs are installed first`, nil},
 		{"nokind.yaml", "apiVersion: v1\nmetadata: {name: web}\n", `error validating "nokind.yaml": error validating data: kind not set`, nil},
 		{"bad.yaml", "apiVersion: v1\nkind: Pod\n  metadata: x\n",
 			`error parsing bad.yaml: error converting YAML to JSON: yaml: line 3: mapping values are not allowed in this context`, nil},

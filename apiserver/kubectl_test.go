@@ -224,6 +224,12 @@ func TestKubectlVerbs(t *testing.T) {
 	if _, errOut, ok := k.run(typo, "create", "-f", "-"); ok || !strings.Contains(errOut, `strict decoding error: unknown field "metadata.labelz"`) {
 		t.Errorf("unknown field: %s", errOut)
 	}
+	// A misspelled kind: kubectl's validation reads /openapi/v2 when v3
+	// does not know the kind, and leaves the error to its resource mapping.
+	kindTypo := strings.Replace(podManifest, "kind: Pod", "kind: Pdo", 1)
+	if _, errOut, ok := k.run(kindTypo, "apply", "-f", "-"); ok || errOut != "error: resource mapping not found for name: \"hello\" namespace: \"\" from \"STDIN\": no matches for kind \"Pdo\" in version \"v1\"\nensure CRDs are installed first\n" {
+		t.Errorf("unknown kind: %s", errOut)
+	}
 	unimpl := strings.Replace(podManifest, "name: hello\n", "name: tolerant\n", 1) + "  tolerations: []\n"
 	if out, errOut, ok := k.run(unimpl, "apply", "-f", "-"); !ok || !strings.Contains(errOut, "Warning: spec.tolerations is not implemented by wasmlet") ||
 		strings.TrimSpace(out) != "pod/tolerant created" {

@@ -19,8 +19,8 @@ import (
 // fieldValidation=Strict instead of validating against a schema of its
 // own; and the schemas of the kinds (schema.go), which kubectl explain
 // prints and from which kubectl apply reads the patch merge keys.
-// /openapi/v2 is not served (404); kubectl does not need it once v3
-// answers.
+// /openapi/v2 holds neither (openapi_v2.go); kubectl reads it only for
+// kinds v3 does not know.
 
 type openAPIIndex struct {
 	Paths map[string]openAPIIndexEntry `json:"paths"`

@@ -54,6 +54,9 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	case "/apis":
 		s.serveAPIGroupList(w, r)
 		return
+	case "/openapi/v2":
+		s.serveOpenAPIV2(w, r)
+		return
 	}
 	if p == "/openapi/v3" || strings.HasPrefix(p, "/openapi/v3/") {
 		s.serveOpenAPIV3(w, r, strings.TrimPrefix(strings.TrimPrefix(p, "/openapi/v3"), "/"))

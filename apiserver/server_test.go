@@ -266,7 +266,7 @@ func TestDiscovery(t *testing.T) {
 	if s := find(apps.Resources, "replicasets/scale"); s.Group != "autoscaling" || s.Version != "v1" || s.Kind != "Scale" {
 		t.Errorf("replicasets/scale: %+v", s)
 	}
-	for _, p := range []string{"/openapi/v2", "/openapi/v3/apis/batch/v1", "/apis/batch/v1", "/api/v2", "/nope"} {
+	for _, p := range []string{"/openapi/v3/apis/batch/v1", "/apis/batch/v1", "/api/v2", "/nope"} {
 		if resp, _ := n.raw(t, "GET", p, "", "", nil); resp.StatusCode != 404 {
 			t.Errorf("%s: %d, want 404", p, resp.StatusCode)
 		}

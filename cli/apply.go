@@ -203,8 +203,10 @@ func (e *environment) planApply(c *ucli.Context, cl nodeClient, m manifest, anno
 			original = nil
 		}
 	} else if annotate {
+		// kubectl names the resource without its group here
+		// (replicasets/web), unlike in its other messages.
 		fmt.Fprintf(e.stderr, "Warning: resource %s/%s is missing the %s annotation which is required by wasmlet apply. wasmlet apply should only be used on resources created declaratively by either wasmlet create --save-config or wasmlet apply. The missing annotation will be patched automatically.\n",
-			m.resource.GroupResource(), plan.name, lastAppliedAnnotation)
+			m.resource.Resource, plan.name, lastAppliedAnnotation)
 	}
 	liveJSON, err := json.Marshal(live)
 	if err != nil {

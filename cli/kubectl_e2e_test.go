@@ -469,7 +469,24 @@ func TestKubectlComparison(t *testing.T) {
 	c.twinFile("pod4", pod4)
 	c.twinFile("typo4", strings.Replace(pod4, "  containers:", "  containerz: 1\n  containers:", 1))
 	c.twinFile("unimpl", strings.Replace(strings.Replace(fmt.Sprintf(e2ePod, "u"), "{N}pod", "{N}pod3", 1), "  containers:", "  hostPID: true\n  containers:", 1))
+	// A misspelled kind or group version: kubectl's validation finds
+	// neither in /openapi/v3, asks /openapi/v2, and leaves the error to its
+	// resource mapping. A List: kubectl validates it against /openapi/v2.
+	c.twinFile("kindtypo", strings.Replace(fmt.Sprintf(e2eRS, 1, ""), "kind: ReplicaSet", "kind: RelicaSets", 1))
+	c.twinFile("gvtypo", strings.Replace(fmt.Sprintf(e2eRS, 1, ""), "apiVersion: apps/v1", "apiVersion: app/v1", 1))
+	c.twinFile("spectypo", strings.Replace(fmt.Sprintf(e2eRS, 1, ""), "  replicas: 1", "  replicas: 1\n  foo: 1", 1))
+	list := "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Pod\n  metadata:\n    name: {N}listed\n  spec:\n    containers:\n    - name: c\n      image: a.wasm\n"
+	c.twinFile("list", list)
+	c.twinFile("listtypo", strings.Replace(list, "      image: a.wasm", "      image: a.wasm\n      foo: 1", 1))
 	for _, line := range []string{
+		"apply -f {DIR}/kindtypo.{N}yaml",
+		"create -f {DIR}/kindtypo.{N}yaml",
+		"apply -f {DIR}/gvtypo.{N}yaml",
+		"apply -f {DIR}/spectypo.{N}yaml",
+		"create -f {DIR}/spectypo.{N}yaml",
+		"apply -f {DIR}/listtypo.{N}yaml",
+		"apply -f {DIR}/list.{N}yaml",
+		"delete -f {DIR}/list.{N}yaml",
 		"apply -f {DIR}/typo.{N}yaml",
 		"create -f {DIR}/typo.{N}yaml",
 		"apply -f {DIR}/typo-live.{N}yaml",
