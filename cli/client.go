@@ -37,7 +37,7 @@ type nodeClient interface {
 // clientFlags are the flags of every verb that talks to a node.
 func clientFlags() []ucli.Flag {
 	return []ucli.Flag{
-		&ucli.StringFlag{Name: "kubeconfig", Usage: "path to the kubeconfig file (default: $KUBECONFIG, then the default data dir's)"},
+		&ucli.StringFlag{Name: "kubeconfig", Usage: "path to the kubeconfig file (default: $KUBECONFIG, then the node started last that still runs, then the default data dir's)"},
 		&ucli.StringFlag{Name: "namespace", Aliases: []string{"n"}, Usage: "the namespace of the request"},
 		&ucli.StringFlag{Name: "request-timeout", Value: "0",
 			Usage: "how long to wait for an answer of the node (1s, 2m, 3h; a bare number is seconds; 0 waits for ever); a watch ends after it"},
@@ -63,8 +63,8 @@ func requestTimeout(c *ucli.Context) (time.Duration, error) {
 var allNamespacesFlag = &ucli.BoolFlag{Name: "all-namespaces", Aliases: []string{"A"},
 	Usage: "across all namespaces; a namespace given with -n is ignored"}
 
-// kubeconfigPath is where a client finds its node: --kubeconfig, then
-// $KUBECONFIG (its first entry), then the default data dir's kubeconfig.
+// kubeconfigPath is the kubeconfig the flags or the environment name:
+// --kubeconfig, then $KUBECONFIG (its first entry); "" when neither does.
 func (e *environment) kubeconfigPath(c *ucli.Context) string {
 	if p := c.String("kubeconfig"); p != "" {
 		return p
@@ -72,7 +72,7 @@ func (e *environment) kubeconfigPath(c *ucli.Context) string {
 	if p := e.env("KUBECONFIG"); p != "" {
 		return filepath.SplitList(p)[0]
 	}
-	return filepath.Join(client.DefaultDataDir(), "kubeconfig.yaml")
+	return ""
 }
 
 func (e *environment) env(key string) string { return e.getenv(key) }
@@ -86,7 +86,11 @@ func (e *environment) connect(c *ucli.Context) (nodeClient, error) {
 	if e.dial != nil {
 		return e.dial(e.kubeconfigPath(c))
 	}
-	cl, err := client.FromKubeconfig(e.kubeconfigPath(c))
+	path, err := e.findKubeconfig(c.Context, e.kubeconfigPath(c))
+	if err != nil {
+		return nil, err
+	}
+	cl, err := client.FromKubeconfig(path)
 	if err != nil {
 		return nil, err
 	}

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 	"time"
 
@@ -57,6 +56,13 @@ func (e *environment) serve(c *ucli.Context) error {
 
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// Recorded before it serves: a verb run meanwhile waits for this node
+	// instead of looking elsewhere (nodes.go).
+	record, err := recordNode(dataDir)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "warning: the node is not recorded in %s, the CLI needs --kubeconfig to find it: %v\n", nodesDir(), err)
+	}
+	defer record.close()
 	node, err := wasmlet.New(ctx, cfg)
 	if err != nil {
 		return err
@@ -65,8 +71,15 @@ func (e *environment) serve(c *ucli.Context) error {
 	if err := node.Start(ctx); err != nil {
 		return err
 	}
+	if record != nil {
+		if err := record.serving(node.KubeconfigPath()); err != nil {
+			fmt.Fprintf(e.stderr, "warning: the node is not recorded in %s, the CLI needs --kubeconfig to find it: %v\n", nodesDir(), err)
+		}
+	}
 	fmt.Fprintf(e.stderr, "wasmlet node %q serving on https://%s\n", c.String("node-name"), node.APIAddr())
-	fmt.Fprintf(e.stderr, "kubeconfig: %s\n", filepath.Join(dataDir, "kubeconfig.yaml"))
+	fmt.Fprintf(e.stderr, "kubeconfig: %s\n", node.KubeconfigPath())
+	fmt.Fprintf(e.stderr, "wasmlet's verbs talk to this node while it is the one started last (or with --kubeconfig %s); kubectl: kubectl --kubeconfig %s get pods\n",
+		node.KubeconfigPath(), node.KubeconfigPath())
 	<-ctx.Done()
 	fmt.Fprintln(e.stderr, "stopping: pods get their grace period")
 	return node.Close()

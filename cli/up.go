@@ -95,6 +95,11 @@ func (e *environment) up(c *ucli.Context) error {
 	if err := node.Start(context.WithoutCancel(ctx)); err != nil {
 		return err
 	}
+	// Recorded as serve records its node, so that the other verbs find it.
+	if record, err := recordNode(node.DataDir()); err == nil {
+		defer record.close()
+		record.serving(node.KubeconfigPath())
+	}
 	fmt.Fprintf(e.stderr, "wasmlet node %q up; kubectl --kubeconfig %s get pods\n", node.NodeName(), node.KubeconfigPath())
 
 	cl, err := client.FromKubeconfig(node.KubeconfigPath())

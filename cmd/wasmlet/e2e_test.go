@@ -45,9 +45,18 @@ func repoRoot(t *testing.T) string {
 // TestMain removes the binary build made (26 MB a run) once the tests
 // are done with it.
 func TestMain(m *testing.M) {
+	// The nodes the tests start record themselves (for the CLI to find
+	// them) in a directory of the tests', not in the user's.
+	state, err := os.MkdirTemp("", "wasmlet-e2e-state-")
+	if err == nil {
+		os.Setenv("XDG_STATE_HOME", state)
+	}
 	code := m.Run()
 	if binary != "" {
 		os.RemoveAll(filepath.Dir(binary))
+	}
+	if state != "" {
+		os.RemoveAll(state)
 	}
 	os.Exit(code)
 }
