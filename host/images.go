@@ -117,6 +117,17 @@ type imageManager struct {
 	// modification time, so that starting a container does not read and
 	// hash a module that has not changed (for a Go guest, ~10 MB each time).
 	local map[string]localModule // path -> what it was at the last pull
+	// pulls are the pulls under way: the pods of one image that start
+	// while it is read and compiled wait for that pull instead of each
+	// reading the module into memory (a hundred replicas of a 10 MB guest
+	// would hold 1 GB until the one compile ends).
+	pulls map[string]*pullCall // image string -> its pull
+}
+
+type pullCall struct {
+	done chan struct{}
+	img  *pulledImage
+	err  error
 }
 
 type localModule struct {
@@ -139,7 +150,8 @@ func newImageManager(rt moduleRuntime, root string, client *http.Client, maxSize
 		maxSize = DefaultMaxImageSize
 	}
 	return &imageManager{rt: rt, root: root, client: client, maxSize: maxSize,
-		compiled: map[string]*compileEntry{}, known: map[string]string{}, local: map[string]localModule{}}
+		compiled: map[string]*compileEntry{}, known: map[string]string{}, local: map[string]localModule{},
+		pulls: map[string]*pullCall{}}
 }
 
 // Present reports whether image was pulled before and its module is
@@ -164,8 +176,39 @@ func (m *imageManager) Present(image string) bool {
 }
 
 // Pull reads the module of image, checks its pin, and compiles it unless a
-// module with the same digest is compiled already.
+// module with the same digest is compiled already. Concurrent pulls of one
+// image share the first one's work and result.
 func (m *imageManager) Pull(ctx context.Context, image string) (*pulledImage, error) {
+	for {
+		m.mu.Lock()
+		c, ok := m.pulls[image]
+		if !ok {
+			c = &pullCall{done: make(chan struct{})}
+			m.pulls[image] = c
+		}
+		m.mu.Unlock()
+		if !ok {
+			c.img, c.err = m.pull(ctx, image)
+			m.mu.Lock()
+			delete(m.pulls, image)
+			m.mu.Unlock()
+			close(c.done)
+			return c.img, c.err
+		}
+		select {
+		case <-c.done:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		// A pull ended by its caller's context (that worker stopped) is
+		// not this caller's failure: it pulls again itself.
+		if c.err == nil || ctx.Err() != nil || !(errors.Is(c.err, context.Canceled) || errors.Is(c.err, context.DeadlineExceeded)) {
+			return c.img, c.err
+		}
+	}
+}
+
+func (m *imageManager) pull(ctx context.Context, image string) (*pulledImage, error) {
 	ref, err := ParseImage(image, m.root)
 	if err != nil {
 		return nil, err

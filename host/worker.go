@@ -68,6 +68,10 @@ type podWorker struct {
 	// staleRuns are the run journal's records of instances that died with
 	// the previous node process, removed once their crash is in the store.
 	staleRuns []string
+	// conditions are the pod's conditions as last written: a sync that
+	// writes twice (before a pull, and after it) keeps their transition
+	// times, as the kubelet's status manager compares with its own cache.
+	conditions []api.PodCondition
 }
 
 type instanceExit struct {
@@ -719,6 +723,10 @@ func (w *podWorker) startContainer(ctx context.Context, pod *api.Pod, c *api.Con
 	present := h.images.Present(image)
 	pullStart := h.clock.Now()
 	if !present {
+		// Reading and compiling a module takes seconds (15 for a Go guest
+		// on a new node): the pod shows what it waits for meanwhile, as a
+		// cluster's shows ContainerCreating while its image is pulled.
+		w.writeStatus(ctx, pod, false)
 		h.recorder.Eventf(pod, events.Normal, "Pulling", "Pulling image %q", image)
 	}
 	img, err := h.images.Pull(ctx, image)
@@ -983,7 +991,13 @@ func (w *podWorker) buildStatus(pod *api.Pod, podIsTerminal bool) api.PodStatus 
 		st.PodIP = w.podIP
 		st.PodIPs = []api.PodIP{{IP: w.podIP}}
 	}
-	st.Conditions = podConditions(pod, phase, st.ContainerStatuses, w.podIP != "" && !podIsTerminal, now)
+	condPod := pod
+	if w.conditions != nil {
+		cp := *pod
+		cp.Status.Conditions = w.conditions
+		condPod = &cp
+	}
+	st.Conditions = podConditions(condPod, phase, st.ContainerStatuses, w.podIP != "" && !podIsTerminal, now)
 	return st
 }
 
@@ -1033,6 +1047,7 @@ func (w *podWorker) writeStatus(ctx context.Context, pod *api.Pod, podIsTerminal
 	switch {
 	case err == nil:
 		w.lastWritten = want
+		w.conditions = st.Conditions
 		w.wasShutdown = false
 		w.dropStaleRuns()
 	case errors.Is(err, errPodReplaced), api.IsNotFound(err):
