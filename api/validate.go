@@ -49,6 +49,11 @@ func ValidateUpdate(newObj, oldObj Object) ErrorList {
 	case *Pod:
 		if o, ok := oldObj.(*Pod); ok {
 			errs = append(errs, validatePodSpecUpdate(&n.Spec, &o.Spec)...)
+			// The class is the pod's from its creation on, as Kubernetes
+			// keeps it; a pod stored without one may be given it.
+			if o.Status.QOSClass != "" && n.Status.QOSClass != o.Status.QOSClass {
+				errs = append(errs, Invalid("status.qosClass", n.Status.QOSClass, "field is immutable"))
+			}
 		}
 	case *ReplicaSet:
 		if o, ok := oldObj.(*ReplicaSet); ok && !reflect.DeepEqual(n.Spec.Selector, o.Spec.Selector) {

@@ -941,7 +941,9 @@ func (w *podWorker) cleanup() {
 // buildStatus is the pod status from the worker's records.
 func (w *podWorker) buildStatus(pod *api.Pod, podIsTerminal bool) api.PodStatus {
 	now := w.h.clock.Now()
-	var st api.PodStatus
+	// The class was set when the pod was created and never changes; a pod
+	// stored before it was set gets it now.
+	st := api.PodStatus{QOSClass: api.GetPodQOS(pod)}
 	for _, c := range pod.Spec.Containers {
 		r := w.containers[c.Name]
 		if r == nil {

@@ -91,7 +91,7 @@ func (d *describer) pod(pod *api.Pod) {
 		}
 	}
 	d.volumes(pod.Spec.Volumes, "")
-	d.line(0, "QoS Class:\t%s\n", PodQOSClass(pod))
+	d.line(0, "QoS Class:\t%s\n", api.GetPodQOS(pod))
 	d.labels("Node-Selectors", pod.Spec.NodeSelector)
 	// The node adds no tolerations: it has no taints to tolerate.
 	d.line(0, "Tolerations:\t<none>\n")
@@ -449,51 +449,4 @@ func boolTitle(b bool) string {
 		return "True"
 	}
 	return "False"
-}
-
-// PodQOSClass is the pod's quality of service: status.qosClass when the
-// node set it, otherwise computed from the containers' cpu and memory
-// requests and limits as Kubernetes does.
-func PodQOSClass(pod *api.Pod) api.PodQOSClass {
-	if pod.Status.QOSClass != "" {
-		return pod.Status.QOSClass
-	}
-	requests, limits := map[api.ResourceName]int64{}, map[api.ResourceName]int64{}
-	guaranteed := true
-	all := append(slices.Clone(pod.Spec.Containers), pod.Spec.InitContainers...)
-	for _, c := range all {
-		for name, q := range c.Resources.Requests {
-			if qosResource(name) && q.Cmp(api.Quantity{}) > 0 {
-				requests[name] += q.MilliValue()
-			}
-		}
-		found := 0
-		for name, q := range c.Resources.Limits {
-			if qosResource(name) && q.Cmp(api.Quantity{}) > 0 {
-				limits[name] += q.MilliValue()
-				found++
-			}
-		}
-		if found < 2 {
-			guaranteed = false
-		}
-	}
-	if len(requests) == 0 && len(limits) == 0 {
-		return api.PodQOSBestEffort
-	}
-	if guaranteed {
-		for name, r := range requests {
-			if l, ok := limits[name]; !ok || l != r {
-				guaranteed = false
-			}
-		}
-	}
-	if guaranteed && len(requests) == len(limits) {
-		return api.PodQOSGuaranteed
-	}
-	return api.PodQOSBurstable
-}
-
-func qosResource(name api.ResourceName) bool {
-	return name == api.ResourceCPU || name == api.ResourceMemory
 }
