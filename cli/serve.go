@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -18,6 +19,9 @@ func (e *environment) serveCommand() *ucli.Command {
 	return &ucli.Command{
 		Name:  "serve",
 		Usage: "run a node (store, API server, pods, controllers) until SIGINT or SIGTERM",
+		Description: "Runs a node on the data dir until SIGINT or SIGTERM, and prints where it serves and its kubeconfig.\n" +
+			"The other verbs, without --kubeconfig or KUBECONFIG, talk to the node started last on this machine\n" +
+			"that still runs (a verb run while it starts waits for it), else to the default data dir's node.",
 		Flags: append([]ucli.Flag{
 			dataDirFlag(),
 			&ucli.StringFlag{Name: "listen", Value: "127.0.0.1:7443", Usage: "address of the HTTPS API"},
@@ -77,9 +81,13 @@ func (e *environment) serve(c *ucli.Context) error {
 		}
 	}
 	fmt.Fprintf(e.stderr, "wasmlet node %q serving on https://%s\n", c.String("node-name"), node.APIAddr())
-	fmt.Fprintf(e.stderr, "kubeconfig: %s\n", node.KubeconfigPath())
-	fmt.Fprintf(e.stderr, "wasmlet's verbs talk to this node while it is the one started last (or with --kubeconfig %s); kubectl: kubectl --kubeconfig %s get pods\n",
-		node.KubeconfigPath(), node.KubeconfigPath())
+	kubeconfig := node.KubeconfigPath()
+	if abs, err := filepath.Abs(kubeconfig); err == nil {
+		kubeconfig = abs
+	}
+	fmt.Fprintf(e.stderr, "kubeconfig: %s\n", kubeconfig)
+	fmt.Fprintf(e.stderr, "wasmlet's verbs talk to this node until a node started later runs (or with --kubeconfig %s)\n", kubeconfig)
+	fmt.Fprintf(e.stderr, "kubectl: kubectl --kubeconfig %s get pods\n", kubeconfig)
 	<-ctx.Done()
 	fmt.Fprintln(e.stderr, "stopping: pods get their grace period")
 	return node.Close()
