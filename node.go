@@ -145,7 +145,13 @@ func (n *Node) build() error {
 		return fmt.Errorf("wasmlet: opening the store in %s: %w", n.dataDir, err)
 	}
 	n.recordDiskPressure()
-	n.reg = registry.New(n.st, registry.Options{Clock: n.clock, AllowedHostPaths: n.cfg.allowedHostPaths})
+	ropts := registry.Options{Clock: n.clock, AllowedHostPaths: n.cfg.allowedHostPaths}
+	if n.cfg.runPods {
+		// Pods are bound to this node as they are created, by whichever
+		// writer creates them.
+		ropts.NodeName = n.cfg.nodeName
+	}
+	n.reg = registry.New(n.st, ropts)
 	if n.cfg.runPods {
 		n.probes = probes.New(probes.Options{Store: n.st, NodeName: n.cfg.nodeName, Clock: n.clock, Logger: n.log})
 		n.host, err = host.New(n.st, host.Options{
@@ -166,7 +172,7 @@ func (n *Node) build() error {
 		n.probes.SetRuntime(n.host)
 	}
 	if n.cfg.runControllers {
-		n.ctrl, err = controller.NewManager(n.st, controller.Options{Clock: n.clock, Logger: n.log})
+		n.ctrl, err = controller.NewManager(n.st, controller.Options{Clock: n.clock, Logger: n.log, Registry: n.reg})
 		if err != nil {
 			return fmt.Errorf("wasmlet: %w", err)
 		}

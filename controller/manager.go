@@ -4,7 +4,9 @@
 // work queue, level-triggered reconcilers).
 //
 // Controllers meet the host only in the store: they create and delete pod
-// objects and never run anything. They never call time.Now or sleep: every
+// objects and never run anything. They create pods through the registry,
+// the write path of every client, so that a pod of theirs is defaulted,
+// validated and bound in its first version as one a user creates. They never call time.Now or sleep: every
 // timer comes from the injected clock, so tests run in virtual time.
 //
 // Decisions worth knowing:
@@ -34,6 +36,7 @@ import (
 
 	"github.com/wasmlet/wasmlet/api"
 	"github.com/wasmlet/wasmlet/internal/clock"
+	"github.com/wasmlet/wasmlet/registry"
 	"github.com/wasmlet/wasmlet/store"
 )
 
@@ -55,6 +58,10 @@ type Options struct {
 	ResyncPeriod time.Duration
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
+	// Registry is the write path pods are created through; it must be
+	// over the same store. nil is a registry with the defaults of
+	// registry.Options (pods created unbound, no hostPath volumes).
+	Registry *registry.Registry
 }
 
 // Manager runs the ReplicaSet, ReplicationController and garbage-collector
@@ -85,6 +92,12 @@ func NewManager(st *store.Store, opts Options) (*Manager, error) {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
+	}
+	if opts.Registry == nil {
+		opts.Registry = registry.New(st, registry.Options{Clock: opts.Clock})
+	}
+	if opts.Registry.Store() != st {
+		return nil, fmt.Errorf("controller: the registry writes to another store")
 	}
 	m := &Manager{}
 	byResource := map[*api.ResourceInfo]*Informer{}
@@ -124,8 +137,8 @@ func NewManager(st *store.Store, opts Options) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	m.replicaSets = newReplicaSetController(rsKind, st, rsInf, pods, opts.Clock, opts.Workers, opts.Logger)
-	m.rcs = newReplicaSetController(rcKind, st, rcInf, pods, opts.Clock, opts.Workers, opts.Logger)
+	m.replicaSets = newReplicaSetController(rsKind, opts.Registry, rsInf, pods, opts.Clock, opts.Workers, opts.Logger)
+	m.rcs = newReplicaSetController(rcKind, opts.Registry, rcInf, pods, opts.Clock, opts.Workers, opts.Logger)
 	m.gc = newGarbageCollector(st, m.informers, opts.Clock, opts.Workers, opts.Logger)
 	return m, nil
 }

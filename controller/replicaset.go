@@ -14,6 +14,7 @@ import (
 	"github.com/wasmlet/wasmlet/api"
 	"github.com/wasmlet/wasmlet/internal/clock"
 	"github.com/wasmlet/wasmlet/internal/events"
+	"github.com/wasmlet/wasmlet/registry"
 	"github.com/wasmlet/wasmlet/store"
 )
 
@@ -55,6 +56,7 @@ type replicaSetKind struct {
 type ReplicaSetController struct {
 	kind         *replicaSetKind
 	store        *store.Store
+	registry     *registry.Registry
 	clock        clock.Clock
 	log          *slog.Logger
 	owners       *Informer
@@ -65,9 +67,10 @@ type ReplicaSetController struct {
 	burst        int
 }
 
-func newReplicaSetController(kind *replicaSetKind, st *store.Store, owners, pods *Informer, clk clock.Clock, workers int, log *slog.Logger) *ReplicaSetController {
+func newReplicaSetController(kind *replicaSetKind, reg *registry.Registry, owners, pods *Informer, clk clock.Clock, workers int, log *slog.Logger) *ReplicaSetController {
+	st := reg.Store()
 	c := &ReplicaSetController{
-		kind: kind, store: st, clock: clk, owners: owners, pods: pods,
+		kind: kind, store: st, registry: reg, clock: clk, owners: owners, pods: pods,
 		expectations: NewExpectations(clk),
 		recorder:     events.NewRecorder(st, kind.component, "", clk).WithLogger(log),
 		burst:        BurstReplicas,
@@ -520,17 +523,11 @@ func (c *ReplicaSetController) createPod(ctx context.Context, owner api.Object) 
 	if len(pod.Labels) == 0 {
 		return fmt.Errorf("unable to create pods, no labels")
 	}
-	// The pod takes the same write path as any other: defaulted, then
-	// validated, so that a template the owner's validation let through
-	// cannot store a pod the API would refuse.
-	pod.Name = store.GenerateName(pod.GenerateName)
-	api.Default(pod)
-	if errs := api.Validate(pod); len(errs) > 0 {
-		err := api.NewInvalid("", "Pod", pod.GenerateName, errs)
-		c.recorder.Eventf(owner, events.Warning, ReasonFailedCreate, "Error creating: %v", err)
-		return err
-	}
-	created, err := c.store.Create(ctx, pod)
+	// The pod takes the write path of every client: named, defaulted,
+	// validated, given its first status and bound as the API creates one,
+	// so that a template the owner's validation let through cannot store
+	// a pod the API would refuse, and no watcher sees a pod half made.
+	created, err := c.registry.Create(ctx, pod)
 	if err != nil {
 		c.recorder.Eventf(owner, events.Warning, ReasonFailedCreate, "Error creating: %v", err)
 		return err

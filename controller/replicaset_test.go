@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/wasmlet/wasmlet/api"
+	"github.com/wasmlet/wasmlet/registry"
 	"github.com/wasmlet/wasmlet/store"
 )
 
@@ -116,7 +117,7 @@ func newRSHarness(t *testing.T, startPods bool) *rsHarness {
 	}
 	owners := NewInformer(e.store, resource(t, "replicasets.apps"), e.clock, 0, quiet)
 	pods := NewInformer(e.store, resource(t, "pods"), e.clock, 0, quiet)
-	rsc := newReplicaSetController(kind, e.store, owners, pods, e.clock, 1, quiet)
+	rsc := newReplicaSetController(kind, registry.New(e.store, registry.Options{Clock: e.clock}), owners, pods, e.clock, 1, quiet)
 	go owners.Start(e.ctx)
 	<-owners.Synced()
 	if startPods {

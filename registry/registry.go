@@ -6,9 +6,13 @@
 // generated, patches (JSON, merge and strategic merge) and the scale
 // subresource.
 //
-// The node's own writers (the node agent and the controllers) write to the
-// store directly: they are the API's trusted components, as the kubelet and
-// the controller manager are, and need none of this.
+// Every pod is created here, whoever creates it: the API, the embeddable Go
+// API and the ReplicaSet and ReplicationController controllers, so that a
+// pod is defaulted, validated, given its quality of service class and bound
+// to the node in its first version, whichever wrote it. The node agent's
+// status writes and the controllers' adoption go to the store directly: they
+// are the API's trusted components, as the kubelet and the controller
+// manager are.
 //
 // The registry never speaks HTTP and never runs pods.
 package registry
@@ -23,6 +27,7 @@ import (
 
 	"github.com/wasmlet/wasmlet/api"
 	"github.com/wasmlet/wasmlet/internal/clock"
+	"github.com/wasmlet/wasmlet/internal/events"
 	"github.com/wasmlet/wasmlet/store"
 )
 
@@ -33,6 +38,11 @@ type Options struct {
 	// AllowedHostPaths are the directories under which hostPath volumes
 	// may be mounted; with none, hostPath volumes are refused.
 	AllowedHostPaths []string
+	// NodeName is the node a pod created without spec.nodeName is bound
+	// to as it is created, as the scheduler of a cluster of one node would
+	// bind it, with its PodScheduled condition and Scheduled event. Empty
+	// leaves pods unbound.
+	NodeName string
 }
 
 // Registry runs Kubernetes' strategies in front of a store. It is safe for
@@ -41,13 +51,18 @@ type Registry struct {
 	st        *store.Store
 	clk       clock.Clock
 	hostPaths []string
+	nodeName  string
+	scheduler *events.Recorder
 }
 
 // New returns a Registry over st.
 func New(st *store.Store, opts Options) *Registry {
-	r := &Registry{st: st, clk: opts.Clock}
+	r := &Registry{st: st, clk: opts.Clock, nodeName: opts.NodeName}
 	if r.clk == nil {
 		r.clk = clock.Real()
+	}
+	if r.nodeName != "" {
+		r.scheduler = events.NewRecorder(st, "default-scheduler", "", r.clk)
 	}
 	for _, d := range opts.AllowedHostPaths {
 		if d != "" {
@@ -152,8 +167,9 @@ func (r *Registry) Create(ctx context.Context, obj api.Object) (api.Object, erro
 // As Kubernetes' BeforeCreate: the namespace defaults to "default", a
 // resourceVersion is refused, uid and the other system fields are cleared,
 // a name is generated from generateName, the status of pods, ReplicaSets
-// and ReplicationControllers is reset (a pod starts Pending), then the
-// object is defaulted and validated, every error reported at once.
+// and ReplicationControllers is reset, then the object is defaulted and
+// validated, every error reported at once. A pod starts Pending with its
+// quality of service class, bound to Options.NodeName if it names no node.
 func (r *Registry) CreateWith(ctx context.Context, obj api.Object, opts WriteOptions) (api.Object, error) {
 	res, err := resourceOf(obj)
 	if err != nil {
@@ -176,6 +192,7 @@ func (r *Registry) CreateWith(ctx context.Context, obj api.Object, opts WriteOpt
 	m.Generation = 0
 	prepareForCreate(in)
 	api.Default(in)
+	bound := r.schedule(in)
 
 	generated := m.Name == "" && m.GenerateName != ""
 	for attempt := 0; ; attempt++ {
@@ -196,6 +213,9 @@ func (r *Registry) CreateWith(ctx context.Context, obj api.Object, opts WriteOpt
 			out, err = r.dryRunCreate(ctx, res, in)
 		} else {
 			out, err = r.st.Create(ctx, in)
+		}
+		if err == nil && bound && !opts.DryRun {
+			r.scheduler.Eventf(out, events.Normal, "Scheduled", "Successfully assigned %s/%s to %s", m.Namespace, out.GetObjectMeta().Name, r.nodeName)
 		}
 		if err == nil || !generated || !api.IsAlreadyExists(err) || attempt >= 7 {
 			return out, err
@@ -453,7 +473,7 @@ func fromMap(res *api.ResourceInfo, m map[string]any) (api.Object, error) {
 func prepareForCreate(obj api.Object) {
 	switch o := obj.(type) {
 	case *api.Pod:
-		o.Status = api.PodStatus{Phase: api.PodPending, QOSClass: qosClass(&o.Spec)}
+		o.Status = api.PodStatus{}
 	case *api.ReplicaSet:
 		o.Status = api.ReplicaSetStatus{}
 	case *api.ReplicationController:
@@ -461,36 +481,28 @@ func prepareForCreate(obj api.Object) {
 	}
 }
 
-// qosClass is Kubernetes' GetPodQOS over cpu and memory: Guaranteed when
-// every container limits both and requests what it limits, BestEffort when
-// none requests or limits anything, Burstable otherwise.
-func qosClass(spec *api.PodSpec) api.PodQOSClass {
-	any, guaranteed := false, true
-	containers := append(append([]api.Container{}, spec.InitContainers...), spec.Containers...)
-	for _, c := range containers {
-		for _, name := range []api.ResourceName{api.ResourceCPU, api.ResourceMemory} {
-			req, hasReq := c.Resources.Requests[name]
-			lim, hasLim := c.Resources.Limits[name]
-			if (hasReq && !req.IsZero()) || (hasLim && !lim.IsZero()) {
-				any = true
-			}
-			if !hasLim || lim.IsZero() {
-				guaranteed = false
-				continue
-			}
-			if hasReq && req.Cmp(lim) != 0 {
-				guaranteed = false
-			}
-		}
+// schedule gives a defaulted pod being created its first status: Pending,
+// with the quality of service class of its requests and limits, and, when
+// it names no node and the registry has one, binds it to that node with
+// its PodScheduled condition, as the scheduler would before any client saw
+// it. It reports whether it bound the pod.
+func (r *Registry) schedule(obj api.Object) bool {
+	pod, ok := obj.(*api.Pod)
+	if !ok {
+		return false
 	}
-	switch {
-	case !any:
-		return api.PodQOSBestEffort
-	case guaranteed && len(containers) > 0:
-		return api.PodQOSGuaranteed
-	default:
-		return api.PodQOSBurstable
+	pod.Status.Phase = api.PodPending
+	pod.Status.QOSClass = api.ComputePodQOS(&pod.Spec)
+	if pod.Spec.NodeName != "" || r.nodeName == "" {
+		return false
 	}
+	pod.Spec.NodeName = r.nodeName
+	pod.Status.Conditions = []api.PodCondition{{
+		Type:               api.PodScheduled,
+		Status:             api.ConditionTrue,
+		LastTransitionTime: api.NewTime(r.clk.Now()),
+	}}
+	return true
 }
 
 // checkHostPaths refuses hostPath volumes outside the allowed directories.

@@ -4,8 +4,10 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/wasmlet/wasmlet/api"
+	"github.com/wasmlet/wasmlet/internal/clock"
 	"github.com/wasmlet/wasmlet/store"
 )
 
@@ -119,25 +121,75 @@ func TestCreate(t *testing.T) {
 	}
 }
 
-func TestQOSClass(t *testing.T) {
-	q := func(s string) api.Quantity { return api.MustParseQuantity(s) }
-	tests := []struct {
-		name string
-		res  api.ResourceRequirements
-		want api.PodQOSClass
-	}{
-		{"nothing", api.ResourceRequirements{}, api.PodQOSBestEffort},
-		{"memory limit", api.ResourceRequirements{Limits: api.ResourceList{api.ResourceMemory: q("64Mi")}}, api.PodQOSBurstable},
-		{"both limits", api.ResourceRequirements{Limits: api.ResourceList{api.ResourceMemory: q("64Mi"), api.ResourceCPU: q("1")}}, api.PodQOSGuaranteed},
-		{"requests below limits", api.ResourceRequirements{
-			Limits:   api.ResourceList{api.ResourceMemory: q("64Mi"), api.ResourceCPU: q("1")},
-			Requests: api.ResourceList{api.ResourceMemory: q("32Mi"), api.ResourceCPU: q("1")}}, api.PodQOSBurstable},
+// TestCreatePodSchedules: a pod is created Pending, with its quality of
+// service class and, when the registry has a node, bound to it with its
+// PodScheduled condition and Scheduled event, in its first version.
+func TestCreatePodSchedules(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	reg := newRegistry(t, Options{NodeName: "vm", Clock: clock.NewFake(now)})
+	pod := newPod("web")
+	pod.Spec.Containers[0].Resources.Limits = api.ResourceList{api.ResourceCPU: api.MustParseQuantity("1"), api.ResourceMemory: api.MustParseQuantity("64Mi")}
+	pod.Status = api.PodStatus{Phase: api.PodRunning, QOSClass: api.PodQOSBestEffort}
+	out, err := reg.Create(ctx, pod)
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, tc := range tests {
-		spec := api.PodSpec{Containers: []api.Container{{Name: "a", Resources: tc.res}}}
-		if got := qosClass(&spec); got != tc.want {
-			t.Errorf("%s: %s, want %s", tc.name, got, tc.want)
-		}
+	got := out.(*api.Pod)
+	if got.Spec.NodeName != "vm" || got.Status.Phase != api.PodPending || got.Status.QOSClass != api.PodQOSGuaranteed {
+		t.Errorf("created: node %q, phase %q, qosClass %q; want vm, Pending, Guaranteed", got.Spec.NodeName, got.Status.Phase, got.Status.QOSClass)
+	}
+	if c := got.Status.Conditions; len(c) != 1 || c[0].Type != api.PodScheduled || c[0].Status != api.ConditionTrue || !c[0].LastTransitionTime.Equal(now) {
+		t.Errorf("conditions %+v, want PodScheduled True at %v", c, now)
+	}
+	evs, err := reg.List(ctx, resource(t, "events"), "default", store.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 1 {
+		t.Fatalf("%d events, want the one Scheduled", len(evs))
+	}
+	if ev := evs[0].(*api.Event); ev.Reason != "Scheduled" || ev.Source.Component != "default-scheduler" ||
+		ev.Message != "Successfully assigned default/web to vm" || ev.InvolvedObject.UID != got.UID {
+		t.Errorf("event %+v", ev)
+	}
+
+	// A pod that names its node keeps it, as one that bypasses the
+	// scheduler; a dry run is bound but records nothing.
+	other := newPod("elsewhere")
+	other.Spec.NodeName = "other"
+	if out, err = reg.Create(ctx, other); err != nil || out.(*api.Pod).Spec.NodeName != "other" || len(out.(*api.Pod).Status.Conditions) != 0 {
+		t.Errorf("pod naming its node: %+v %v", out, err)
+	}
+	if out, err = reg.CreateWith(ctx, newPod("dry"), WriteOptions{DryRun: true}); err != nil || out.(*api.Pod).Spec.NodeName != "vm" {
+		t.Errorf("dry run: %+v %v", out, err)
+	}
+	if evs, _ = reg.List(ctx, resource(t, "events"), "default", store.ListOptions{}); len(evs) != 1 {
+		t.Errorf("%d events after a dry run and a pod naming its node, want 1", len(evs))
+	}
+
+	// Without a node, pods stay unbound.
+	out, err = newRegistry(t, Options{}).Create(ctx, newPod("web"))
+	if err != nil || out.(*api.Pod).Spec.NodeName != "" || out.(*api.Pod).Status.QOSClass != api.PodQOSBestEffort || out.(*api.Pod).Status.Phase != api.PodPending {
+		t.Errorf("without a node: %+v %v", out, err)
+	}
+}
+
+// TestStatusUpdateKeepsQOSClass: the class is immutable once set.
+func TestStatusUpdateKeepsQOSClass(t *testing.T) {
+	ctx := context.Background()
+	reg := newRegistry(t, Options{})
+	out, err := reg.Create(ctx, newPod("web"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := out.(*api.Pod)
+	p.Status.QOSClass = api.PodQOSGuaranteed
+	if _, err := reg.UpdateStatus(ctx, p); !api.IsInvalid(err) || !strings.Contains(err.Error(), "status.qosClass") {
+		t.Errorf("status update changing qosClass: %v", err)
+	}
+	if _, _, err := reg.PatchWith(ctx, resource(t, "pods"), "default", "web", MergePatch, []byte(`{"status":{"qosClass":"Burstable"}}`), PatchOptions{Subresource: "status"}); !api.IsInvalid(err) {
+		t.Errorf("status patch changing qosClass: %v", err)
 	}
 }
 
