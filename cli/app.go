@@ -128,6 +128,7 @@ func (e *environment) newApp() *ucli.App {
 			e.apiVersionsCommand(),
 			e.deleteCommand(),
 			e.waitCommand(),
+			e.runCommand(),
 			e.labelCommand(),
 			e.scaleCommand(),
 			e.kubeconfigCommand(),
