@@ -131,7 +131,7 @@ func parseJSONPathWait(s string) (waitCondition, error) {
 		return waitCondition{}, formatErr
 	}
 	if !matchAny && value == "" {
-		return waitCondition{}, errors.New("jsonpath wait value cannot be empty")
+		return waitCondition{}, errors.New("jsonpath wait has to have a value after equal sign, like --for=jsonpath='{.status.readyReplicas}'=3")
 	}
 	value = strings.Trim(value, `'"`)
 	relaxed, err := printers.RelaxedJSONPath(expr)
@@ -171,11 +171,13 @@ func parseJSONPathWait(s string) (waitCondition, error) {
 	}}, nil
 }
 
-// waitTarget is one object wait waits for.
+// waitTarget is one object wait waits for; err is set for a named
+// object that is not there, told in its turn.
 type waitTarget struct {
 	resource  *api.ResourceInfo
 	namespace string
 	name      string
+	err       error
 }
 
 // wait is `kubectl wait`: the objects are found first (a selector or
@@ -218,20 +220,44 @@ func (e *environment) wait(c *ucli.Context) error {
 		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
+	// As kubectl's, each object is waited for even when one before it
+	// failed (under the same timeout), and the errors are told at the end.
+	var errs []error
 	for _, t := range targets {
+		if t.err != nil {
+			errs = append(errs, t.err)
+			continue
+		}
 		if err := waitForObject(ctx, w, t, cond, timeout == 0); err != nil {
 			if c.Context.Err() != nil {
 				return exitError{1}
 			}
-			return err
+			errs = append(errs, err)
+			continue
 		}
 		fmt.Fprintf(e.stdout, "%s condition met\n", kindName(t.resource, t.name))
 	}
-	return nil
+	switch len(errs) {
+	case 0:
+		return nil
+	case 1:
+		return errs[0]
+	}
+	// Several errors are one line each, without kubectl's "error: ".
+	for _, err := range errs {
+		msg := formatError(err)
+		var st *api.Status
+		if !errors.As(err, &st) {
+			msg = err.Error()
+		}
+		fmt.Fprintln(e.stderr, msg)
+	}
+	return exitError{1}
 }
 
 // waitTargets lists the objects of refs. A named object that does not
-// exist is an error, except when waiting for its deletion.
+// exist is an error of its own (the others are still waited for), except
+// when waiting for its deletion.
 func (e *environment) waitTargets(c *ucli.Context, cl nodeClient, refs []resourceRef, deleted bool) ([]waitTarget, error) {
 	ns := namespace(c)
 	var out []waitTarget
@@ -247,7 +273,7 @@ func (e *environment) waitTargets(c *ucli.Context, cl nodeClient, refs []resourc
 			}
 			for _, o := range list {
 				m := o.GetObjectMeta()
-				out = append(out, waitTarget{ref.resource, m.Namespace, m.Name})
+				out = append(out, waitTarget{resource: ref.resource, namespace: m.Namespace, name: m.Name})
 			}
 			continue
 		}
@@ -256,10 +282,13 @@ func (e *environment) waitTargets(c *ucli.Context, cl nodeClient, refs []resourc
 			if deleted && api.IsNotFound(err) {
 				continue
 			}
-			if err != nil {
+			t := waitTarget{resource: ref.resource, namespace: scopedNamespace(ref.resource, ns), name: name}
+			if api.IsNotFound(err) {
+				t.err = err
+			} else if err != nil {
 				return nil, err
 			}
-			out = append(out, waitTarget{ref.resource, scopedNamespace(ref.resource, ns), name})
+			out = append(out, t)
 		}
 	}
 	return out, nil

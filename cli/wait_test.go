@@ -34,7 +34,7 @@ func TestWait(t *testing.T) {
 		{line: "wait --for=condition=Ready pod -l app=nope", code: 1, stderr: "error: no matching resources found\n"},
 		{line: "wait --for=condition=Ready pod/solo -n other", code: 1, stderr: "Error from server (NotFound): pods \"solo\" not found\n"},
 		{line: "wait --for=ready pod/solo", code: 1, stderr: "error: unrecognized condition: \"ready\"\n"},
-		{line: "wait --for=jsonpath={.status.phase}= pod/solo", code: 1, stderr: "error: jsonpath wait value cannot be empty\n"},
+		{line: "wait --for=jsonpath={.status.phase}= pod/solo", code: 1, stderr: "error: jsonpath wait has to have a value after equal sign, like --for=jsonpath='{.status.readyReplicas}'=3\n"},
 		{line: "wait --for=jsonpath={.status} pod/solo", stdout: "pod/solo condition met\n"},
 		{line: "wait --for=jsonpath={.status.nothing} pod/solo --timeout 0", code: 1,
 			stderr: "error: condition not met for pods/solo\n"},
@@ -98,6 +98,7 @@ func TestParseWaitFor(t *testing.T) {
 		{in: "jsonpath={.status.phase", err: "jsonpath wait format must be"},
 		{in: "jsonpath={.status.phase}Running", err: "jsonpath wait format must be"},
 		{in: "jsonpath=", err: "jsonpath expression cannot be empty"},
+		{in: "jsonpath={.status.phase}=", err: "jsonpath wait has to have a value after equal sign"},
 	} {
 		_, err := parseWaitFor(tc.in)
 		if (err == nil) != (tc.err == "") || (err != nil && !strings.Contains(err.Error(), tc.err)) {
