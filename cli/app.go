@@ -129,6 +129,7 @@ func (e *environment) newApp() *ucli.App {
 			e.deleteCommand(),
 			e.waitCommand(),
 			e.runCommand(),
+			e.pushCommand(),
 			e.labelCommand(),
 			e.scaleCommand(),
 			e.kubeconfigCommand(),
