@@ -26,6 +26,8 @@ func TestKubectlComparisonWait(t *testing.T) {
 		"wait --for=jsonpath={.metadata.name} pod -l app=web",
 		"wait --for=jsonpath={.metadata.labels.tier}=front pods k-pod w-pod",
 		"wait --for=condition=Ready pod/k-pod --timeout=1s",
+		"wait --for=condition=Ready pod -l app=web --timeout=1s",
+		"wait --for=jsonpath={.status.phase}=Pending -f {DIR}/pod.k-yaml",
 		"wait --for=condition=Ready pod/k-pod --timeout=0",
 		"wait --for=condition=Ready=false pod/k-pod --timeout=0",
 		"wait --for=condition=Available rs/k-web --timeout=0",
