@@ -126,9 +126,13 @@ func (e *environment) get(c *ucli.Context) error {
 
 func (e *environment) printGet(c *ucli.Context, results []fetched, refs []resourceRef, out getOutput, all bool) error {
 	var items []printers.Item
+	// kubectl names objects kind/name when what it fetched spans several
+	// kinds: every list counts, even an empty one (`get pods,nodes` with no
+	// pods prints node/vm), and a kind of objects named counts when one
+	// of them was found.
 	kinds := 0
-	for _, f := range results {
-		if len(f.objects) > 0 {
+	for i, f := range results {
+		if len(f.objects) > 0 || len(refs[i].names) == 0 {
 			kinds++
 		}
 		for _, o := range f.objects {

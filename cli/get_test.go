@@ -42,7 +42,16 @@ func TestGetOutputs(t *testing.T) {
 			"myweb-rs-x2b4k   2/2     Running            1 (10m ago)   30m   web   front   a      app=web,tier=front,zone=a\n" +
 			"pending          0/1                        0             1s                         <none>\n"},
 		{line: "get all -o name", stdout: "pod/crasher\npod/myweb-rs-x2b4k\npod/pending\nreplicationcontroller/myweb-rc\nreplicaset.apps/myweb-rs\n"},
-		{line: "get all -n team", stdout: "NAME    READY   STATUS        RESTARTS   AGE\ngoing   1/1     Terminating   0          150m\n"},
+		// Objects are named kind/name when what was fetched spans several
+		// kinds: every list counts, an empty one too, and a kind of names
+		// when one of them was found.
+		{line: "get all -n team", stdout: "NAME        READY   STATUS        RESTARTS   AGE\npod/going   1/1     Terminating   0          150m\n"},
+		{line: "get pods,nodes -n nowhere", stdout: "NAME      STATUS   ROLES           AGE   VERSION\nnode/n1   Ready    control-plane   4h    v0.1.0-dev\n"},
+		{line: "get nodes,pods -n nowhere -o wide --no-headers",
+			stdout: "node/n1   Ready   control-plane   4h    v0.1.0-dev   127.0.0.1   <none>   wasip1   6.8.0   wazero://v1.12.0\n"},
+		{line: "get nodes,no", stdout: "NAME   STATUS   ROLES           AGE   VERSION\nn1     Ready    control-plane   4h    v0.1.0-dev\n"},
+		{line: "get pods,nodes crasher", code: 1, stdout: "NAME      READY   STATUS             RESTARTS      AGE\ncrasher   0/1     CrashLoopBackOff   4 (90s ago)   15m\n",
+			stderr: "Error from server (NotFound): nodes \"crasher\" not found\n"},
 		{line: "get all -n nowhere", stderr: "No resources found in nowhere namespace.\n"},
 		{line: "get pod nope --ignore-not-found"},
 		{line: "get rs,rc --sort-by=.metadata.name", stdout: "" +
