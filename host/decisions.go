@@ -42,12 +42,15 @@ const (
 	// messageNodeCrash is the message of a container that died with its
 	// node.
 	messageNodeCrash = "The node stopped without shutting down (killed, out of memory or crashed) while the container was running"
+	// messageShutdownUnrecorded is the message of a container that a
+	// graceful node shutdown stopped without its exit being recorded.
+	messageShutdownUnrecorded = "The node stopped the container when it shut down; its exit was not recorded"
 )
 
 // isNodeCrash reports whether a terminated state is that of a container
 // that died with its node.
 func isNodeCrash(t *api.ContainerStateTerminated) bool {
-	return t != nil && t.Reason == ReasonUnknown && t.ExitCode == exitCodeNodeCrash
+	return t != nil && t.Reason == ReasonUnknown && t.ExitCode == exitCodeNodeCrash && t.Message == messageNodeCrash
 }
 
 // Grace periods (k8s-semantics.md section 4).

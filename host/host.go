@@ -31,8 +31,10 @@
 // Unknown with exit code 255, restartCount+1, and starts again only at the
 // end of the crash-loop back-off, so that a pod that kills the node cannot
 // keep it down. A graceful Shutdown first writes the annotation
-// wasmlet.io/node-shutdown on each pod it stops; the next start restarts
-// those containers without counting a restart.
+// wasmlet.io/node-shutdown on each pod it stops, then, once they stopped,
+// how its containers ended; the next start restarts those containers at
+// once, outside the back-off. Either way the restart counts and the run the
+// node stopped is the container's lastState and its previous log.
 //
 // # Two contexts
 //

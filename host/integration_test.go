@@ -255,8 +255,8 @@ func TestRealGracefulDelete(t *testing.T) {
 }
 
 // TestRealNodeShutdownAndStart: a node shut down gracefully stops myweb
-// with SIGTERM, and the next start runs it again without counting a
-// restart.
+// with SIGTERM, and the next start runs it again at once, as a restart
+// whose last state is the stopped run.
 func TestRealNodeShutdownAndStart(t *testing.T) {
 	dataDir := t.TempDir()
 	n := newTestNode(t, realRuntime(t), nil, nil, dataDir)
@@ -276,7 +276,8 @@ func TestRealNodeShutdownAndStart(t *testing.T) {
 		return cs != nil && cs.State.Running != nil && cs.ContainerID != containerStatus(before, "myweb").ContainerID
 	})
 	cs := containerStatus(p, "myweb")
-	if cs.RestartCount != 0 || cs.LastTerminationState.Terminated != nil || p.Status.PodIP != before.Status.PodIP {
+	if last := cs.LastTerminationState.Terminated; cs.RestartCount != 1 || last == nil ||
+		last.ContainerID != containerStatus(before, "myweb").ContainerID || p.Status.PodIP != before.Status.PodIP {
 		t.Errorf("after shutdown: %s, IP %s (was %s)", describe(p), p.Status.PodIP, before.Status.PodIP)
 	}
 	resp, err := http.Get("http://" + p.Status.PodIP + ":8080/")

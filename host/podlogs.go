@@ -72,7 +72,7 @@ func logInstance(cs *api.ContainerStatus, container, pod string, previous bool) 
 			return 0, "", fmt.Errorf("previous terminated container %q in pod %q not found", container, pod)
 		}
 		if state.Waiting != nil {
-			return cs.RestartCount, last.Terminated.ContainerID, nil
+			return waitingInstance(cs), last.Terminated.ContainerID, nil
 		}
 		return cs.RestartCount - 1, last.Terminated.ContainerID, nil
 	case state.Running != nil:
@@ -89,7 +89,7 @@ func logInstance(cs *api.ContainerStatus, container, pod string, previous bool) 
 		if last.Terminated.ContainerID == "" {
 			return 0, "", fmt.Errorf("container %q in pod %q is terminated", container, pod)
 		}
-		return cs.RestartCount, last.Terminated.ContainerID, nil
+		return waitingInstance(cs), last.Terminated.ContainerID, nil
 	case state.Waiting != nil:
 		switch reason := state.Waiting.Reason; reason {
 		case ReasonErrImagePull:
@@ -101,6 +101,16 @@ func logInstance(cs *api.ContainerStatus, container, pod string, previous bool) 
 		}
 	}
 	return 0, "", fmt.Errorf("container %q in pod %q is waiting to start - no logs yet", container, pod)
+}
+
+// waitingInstance is the number of the newest instance of a container that
+// waits to run again: its restartCount, less the restart already counted
+// for a container lost with its node.
+func waitingInstance(cs *api.ContainerStatus) int32 {
+	if isNodeCrash(cs.LastTerminationState.Terminated) && cs.RestartCount > 0 {
+		return cs.RestartCount - 1
+	}
+	return cs.RestartCount
 }
 
 // liveLog returns the open log of the running instance id of a container.

@@ -109,6 +109,9 @@ type containerRecord struct {
 	// restartCounted: restartCount already includes the next start (after
 	// a lost container).
 	restartCounted bool
+	// stoppedByNode: the newest instance was stopped by a graceful node
+	// shutdown; the next start follows at once, outside the back-off.
+	stoppedByNode bool
 
 	started, ready bool
 
@@ -350,7 +353,12 @@ func (w *podWorker) sync(ctx context.Context) bool {
 			}
 		}
 		if !w.anyRunning() {
-			w.stoppedOnce.Do(func() { close(w.stoppedCh) })
+			w.stoppedOnce.Do(func() {
+				// The containers' ends, as they exited, are the last
+				// runs the next start shows in lastState.
+				w.writeStatus(ctx, pod, false)
+				close(w.stoppedCh)
+			})
 		}
 		return false
 	}
@@ -418,7 +426,7 @@ func (w *podWorker) sync(ctx context.Context) bool {
 		if !ShouldContainerBeRestarted(pod, r.lastState, r.lastCode) {
 			continue
 		}
-		if r.lastState == InstanceExited {
+		if r.lastState == InstanceExited && !r.stoppedByNode {
 			entry := w.backoffEntry(key)
 			if in, until := RestartBackoff.InBackoffSince(entry, r.lastEnd, now); in {
 				msg := fmt.Sprintf("back-off %s restarting failed container=%s pod=%s_%s(%s)", entry.Delay, c.Name, w.name, w.ns, w.uid)
@@ -432,6 +440,9 @@ func (w *podWorker) sync(ctx context.Context) bool {
 			}
 			w.backoff[key] = RestartBackoff.Next(entry, r.lastEnd, now)
 		}
+		// A container the node stopped did not crash: it starts at once,
+		// and the back-off stays as it was.
+		r.stoppedByNode = false
 		w.startContainer(ctx, pod, c, r, now)
 	}
 	w.writeStatus(ctx, pod, false)
@@ -483,8 +494,10 @@ func boolPtr(b bool) *bool { return &b }
 // back-off entries, the pod IP, the start time, and the containers'
 // statuses. A container whose instance was alive when the previous node
 // process died (its run journal record is left, or the store says Running
-// without a graceful shutdown) crashed with the node; after a graceful node
-// shutdown a container recorded as running simply starts again.
+// without a graceful shutdown) crashed with the node; one that a graceful
+// node shutdown stopped has its end in the store and starts again at once.
+// Both count a restart when they start again, with the run that ended as
+// lastState (and as the previous log).
 func (w *podWorker) restore(pod *api.Pod, now time.Time) {
 	if s := pod.Annotations[AnnotationBackoff]; s != "" {
 		var m map[string]BackoffEntry
@@ -526,18 +539,14 @@ func (w *podWorker) restore(pod *api.Pod, now time.Time) {
 		case old.State.Running != nil && !w.wasShutdown:
 			w.crashedWithNode(pod, r, nil, now)
 		case old.State.Running != nil:
-			r.status.State = api.ContainerState{Waiting: &api.ContainerStateWaiting{Reason: ReasonContainerCreating}}
-			r.status.Ready = false
-			r.status.Started = boolPtr(false)
-			r.lastState = InstanceNone
-			r.restartCounted = true
-			if old.LastTerminationState.Terminated != nil {
-				r.lastCode = old.LastTerminationState.Terminated.ExitCode
-			}
+			// Stopped by the shutdown, but its exit was not written (a node
+			// of an older version, or one killed right after the exit).
+			w.stoppedWithNode(r, pod.Annotations[AnnotationNodeShutdown], now)
 		case old.State.Terminated != nil:
 			r.lastState = InstanceExited
 			r.lastCode = old.State.Terminated.ExitCode
 			r.lastEnd = old.State.Terminated.FinishedAt.Time
+			r.stoppedByNode = w.wasShutdown && endedInShutdown(old.State.Terminated, pod.Annotations[AnnotationNodeShutdown])
 		case old.LastTerminationState.Terminated != nil:
 			t := old.LastTerminationState.Terminated
 			r.lastState = InstanceExited
@@ -601,6 +610,42 @@ func (w *podWorker) crashedWithNode(pod *api.Pod, r *containerRecord, run *runRe
 	}
 }
 
+// stoppedWithNode records the end of a container that a graceful node
+// shutdown stopped without its exit being written: terminated Unknown with
+// exit code 255, as a lost container, ended when the shutdown began (mark,
+// the value of AnnotationNodeShutdown), and started again at once.
+func (w *podWorker) stoppedWithNode(r *containerRecord, mark string, now time.Time) {
+	end := now
+	if t, err := time.Parse(time.RFC3339, mark); err == nil && t.Before(now) {
+		end = t
+	}
+	id := strings.TrimPrefix(r.status.ContainerID, containerIDPrefix)
+	r.id = id
+	r.status.State = api.ContainerState{Terminated: &api.ContainerStateTerminated{
+		ExitCode:    exitCodeNodeCrash,
+		Reason:      ReasonUnknown,
+		Message:     messageShutdownUnrecorded,
+		StartedAt:   r.status.State.Running.StartedAt,
+		FinishedAt:  api.NewTime(end),
+		ContainerID: containerIDPrefix + id,
+	}}
+	r.status.Ready = false
+	r.status.Started = boolPtr(false)
+	r.lastState, r.lastCode, r.lastEnd = InstanceExited, exitCodeNodeCrash, end
+	r.stoppedByNode = true
+}
+
+// endedInShutdown reports whether a container's end is the one a graceful
+// node shutdown that began at mark (AnnotationNodeShutdown) caused: it
+// ended at or after mark, to the second the API's times keep.
+func endedInShutdown(t *api.ContainerStateTerminated, mark string) bool {
+	at, err := time.Parse(time.RFC3339, mark)
+	if err != nil {
+		return false
+	}
+	return !t.FinishedAt.Time.Before(at.Truncate(time.Second))
+}
+
 // dropStaleRuns removes the journal records of instances that died with the
 // previous node process, once their crash is in the store.
 func (w *podWorker) dropStaleRuns() {
@@ -629,6 +674,9 @@ func (w *podWorker) markShutdown(ctx context.Context, pod *api.Pod) {
 		p.Annotations[AnnotationNodeShutdown] = w.h.clock.Now().UTC().Format(time.RFC3339)
 		return p, nil
 	})
+	// The mark of an earlier shutdown is replaced, not to be removed by
+	// the status written once the containers stopped.
+	w.wasShutdown = false
 	if err != nil && ctx.Err() == nil {
 		w.h.log.Warn("marking pod for node shutdown", "pod", w.ns+"/"+w.name, "err", err)
 	}

@@ -357,22 +357,39 @@ func TestShutdownIsNotACrash(t *testing.T) {
 	go func() { done <- n.h.Shutdown(context.Background()) }()
 	<-inst.termed
 	// serve ignores SIGTERM: killed at the node's cap (20 s), not 30 s.
+	stopAt := n.clk.Now()
 	n.clk.Advance(20 * time.Second)
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
 	n.stop()
+	// The shutdown wrote how the container ended, before the node stopped.
+	o, err := n.st.Get(context.Background(), podsResource(), "default", "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ended := containerStatus(o.(*api.Pod), "serve").State.Terminated
+	if ended == nil || ended.ExitCode != exitCodeKilled || ended.Reason != ReasonError ||
+		!ended.StartedAt.Equal(first.Time) || !ended.FinishedAt.Equal(stopAt.Add(20*time.Second)) {
+		t.Fatalf("stored after the shutdown: %s", describe(o.(*api.Pod)))
+	}
 
-	// The stored pod still says Running (a shutdown does not write the
-	// stopped containers' states): wait for the status the new node wrote.
+	// The next start runs it again at once (no back-off: the node
+	// stopped it), as a new instance that counts, with the end of the
+	// first as its last state.
 	n2 := newTestNode(t, rt, n.st, n.clk, dataDir)
 	p := n2.waitPod("web", "running again", func(p *api.Pod) bool {
 		cs := containerStatus(p, "serve")
-		return cs != nil && cs.State.Running != nil && cs.State.Running.StartedAt.After(first.Time) && rt.last() != inst
+		return cs != nil && cs.State.Running != nil && rt.last() != inst
 	})
 	cs := containerStatus(p, "serve")
-	if cs.RestartCount != 0 || cs.LastTerminationState.Terminated != nil {
+	if last := cs.LastTerminationState.Terminated; cs.RestartCount != 1 || last == nil ||
+		last.ExitCode != exitCodeKilled || last.Reason != ReasonError || last.ContainerID != ended.ContainerID ||
+		!last.StartedAt.Equal(first.Time) || !last.FinishedAt.Equal(ended.FinishedAt.Time) {
 		t.Errorf("after shutdown: %s", describe(p))
+	}
+	if _, ok := p.Annotations[AnnotationBackoff]; ok {
+		t.Errorf("a restart after a shutdown raised the back-off: %s", p.Annotations[AnnotationBackoff])
 	}
 	if _, ok := p.Annotations[AnnotationNodeShutdown]; ok {
 		t.Error("shutdown annotation left on the pod")
