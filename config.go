@@ -13,6 +13,7 @@ import (
 // wrong with it.
 type Config struct {
 	dataDir             string
+	compilationCacheDir string
 	inMemory            bool
 	listen              string
 	serveAPI            bool
@@ -46,6 +47,11 @@ func NewConfig() Config {
 // WithDataDir sets the directory that holds the store, the compilation
 // cache, pod volumes and logs, the TLS material and the kubeconfig.
 func (c Config) WithDataDir(dir string) Config { c.dataDir = dir; return c }
+
+// WithCompilationCacheDir keeps the compilation cache (machine code of the
+// modules, by content) in dir rather than in the data dir, for a node whose
+// data dir does not last; see UserCompilationCacheDir.
+func (c Config) WithCompilationCacheDir(dir string) Config { c.compilationCacheDir = dir; return c }
 
 // WithInMemory keeps the store in memory: nothing survives Close. Volumes,
 // logs and caches go to a temporary directory removed by Close unless a data

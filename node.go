@@ -48,6 +48,19 @@ var (
 // DefaultDataDir is where a node keeps its data when no data dir is set.
 func DefaultDataDir() string { return client.DefaultDataDir() }
 
+// UserCompilationCacheDir is the user's compilation cache,
+// $XDG_CACHE_HOME/wasmlet/compilation (~/.cache/... by default), or "" when
+// the user has no cache directory. Entries are kept per build of wazero and
+// sealed with their checksum (internal/compilecache), so that several
+// versions of the node share it safely.
+func UserCompilationCacheDir() string {
+	base, err := os.UserCacheDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(base, "wasmlet", "compilation")
+}
+
 // Node is a running one-node cluster. Create it with New, start it with
 // Start, end it with Close.
 type Node struct {
@@ -157,6 +170,7 @@ func (n *Node) build() error {
 		n.host, err = host.New(n.st, host.Options{
 			NodeName:            n.cfg.nodeName,
 			DataDir:             n.dataDir,
+			CompilationCacheDir: n.cfg.compilationCacheDir,
 			ImageRoot:           n.cfg.imageRoot,
 			PodCIDR:             n.cfg.podCIDR,
 			ShutdownGracePeriod: n.cfg.shutdownGracePeriod,

@@ -82,7 +82,9 @@ func (e *environment) up(c *ucli.Context) error {
 			return err
 		}
 		defer os.RemoveAll(dir)
-		cfg = cfg.WithDataDir(dir)
+		// The machine code of the modules outlives the data dir: the
+		// next run starts them without compiling them again.
+		cfg = cfg.WithDataDir(dir).WithCompilationCacheDir(wasmlet.UserCompilationCacheDir())
 	}
 
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)

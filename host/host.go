@@ -105,6 +105,9 @@ type Options struct {
 	NodeName string
 	// DataDir holds the compilation cache, pod volumes and logs (required).
 	DataDir string
+	// CompilationCacheDir holds the compilation cache instead of DataDir,
+	// so that it can outlive a node whose data dir does not (wasmlet up).
+	CompilationCacheDir string
 	// ImageRoot is where relative image paths are resolved ("" = the
 	// working directory).
 	ImageRoot string
@@ -211,7 +214,11 @@ func New(st *store.Store, opts Options) (*Host, error) {
 	if opts.DataDir == "" {
 		return nil, errors.New("host: Options.DataDir is required")
 	}
-	rt, err := newWazeroRuntime(context.Background(), filepath.Join(opts.DataDir, "cache"))
+	cacheDir := opts.CompilationCacheDir
+	if cacheDir == "" {
+		cacheDir = filepath.Join(opts.DataDir, "cache")
+	}
+	rt, err := newWazeroRuntime(context.Background(), cacheDir)
 	if err != nil {
 		return nil, fmt.Errorf("host: %w", err)
 	}
@@ -220,6 +227,7 @@ func New(st *store.Store, opts Options) (*Host, error) {
 		rt.Close(context.Background())
 		return nil, err
 	}
+	rt.setLogger(h.log)
 	return h, nil
 }
 
@@ -288,6 +296,7 @@ func newHost(st *store.Store, opts Options, rt moduleRuntime) (*Host, error) {
 		memory:    wasi.NewMemoryPool(uint64(opts.Limits.PodsMemory)),
 		workers:   map[string]*podWorker{},
 	}
+	h.images.registryDir = filepath.Join(opts.DataDir, "oci")
 	h.workloads, h.cancelWorkload = context.WithCancel(context.Background())
 	return h, nil
 }

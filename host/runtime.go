@@ -2,13 +2,17 @@ package host
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
-	"os"
+	"log/slog"
 	"runtime"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 
 	"github.com/wasmlet/wasmlet/host/wasi"
+	"github.com/wasmlet/wasmlet/internal/compilecache"
 )
 
 // moduleRuntime is all the pod workers need of the wasm runtime: compiling
@@ -41,7 +45,13 @@ type instance interface {
 // WASI layer, and a compilation cache on disk.
 type wazeroRuntime struct {
 	rt    wazero.Runtime
-	cache wazero.CompilationCache
+	cache *compilecache.Cache
+	// log receives what the cache found and whether a module came from it
+	// (setLogger; discarded until then).
+	log *slog.Logger
+	// opened is what the cache found when it was opened, logged by
+	// setLogger.
+	opened compilecache.Report
 	// stopChecks: modules are compiled with the layer's stop checks
 	// (wasi.Compile) rather than wazero's WithCloseOnContextDone.
 	stopChecks bool
@@ -64,17 +74,18 @@ const compilerArch = runtime.GOARCH == "amd64" || runtime.GOARCH == "arm64"
 // under the race detector take the interpreter, without stop checks).
 func newWazeroRuntimeWith(ctx context.Context, cfg wazero.RuntimeConfig, stopChecks bool, cacheDir string) (*wazeroRuntime, error) {
 	cfg = cfg.WithCloseOnContextDone(!stopChecks)
-	var cache wazero.CompilationCache
+	var (
+		cache  *compilecache.Cache
+		opened compilecache.Report
+	)
 	if cacheDir != "" {
-		if err := os.MkdirAll(cacheDir, 0o755); err != nil {
-			return nil, fmt.Errorf("compilation cache %s: %w", cacheDir, err)
-		}
-		c, err := wazero.NewCompilationCacheWithDir(cacheDir)
+		c, rep, err := compilecache.Open(cacheDir)
 		if err != nil {
 			return nil, fmt.Errorf("compilation cache %s: %w", cacheDir, err)
 		}
 		cache = c
-		cfg = cfg.WithCompilationCache(c)
+		cfg = cfg.WithCompilationCache(c.Wazero())
+		opened = rep
 	}
 	rt := wazero.NewRuntimeWithConfig(ctx, cfg)
 	if err := wasi.Instantiate(ctx, rt); err != nil {
@@ -84,18 +95,57 @@ func newWazeroRuntimeWith(ctx context.Context, cfg wazero.RuntimeConfig, stopChe
 		}
 		return nil, fmt.Errorf("WASI layer: %w", err)
 	}
-	w := &wazeroRuntime{rt: rt, cache: cache, stopChecks: stopChecks}
+	w := &wazeroRuntime{rt: rt, cache: cache, log: slog.New(slog.DiscardHandler), opened: opened, stopChecks: stopChecks}
 	if stopChecks {
 		w.slots = wasi.NewRunSlots(runtime.GOMAXPROCS(0) - 1)
 	}
 	return w, nil
 }
 
+// setLogger sets where the runtime logs, and logs what the cache found
+// when it was opened.
+func (w *wazeroRuntime) setLogger(log *slog.Logger) {
+	w.log = log
+	logRemoved(log, w.opened)
+}
+
 func (w *wazeroRuntime) Compile(ctx context.Context, wasm []byte) (compiledModule, error) {
+	if w.cache == nil {
+		return w.compile(ctx, wasm)
+	}
+	var mod wazero.CompiledModule
+	start := time.Now()
+	cached, rep, err := w.cache.Compile(func() (err error) {
+		mod, err = w.compile(ctx, wasm)
+		return err
+	})
+	logRemoved(w.log, rep)
+	if err != nil {
+		if mod != nil {
+			mod.Close(ctx)
+		}
+		return nil, err
+	}
+	sum := sha256.Sum256(wasm)
+	// Whether the machine code came from the cache is for the user who
+	// waits on a pull to know why, and for the tests of the cache.
+	w.log.Info("module compiled", "digest", "sha256:"+hex.EncodeToString(sum[:]),
+		"size", len(wasm), "cached", cached, "took", time.Since(start).Round(time.Millisecond))
+	return mod, nil
+}
+
+func (w *wazeroRuntime) compile(ctx context.Context, wasm []byte) (wazero.CompiledModule, error) {
 	if w.stopChecks {
 		return wasi.Compile(ctx, w.rt, wasm)
 	}
 	return wasi.CompileWithoutStopChecks(ctx, w.rt, wasm)
+}
+
+// logRemoved says which entries of the compilation cache were refused.
+func logRemoved(log *slog.Logger, rep compilecache.Report) {
+	for _, e := range rep.Removed {
+		log.Warn("compilation cache: removed an entry that was not sealed or whose bytes changed", "entry", e)
+	}
 }
 
 func (w *wazeroRuntime) Start(ctx context.Context, mod compiledModule, cfg wasi.Config) (instance, error) {

@@ -6,11 +6,13 @@
 // whose data dir shares the cache finds it compiled.
 //
 // wazero keeps a cache per wazero version, read from the binary's build
-// information, and writes the version into every entry; test binaries carry
-// no build information and use the version "dev". For a test binary to find
-// the modules, build the program with that version:
+// information, and writes the version into every entry; the node's cache
+// (internal/compilecache) keeps a directory per build of wazero, also read
+// from the build information. Test binaries carry none and are "dev" to
+// both. For a test binary to find the modules, build the program as one:
 //
-//	go run -ldflags=-X=github.com/tetratelabs/wazero/internal/version.version=dev \
+//	go run -ldflags='-X=github.com/tetratelabs/wazero/internal/version.version=dev
+//		-X=github.com/wasmlet/wasmlet/internal/compilecache.buildIdentity=dev' \
 //		./testdata/precompile CACHEDIR MODULE.wasm...
 package main
 
@@ -22,6 +24,7 @@ import (
 	"github.com/tetratelabs/wazero"
 
 	"github.com/wasmlet/wasmlet/host/wasi"
+	"github.com/wasmlet/wasmlet/internal/compilecache"
 )
 
 func main() {
@@ -37,22 +40,23 @@ func main() {
 
 func run(dir string, modules []string) error {
 	ctx := context.Background()
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	cache, err := wazero.NewCompilationCacheWithDir(dir)
+	cache, _, err := compilecache.Open(dir)
 	if err != nil {
 		return err
 	}
 	defer cache.Close(ctx)
-	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCompilationCache(cache))
+	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCompilationCache(cache.Wazero()))
 	defer rt.Close(ctx)
 	for _, m := range modules {
 		b, err := os.ReadFile(m)
 		if err != nil {
 			return err
 		}
-		if _, err := wasi.Compile(ctx, rt, b); err != nil {
+		_, _, err = cache.Compile(func() error {
+			_, err := wasi.Compile(ctx, rt, b)
+			return err
+		})
+		if err != nil {
 			return fmt.Errorf("%s: %w", m, err)
 		}
 	}
