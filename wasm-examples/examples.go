@@ -217,8 +217,9 @@ func BuildAll() error {
 // compiler takes about a minute for a Go guest, without it a few seconds,
 // and a test node that shares the cache finds them compiled. The program is
 // built with wazero's version set to "dev", the version test binaries read
-// and write entries with. It returns the modules' paths, in the order of
-// names.
+// and write entries with, and identified as a test binary to the node's
+// cache (internal/compilecache). It returns the modules' paths, in the order
+// of names.
 func Precompile(cacheDir string, names ...string) ([]string, error) {
 	root, err := Dir()
 	if err != nil {
@@ -230,7 +231,8 @@ func Precompile(cacheDir string, names ...string) ([]string, error) {
 			return nil, err
 		}
 	}
-	args := append([]string{"run", "-ldflags=-X=github.com/tetratelabs/wazero/internal/version.version=dev",
+	args := append([]string{"run", "-ldflags=-X=github.com/tetratelabs/wazero/internal/version.version=dev" +
+		" -X=github.com/wasmlet/wasmlet/internal/compilecache.buildIdentity=dev",
 		"./testdata/precompile", cacheDir}, paths...)
 	cmd := exec.Command(goTool(), args...)
 	cmd.Dir = filepath.Dir(root)
