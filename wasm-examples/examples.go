@@ -15,6 +15,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -87,12 +88,19 @@ func goTool() string {
 // Build builds the example name into wasm-examples/bin/NAME.wasm unless that
 // file is newer than the example's sources, and returns its absolute path.
 func Build(name string) (string, error) {
+	path, _, err := build(name, nil)
+	return path, err
+}
+
+// build is Build; starting, when not nil, is called when the module has to
+// be built, before it is. built says that it was.
+func build(name string, starting func()) (path string, built bool, err error) {
 	if !slices.Contains(names, name) {
-		return "", fmt.Errorf("%w: %q (have %s)", ErrUnknown, name, strings.Join(names, ", "))
+		return "", false, fmt.Errorf("%w: %q (have %s)", ErrUnknown, name, strings.Join(names, ", "))
 	}
 	root, err := Dir()
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
 	mu, _ := locks.LoadOrStore(name, new(sync.Mutex))
 	mu.(*sync.Mutex).Lock()
@@ -101,22 +109,25 @@ func Build(name string) (string, error) {
 	out := filepath.Join(root, "bin", name+".wasm")
 	newest, err := newestSource(root, name)
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
 	if fi, err := os.Stat(out); err == nil && fi.ModTime().After(newest) {
-		return out, nil
+		return out, false, nil
+	}
+	if starting != nil {
+		starting()
 	}
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
-		return "", fmt.Errorf("examples: %w", err)
+		return "", false, fmt.Errorf("examples: %w", err)
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(out), "."+name+"-*.wasm")
 	if err != nil {
-		return "", fmt.Errorf("examples: %w", err)
+		return "", false, fmt.Errorf("examples: %w", err)
 	}
 	tmp.Close()
 	defer os.Remove(tmp.Name())
 	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return "", fmt.Errorf("examples: %w", err)
+		return "", false, fmt.Errorf("examples: %w", err)
 	}
 
 	if name == "tiny" {
@@ -125,12 +136,12 @@ func Build(name string) (string, error) {
 		err = goBuild(root, name, tmp.Name())
 	}
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
 	if err := os.Rename(tmp.Name(), out); err != nil {
-		return "", fmt.Errorf("examples: %w", err)
+		return "", false, fmt.Errorf("examples: %w", err)
 	}
-	return out, nil
+	return out, true, nil
 }
 
 func goBuild(root, name, out string) error {
@@ -186,24 +197,43 @@ func MustBuild(tb testing.TB, name string) string {
 }
 
 // BuildAll builds every example, at most two at a time, and returns the
-// first error.
-func BuildAll() error {
+// errors.
+func BuildAll() error { return BuildAllTo(io.Discard) }
+
+// BuildAllTo is BuildAll that writes a line to w when an example starts
+// building and when it is built: a cold build of the Go guests takes
+// minutes, which the user should not spend looking at a silent terminal.
+func BuildAllTo(w io.Writer) error {
 	var (
 		wg   sync.WaitGroup
 		sem  = make(chan struct{}, 2)
 		mu   sync.Mutex
 		errs []error
 	)
+	say := func(format string, args ...any) {
+		mu.Lock()
+		defer mu.Unlock()
+		fmt.Fprintf(w, format, args...)
+	}
 	for _, name := range names {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			if _, err := Build(name); err != nil {
+			var start time.Time
+			_, built, err := build(name, func() {
+				start = time.Now()
+				say("wasm-examples: building %s (GOOS=wasip1 GOARCH=wasm)\n", name)
+			})
+			if err != nil {
 				mu.Lock()
 				errs = append(errs, err)
 				mu.Unlock()
+				return
+			}
+			if built {
+				say("wasm-examples: built %s in %s\n", name, time.Since(start).Round(100*time.Millisecond))
 			}
 		}()
 	}

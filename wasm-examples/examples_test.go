@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
@@ -249,4 +250,29 @@ func mustCompile(t *testing.T, r wazero.Runtime, wasm []byte) wazero.CompiledMod
 func firstLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return lines[0]
+}
+
+// TestBuildAllSaysWhatItBuilds: a cold `go generate ./wasm-examples` takes
+// minutes; it names each guest as it builds it, and is silent about those
+// that are up to date.
+func TestBuildAllSaysWhatItBuilds(t *testing.T) {
+	path := examples.MustBuild(t, "tiny")
+	// Older than its sources: rebuilt (to the same bytes, renamed into
+	// place, so that other tests reading it meanwhile see either).
+	if err := os.Chtimes(path, time.Unix(1, 0), time.Unix(1, 0)); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := examples.BuildAllTo(&out); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"wasm-examples: building tiny (GOOS=wasip1 GOARCH=wasm)\n", "wasm-examples: built tiny in "} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	out.Reset()
+	if err := examples.BuildAllTo(&out); err != nil || out.Len() != 0 {
+		t.Errorf("with every guest up to date: %v, output %q", err, out.String())
+	}
 }

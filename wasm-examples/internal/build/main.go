@@ -10,7 +10,7 @@ import (
 )
 
 func main() {
-	if err := examples.BuildAll(); err != nil {
+	if err := examples.BuildAllTo(os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
