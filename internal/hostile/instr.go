@@ -124,3 +124,17 @@ var (
 
 // Ops concatenates instructions, for building a body in parts.
 func Ops(parts ...[]byte) []byte { return cat(parts...) }
+
+// Calls beyond Call: Return leaves the function; ReturnCall is a tail
+// call (tail calls); CallIndirect calls the function of type typ at the
+// index on the stack in table t.
+var Return = []byte{0x0f}
+
+func ReturnCall(f uint32) []byte        { return cat([]byte{0x12}, uleb(f)) }
+func CallIndirect(typ, t uint32) []byte { return cat([]byte{0x11}, uleb(typ), uleb(t)) }
+func RefFunc(f uint32) []byte           { return cat([]byte{0xd2}, uleb(f)) }
+func TableSet(t uint32) []byte          { return cat([]byte{0x26}, uleb(t)) }
+func Throw(tag uint32) []byte           { return cat([]byte{0x08}, uleb(tag)) }
+func TryTableCatchAll(label uint32) []byte {
+	return cat([]byte{0x1f, blockEmpty, 1, 0x02}, uleb(label))
+}

@@ -27,6 +27,7 @@ const (
 	secFunction = 3
 	secTable    = 4
 	secMemory   = 5
+	secTag      = 13
 	secGlobal   = 6
 	secExport   = 7
 	secStart    = 8
@@ -43,6 +44,7 @@ type Module struct {
 	codes    [][]byte
 	tables   [][]byte
 	memories [][]byte
+	tags     [][]byte
 	globals  [][]byte
 	exports  [][]byte
 	start    []byte
@@ -99,6 +101,13 @@ func (m *Module) Memory(min uint32, max ...uint32) {
 func (m *Module) Table(min uint32, max ...uint32) uint32 {
 	m.tables = append(m.tables, cat([]byte{byte(FuncRef)}, limitsOf(min, max)))
 	return uint32(len(m.tables) - 1)
+}
+
+// Tag declares an exception tag without parameters (exception handling)
+// and returns its index.
+func (m *Module) Tag() uint32 {
+	m.tags = append(m.tags, cat([]byte{0x00}, uleb(m.typeIndex(nil, nil))))
+	return uint32(len(m.tags) - 1)
 }
 
 // Global declares a mutable i32 global with the initial value v and
@@ -168,6 +177,7 @@ func (m *Module) Bytes() []byte {
 	add(secFunction, funcs)
 	add(secTable, m.tables)
 	add(secMemory, m.memories)
+	add(secTag, m.tags)
 	add(secGlobal, m.globals)
 	add(secExport, m.exports)
 	if m.start != nil {
