@@ -13,7 +13,7 @@ import (
 // collection finalizers, updateForGracefulDeletionAndFinalizers) in one
 // transaction.
 func (w *txnWriter) delete(r *api.ResourceInfo, namespace, name string, opts DeleteOptions) (api.Object, bool, error) {
-	cur, curRaw, err := getObject(w.txn, r, namespace, name)
+	cur, curRaw, err := getObject(w.s.reads, w.txn, r, namespace, name)
 	if err != nil {
 		return nil, false, err
 	}

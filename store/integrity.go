@@ -131,6 +131,9 @@ func checkDataDir(dir string, bo badger.Options) error {
 		}
 		newestNamed = max(newestNamed, v)
 	}
+	if err := checkLogs(d, bo); err != nil {
+		return err
+	}
 	var unnamed []uint64
 	for id := range d.tables {
 		if _, ok := mf.Tables[id]; !ok {

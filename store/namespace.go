@@ -116,7 +116,7 @@ func (s *Store) deleteNamespace(r *api.ResourceInfo, name string, opts DeleteOpt
 	}
 	var out api.Object
 	err := s.writeTxn(func(w *txnWriter) error {
-		cur, curRaw, err := getObject(w.txn, r, "", name)
+		cur, curRaw, err := getObject(w.s.reads, w.txn, r, "", name)
 		if err != nil {
 			return err
 		}
@@ -149,7 +149,7 @@ func (s *Store) deleteNamespace(r *api.ResourceInfo, name string, opts DeleteOpt
 	}
 	gone := false
 	err = s.view(func(txn *badger.Txn) error {
-		_, _, err := getObject(txn, r, "", name)
+		_, _, err := getObject(s.reads, txn, r, "", name)
 		if api.IsNotFound(err) {
 			gone, err = true, nil
 		}
@@ -174,7 +174,7 @@ func (s *Store) purgeNamespace(namespace string) error {
 			for it.Rewind(); it.Valid(); it.Next() {
 				names = append(names, string(it.Item().Key()[len(prefix):]))
 			}
-			return nil
+			return s.reads.checkPrefix(prefix)
 		})
 		if err != nil {
 			return storageError(err)
@@ -205,7 +205,7 @@ func (w *txnWriter) finishNamespaces() error {
 		return nil
 	}
 	for ns := range w.touched {
-		cur, _, err := getObject(w.txn, nsr, "", ns)
+		cur, _, err := getObject(w.s.reads, w.txn, nsr, "", ns)
 		if api.IsNotFound(err) {
 			continue
 		}
@@ -236,12 +236,16 @@ func (w *txnWriter) namespaceEmpty(ns string) (bool, error) {
 		if !r.Namespaced {
 			continue
 		}
-		it := w.txn.NewIterator(badger.IteratorOptions{Prefix: prefixOf(r, ns)})
+		prefix := prefixOf(r, ns)
+		it := w.txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
 		it.Rewind()
 		found := it.Valid()
 		it.Close()
 		if found {
 			return false, nil
+		}
+		if err := w.s.reads.checkPrefix(prefix); err != nil {
+			return false, err
 		}
 	}
 	return true, nil
@@ -256,7 +260,7 @@ func (s *Store) resumeNamespaceDeletions() error {
 	}
 	var terminating []string
 	err := s.view(func(txn *badger.Txn) error {
-		objs, err := listObjects(txn, nsr, "", ListOptions{})
+		objs, err := listObjects(s.reads, txn, nsr, "", ListOptions{})
 		for _, o := range objs {
 			if o.GetObjectMeta().DeletionTimestamp != nil {
 				terminating = append(terminating, o.GetObjectMeta().Name)

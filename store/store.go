@@ -169,6 +169,9 @@ type Store struct {
 	watchers map[*watcher]struct{}
 
 	disk *diskGuard // nil in memory
+	// reads finds the table damage badger's reads pass over (nil in
+	// memory; readcheck.go).
+	reads *readChecker
 	// onDiskPressure is told when client writes start or stop being
 	// refused; notifiedPressure is what it was last told, notifying
 	// whether it is being told now.
@@ -219,6 +222,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	if disk != nil {
 		disk.refresh()
+		s.reads = newReadChecker(db, dir)
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -336,6 +340,7 @@ func (s *Store) Close() error {
 	}
 	if err == nil {
 		err = s.db.Close()
+		s.reads.closeAll()
 	}
 	s.life.Unlock()
 	for w := range ws {
@@ -359,13 +364,24 @@ func (s *Store) enter() error {
 
 func (s *Store) leave() { s.life.RUnlock() }
 
-// view runs fn in a read transaction, as one operation.
-func (s *Store) view(fn func(*badger.Txn) error) error {
+// view runs fn in a read transaction, as one operation. A panic of
+// badger's readers (a garbled block) or a fault on a mapped page (a file
+// cut short under the node) is an error, not a crash.
+func (s *Store) view(fn func(*badger.Txn) error) (err error) {
 	if err := s.enter(); err != nil {
 		return err
 	}
 	defer s.leave()
+	defer s.recoverRead(&err)
+	defer faultsPanic()()
 	return storageError(s.db.View(fn))
+}
+
+func (s *Store) recoverRead(err *error) {
+	if r := recover(); r != nil {
+		*err = api.NewInternalError(fmt.Errorf("store: reading failed with %s; the store's files may be damaged", panicSummary(r)))
+		logf("%v", *err)
+	}
 }
 
 // Create stores a new object. It sets uid, creationTimestamp, generation 1 and
@@ -420,7 +436,7 @@ func (s *Store) Get(ctx context.Context, r *api.ResourceInfo, namespace, name st
 	var out api.Object
 	err := s.view(func(txn *badger.Txn) error {
 		var err error
-		out, _, err = getObject(txn, r, namespace, name)
+		out, _, err = getObject(s.reads, txn, r, namespace, name)
 		return err
 	})
 	return out, storageError(err)
@@ -439,7 +455,7 @@ func (s *Store) List(ctx context.Context, r *api.ResourceInfo, namespace string,
 		if rv, err = readRV(txn); err != nil {
 			return err
 		}
-		out, err = listObjects(txn, r, namespace, opts)
+		out, err = listObjects(s.reads, txn, r, namespace, opts)
 		return err
 	})
 	if err != nil {
@@ -477,7 +493,7 @@ func (s *Store) update(ctx context.Context, obj api.Object, mode updateMode) (ap
 	}
 	var out api.Object
 	err = s.writeTxnAs(isClientRequest(ctx), func(w *txnWriter) error {
-		cur, curRaw, err := getObject(w.txn, res, m.Namespace, m.Name)
+		cur, curRaw, err := getObject(s.reads, w.txn, res, m.Namespace, m.Name)
 		if err != nil {
 			return err
 		}
@@ -508,7 +524,7 @@ func (s *Store) GuaranteedUpdate(ctx context.Context, r *api.ResourceInfo, names
 		var cur api.Object
 		err := s.view(func(txn *badger.Txn) error {
 			var err error
-			cur, _, err = getObject(txn, r, namespace, name)
+			cur, _, err = getObject(s.reads, txn, r, namespace, name)
 			return err
 		})
 		if err != nil {
@@ -528,7 +544,7 @@ func (s *Store) GuaranteedUpdate(ctx context.Context, r *api.ResourceInfo, names
 		var out api.Object
 		stale := false
 		err = s.writeTxnAs(isClientRequest(ctx), func(w *txnWriter) error {
-			cur, curRaw, err := getObject(w.txn, r, namespace, name)
+			cur, curRaw, err := getObject(s.reads, w.txn, r, namespace, name)
 			if err != nil {
 				return err
 			}
@@ -706,12 +722,20 @@ func readRV(txn *badger.Txn) (uint64, error) {
 }
 
 // getObject reads and decodes one object; NotFound when it is missing.
-func getObject(txn *badger.Txn, r *api.ResourceInfo, namespace, name string) (api.Object, []byte, error) {
-	item, err := txn.Get(keyOf(r, namespace, name))
+// rc verifies what badger read (nil: not verified).
+func getObject(rc *readChecker, txn *badger.Txn, r *api.ResourceInfo, namespace, name string) (api.Object, []byte, error) {
+	key := keyOf(r, namespace, name)
+	item, err := txn.Get(key)
 	if errors.Is(err, badger.ErrKeyNotFound) {
+		if err := rc.checkKey(key, 0); err != nil {
+			return nil, nil, err
+		}
 		return nil, nil, api.NewNotFound(r.Group, r.Resource, name)
 	}
 	if err != nil {
+		return nil, nil, err
+	}
+	if err := rc.checkKey(key, item.Version()); err != nil {
 		return nil, nil, err
 	}
 	raw, err := item.ValueCopy(nil)
@@ -737,8 +761,10 @@ func decode(r *api.ResourceInfo, raw []byte) (api.Object, error) {
 }
 
 // listObjects reads the kind's objects in namespace that match opts.
-func listObjects(txn *badger.Txn, r *api.ResourceInfo, namespace string, opts ListOptions) ([]api.Object, error) {
-	it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: true, PrefetchSize: 64, Prefix: prefixOf(r, namespace)})
+// rc verifies what badger read (nil: not verified).
+func listObjects(rc *readChecker, txn *badger.Txn, r *api.ResourceInfo, namespace string, opts ListOptions) ([]api.Object, error) {
+	prefix := prefixOf(r, namespace)
+	it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: true, PrefetchSize: 64, Prefix: prefix})
 	defer it.Close()
 	out := []api.Object{}
 	for it.Rewind(); it.Valid(); it.Next() {
@@ -759,6 +785,9 @@ func listObjects(txn *badger.Txn, r *api.ResourceInfo, namespace string, opts Li
 			continue
 		}
 		out = append(out, obj)
+	}
+	if err := rc.checkPrefix(prefix); err != nil {
+		return nil, err
 	}
 	sortObjects(out)
 	return out, nil

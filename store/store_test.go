@@ -580,7 +580,7 @@ func TestNamespaceDeletionResumesAfterRestart(t *testing.T) {
 	mustCreate(t, s, obj(rsR, "team", "rs"))
 	// Only the mark is written, as if the node stopped right after it.
 	err = s.writeTxn(func(w *txnWriter) error {
-		cur, raw, err := getObject(w.txn, namespacesR, "", "team")
+		cur, raw, err := getObject(nil, w.txn, namespacesR, "", "team")
 		if err != nil {
 			return err
 		}

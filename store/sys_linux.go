@@ -71,3 +71,25 @@ func allocated(path string) int64 {
 	}
 	return fi.Size()
 }
+
+// dataEnd is where the last byte of f that is not in a hole ends (lseek's
+// SEEK_DATA and SEEK_HOLE); size when the filesystem does not say.
+func dataEnd(f *os.File, size int64) int64 {
+	const seekData, seekHole = 3, 4
+	var end int64
+	for off := int64(0); off < size; {
+		d, err := f.Seek(off, seekData)
+		if err != nil {
+			if errors.Is(err, syscall.ENXIO) {
+				return end // only a hole is left
+			}
+			return size
+		}
+		h, err := f.Seek(d, seekHole)
+		if err != nil {
+			return size
+		}
+		end, off = h, h
+	}
+	return min(end, size)
+}

@@ -98,7 +98,7 @@ func (s *Store) watch(ctx context.Context, r *api.ResourceInfo, namespace string
 		var objs []api.Object
 		err := s.db.View(func(txn *badger.Txn) error {
 			var err error
-			objs, err = listObjects(txn, r, namespace, ListOptions{LabelSelector: w.label, FieldSelector: w.field})
+			objs, err = listObjects(s.reads, txn, r, namespace, ListOptions{LabelSelector: w.label, FieldSelector: w.field})
 			return err
 		})
 		if err != nil {

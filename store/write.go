@@ -163,11 +163,14 @@ func encode(r *api.ResourceInfo, obj api.Object) ([]byte, error) {
 }
 
 func (w *txnWriter) exists(key []byte) (bool, error) {
-	_, err := w.txn.Get(key)
+	item, err := w.txn.Get(key)
 	if errors.Is(err, badger.ErrKeyNotFound) {
-		return false, nil
+		return false, w.s.reads.checkKey(key, 0)
 	}
-	return err == nil, err
+	if err != nil {
+		return false, err
+	}
+	return true, w.s.reads.checkKey(key, item.Version())
 }
 
 // create stores in, a new object the writer owns.
