@@ -624,8 +624,10 @@ spec:
 }
 
 // TestServeStopStartResumesPods: a node stopped with SIGTERM stops its pods
-// gracefully and leaves no record of a running container; the next serve
-// runs them again at once, without counting a restart.
+// gracefully, writes how they ended and leaves no record of a running
+// container; the next serve runs them again at once, as a restart whose
+// last state is the stopped run (myweb exits 0 on SIGTERM: Completed), and
+// `logs --previous` prints that run's log.
 func TestServeStopStartResumesPods(t *testing.T) {
 	bin := build(t)
 	dataDir := t.TempDir()
@@ -639,6 +641,7 @@ func TestServeStopStartResumesPods(t *testing.T) {
 	state := []string{"get", "pod", "myweb", "-o",
 		"jsonpath={.status.phase},{.status.containerStatuses[0].restartCount},{.status.containerStatuses[0].lastState.terminated.reason},{.status.containerStatuses[0].ready},{.status.containerStatuses[0].containerID}"}
 	first := waitOutput(t, bin, kc, "Running", func(s string) bool { return strings.HasPrefix(s, "Running,0,,true,") }, state...)
+	firstRun := containerOf(t, bin, kc, "myweb")
 	if err := srv.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -652,9 +655,20 @@ func TestServeStopStartResumesPods(t *testing.T) {
 
 	srv = startServer(t, bin, args)
 	again := waitOutput(t, bin, kc, "Running again", func(s string) bool {
-		return strings.HasPrefix(s, "Running,0,,true,") && s != first
+		return strings.HasPrefix(s, "Running,1,Completed,true,") && s != first
 	}, state...)
 	t.Logf("before: %s, after: %s", first, again)
+	last := containerOf(t, bin, kc, "myweb").LastState.Terminated
+	if last == nil || last.ExitCode != 0 || last.ContainerID != firstRun.ContainerID ||
+		last.StartedAt != firstRun.State.Running.StartedAt || last.FinishedAt < last.StartedAt {
+		t.Errorf("last state %+v, want the end of %+v", last, firstRun)
+	}
+	if prev := run(t, bin, kc, "logs", "--previous", "myweb"); !strings.Contains(prev, "myweb: got SIGTERM") || !strings.Contains(prev, "myweb: exiting") {
+		t.Errorf("logs --previous: %q, want the first run's log", prev)
+	}
+	if cur := run(t, bin, kc, "logs", "myweb"); strings.Contains(cur, "got SIGTERM") {
+		t.Errorf("logs: %q, want the second run's only", cur)
+	}
 	ip := strings.TrimSpace(run(t, bin, kc, "get", "pod", "myweb", "-o", "jsonpath={.status.podIP}"))
 	if got := get(t, ip); got != "Hello World! I'm myweb" {
 		t.Errorf("GET / after the restart: %q", got)
