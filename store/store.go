@@ -189,11 +189,9 @@ var rvKey = []byte("/wasmlet/resourceVersion")
 // Open opens (creating if needed) the store in dir.
 //
 // A directory badger would open as an empty or partial store (a missing,
-// empty or cut MANIFEST, a missing, cut or corrupt table, a log damaged
-// before its last commit) is refused with an error that wraps ErrDamaged
-// and says how to recover; every table is read and its checksums
-// verified first, and every log replayed. Damage a read meets later is a
-// 500 naming it (readcheck.go). A disk too full for the store to
+// empty or cut MANIFEST, a missing, cut or corrupt table) is refused with
+// an error that wraps ErrDamaged and says how to recover; every table is
+// read and its checksums verified first. A disk too full for the store to
 // open without risking a crash gives an error wrapping
 // ErrInsufficientStorage.
 func Open(dir string, opts Options) (*Store, error) {
