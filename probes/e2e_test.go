@@ -38,7 +38,7 @@ var guests = []string{"myweb", "liveness", "grpchealth"}
 // tests' nodes share (examples.Precompile).
 func precompiled(t *testing.T) string {
 	t.Helper()
-	shared := filepath.Join(os.TempDir(), "wasmlet-probes-test-cache")
+	shared := examples.TestCacheDir()
 	precompileOnce.Do(func() { _, precompileErr = examples.Precompile(shared, guests...) })
 	if precompileErr != nil {
 		t.Fatal(precompileErr)

@@ -23,6 +23,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -185,6 +186,17 @@ func newestSource(root, name string) (time.Time, error) {
 	return newest, nil
 }
 
+// TestCacheDir is the compilation cache that the tests' nodes share with
+// Precompile, in the user's cache dir so that it outlives a run: under the
+// race detector, compiling a Go guest takes wazero about a minute.
+func TestCacheDir() string {
+	base, err := os.UserCacheDir()
+	if err != nil {
+		base = os.TempDir()
+	}
+	return filepath.Join(base, "wasmlet-test", "wazero")
+}
+
 // MustBuild is Build for tests: it fails tb when the example cannot be
 // built.
 func MustBuild(tb testing.TB, name string) string {
@@ -250,6 +262,10 @@ func BuildAllTo(w io.Writer) error {
 // and write entries with, and identified as a test binary to the node's
 // cache (internal/compilecache). It returns the modules' paths, in the order
 // of names.
+//
+// Test processes that run at once (go test runs a package's binary beside
+// another's) take turns on a lock in cacheDir, so that the second finds
+// what the first compiled rather than compiling it too.
 func Precompile(cacheDir string, names ...string) ([]string, error) {
 	root, err := Dir()
 	if err != nil {
@@ -260,6 +276,17 @@ func Precompile(cacheDir string, names ...string) ([]string, error) {
 		if paths[i], err = Build(name); err != nil {
 			return nil, err
 		}
+	}
+	if err := os.MkdirAll(cacheDir, 0o755); err != nil {
+		return nil, fmt.Errorf("examples: %w", err)
+	}
+	lock, err := os.OpenFile(filepath.Join(cacheDir, ".precompile.lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("examples: %w", err)
+	}
+	defer lock.Close() // releases the lock
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		return nil, fmt.Errorf("examples: locking %s: %w", lock.Name(), err)
 	}
 	args := append([]string{"run", "-ldflags=-X=github.com/tetratelabs/wazero/internal/version.version=dev" +
 		" -X=github.com/wasmlet/wasmlet/internal/compilecache.buildIdentity=dev",
