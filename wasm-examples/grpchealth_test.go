@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 )
@@ -74,6 +75,11 @@ func TestGRPCHealth(t *testing.T) {
 			}
 			if code := g.terminate(t); code != 0 {
 				t.Errorf("exit code %d after SIGTERM", code)
+			}
+			// The port's name, not the ":0" Go reports for a socket WASI
+			// gives no address of.
+			if out := g.stdout.String(); !strings.Contains(out, `grpchealth: serving gRPC health on port "http" (fd 3)`) {
+				t.Errorf("the serving line does not name the port:\n%s", out)
 			}
 		})
 	}

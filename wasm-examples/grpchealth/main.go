@@ -89,7 +89,16 @@ func main() {
 	srv.Protocols = new(http.Protocols)
 	srv.Protocols.SetHTTP1(true)
 	srv.Protocols.SetUnencryptedHTTP2(true)
-	fmt.Printf("grpchealth: serving gRPC health on %s, status %s\n", l.Addr(), *statusName)
+	// A pre-opened socket has no address the guest can read (WASI preview1
+	// has no getsockname; Go reports ":0"): name the port instead.
+	where := l.Addr().String()
+	if nl, ok := l.(*guest.NamedListener); ok {
+		where = fmt.Sprintf("the pre-opened listener (fd %d)", nl.FD)
+		if nl.Name != "" && nl.Name != "unknown" {
+			where = fmt.Sprintf("port %q (fd %d)", nl.Name, nl.FD)
+		}
+	}
+	fmt.Printf("grpchealth: serving gRPC health on %s, status %s\n", where, *statusName)
 
 	done := make(chan struct{})
 	go func() {
