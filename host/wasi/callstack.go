@@ -105,6 +105,7 @@ type frameTypes struct {
 	params   []uint32 // parameters of each type
 	funcs    []uint32 // the type of each defined function
 	global   uint32   // the index of StackGlobal
+	globals  uint32   // the module's own globals, imported ones included
 	imported uint32   // imported functions (calls of them need no restore)
 }
 
@@ -122,11 +123,12 @@ func (t frameTypes) paramsOf(f uint32) (uint32, error) {
 
 // frame is one function's share of the rewrite.
 func (t frameTypes) frame(params uint32, catches bool) frame {
-	return frame{global: t.global, imported: t.imported, params: params, catches: catches}
+	return frame{global: t.global, globals: t.globals, imported: t.imported, params: params, catches: catches}
 }
 
 type frame struct {
 	global   uint32
+	globals  uint32
 	imported uint32
 	params   uint32
 	catches  bool   // the function has try or try_table

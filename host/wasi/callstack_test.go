@@ -237,3 +237,32 @@ func BenchmarkCallStackBudget(b *testing.B) {
 		})
 	}
 }
+
+// A module that names a global or local past its own is invalid as
+// written, and is refused as wazero refuses it: rewritten, the index would
+// name the stop flag, the call stack's budget or a frame's own local, and
+// the guest could unset the flag or refill its budget.
+func TestRewriteRefusesIndicesPastTheModules(t *testing.T) {
+	ctx := context.Background()
+	rt := compilerRuntime(t)
+	for name, code := range map[string][]byte{
+		"the stop flag":           h.Ops(h.I32Const(0), h.GlobalSet(0)),
+		"the call stack's budget": h.Ops(h.I32Const(1<<30), h.GlobalSet(3)),
+		"the budget, read":        h.Ops(h.GlobalGet(3), h.Drop),
+		"the frame's local":       h.Ops(h.I32Const(1<<30), h.LocalSet(0)),
+	} {
+		var m h.Module
+		m.Memory(1)
+		m.Command(code)
+		wasm := m.Bytes()
+		if _, err := rt.CompileModule(ctx, wasm); err == nil {
+			t.Fatalf("%s: wazero compiles the module as written", name)
+		}
+		for _, compile := range []func(context.Context, wazero.Runtime, []byte) (wazero.CompiledModule, error){wasi.Compile, wasi.CompileWithoutStopChecks} {
+			if mod, err := compile(ctx, rt, wasm); err == nil {
+				mod.Close(ctx)
+				t.Errorf("%s: the rewritten module compiles", name)
+			}
+		}
+	}
+}

@@ -251,6 +251,7 @@ func rewrite(wasm []byte, checks bool) ([]byte, error) {
 				check = loopCheck(firstGlobal, imports.funcs)
 			}
 			frames.global = firstGlobal + addedGlobals - 1
+			frames.globals = firstGlobal
 			frames.imported = imports.funcs
 			content, err = instrumentCode(body, check, shift, frames)
 		}
@@ -824,6 +825,16 @@ func instrumentBody(out, body, check []byte, shift funcShift, fr frame) ([]byte,
 				out = append(out, body[copied:idx]...)
 				out = appendU32(out, shift.index(r, i))
 				copied = r.pos
+			}
+		case op >= 0x20 && op <= 0x24: // local.get, local.set, local.tee, global.get, global.set
+			// An index past the module's own is invalid in the module as
+			// written, and would name what the rewrite added (the stop flag,
+			// the call stack's budget, the frame's local) once rewritten.
+			i := r.u32()
+			if op <= 0x22 && i >= fr.local || op >= 0x23 && i >= fr.globals {
+				if r.err == nil {
+					r.err = fmt.Errorf("index %d of instruction 0x%02x at offset %d past the module's own", i, op, r.pos)
+				}
 			}
 		case op == 0x06, op == 0x1f: // try, try_table
 			if !fr.catches {
