@@ -1,7 +1,6 @@
 package host
 
 import (
-	"bytes"
 	"encoding/binary"
 	"os"
 	"path/filepath"
@@ -10,25 +9,27 @@ import (
 	"testing"
 
 	"github.com/wasmlet/wasmlet/api"
+	"github.com/wasmlet/wasmlet/internal/hostile"
 )
 
 // Hostile guests of issue 12, run by a node on the real WASI layer. Each is
-// written here in the binary format, a few host calls long.
+// a few host calls long, written with internal/hostile's Module.
 
 // guestModule is a WASI command being written: its _start is a sequence
 // of host calls on constant arguments, with strings in a data segment.
+// The binary is hostile.Module's.
 type guestModule struct {
-	types   [][]byte
-	imports [][]byte
-	funcs   map[string]uint32
-	data    []byte // from address dataBase
-	code    []byte
+	m     hostile.Module
+	funcs map[string]uint32
+	data  []byte // from address dataBase
+	code  []byte
 }
 
 const dataBase = 0x400
 
 // wasiParams are the parameters of the functions the guests call (each
-// returns an errno, but proc_exit).
+// returns an errno, but proc_exit): i32 (i) or i64 (I), for the constants
+// call passes.
 var wasiParams = map[string]string{
 	"fd_write":              "iiii",
 	"fd_read":               "iiii",
@@ -44,21 +45,7 @@ func newGuestModule() *guestModule {
 	m := &guestModule{funcs: map[string]uint32{}}
 	for _, name := range []string{"fd_write", "fd_read", "path_open", "path_create_directory",
 		"path_remove_directory", "path_symlink", "path_rename", "proc_exit"} {
-		var params []byte
-		for _, c := range wasiParams[name] {
-			if c == 'I' {
-				params = append(params, 0x7e)
-			} else {
-				params = append(params, 0x7f)
-			}
-		}
-		results := []byte{0x01, 0x7f}
-		if name == "proc_exit" {
-			results = []byte{0x00}
-		}
-		m.types = append(m.types, gmCat([]byte{0x60}, gmUleb(uint64(len(params))), params, results))
-		m.imports = append(m.imports, gmCat(gmName("wasi_snapshot_preview1"), gmName(name), []byte{0x00}, gmUleb(uint64(len(m.types)-1))))
-		m.funcs[name] = uint32(len(m.funcs))
+		m.funcs[name] = m.m.WASI(name)
 	}
 	return m
 }
@@ -96,15 +83,12 @@ func (m *guestModule) call(fn string, args ...int64) *guestModule {
 	}
 	for k, a := range args {
 		if params[k] == 'I' {
-			m.code = append(m.code, 0x42)
+			m.code = append(m.code, hostile.I64Const(a)...)
 		} else {
-			m.code = append(m.code, 0x41)
-			a = int64(int32(a))
+			m.code = append(m.code, hostile.I32Const(int32(a))...)
 		}
-		m.code = append(m.code, gmSleb(a)...)
 	}
-	m.code = append(m.code, 0x10)
-	m.code = append(m.code, gmUleb(uint64(m.funcs[fn]))...)
+	m.code = append(m.code, hostile.Call(m.funcs[fn])...)
 	return m
 }
 
@@ -112,6 +96,11 @@ func (m *guestModule) call(fn string, args ...int64) *guestModule {
 func (m *guestModule) op(b ...byte) *guestModule {
 	m.code = append(m.code, b...)
 	return m
+}
+
+// ops emits instructions of hostile's.
+func (m *guestModule) ops(parts ...[]byte) *guestModule {
+	return m.op(hostile.Ops(parts...)...)
 }
 
 func (m *guestModule) drop() *guestModule { return m.op(0x1a) }
@@ -122,56 +111,10 @@ func (m *guestModule) exit(code int64) *guestModule { return m.call("proc_exit",
 // bytes is the module: the imports, three pages of memory holding the
 // data, and _start (with one i32 local) made of the code.
 func (m *guestModule) bytes() []byte {
-	m.types = append(m.types, []byte{0x60, 0x00, 0x00})
-	start := uint64(len(m.imports))
-	body := gmCat([]byte{0x01, 0x01, 0x7f}, m.code, []byte{0x0b})
-	out := []byte("\x00asm\x01\x00\x00\x00")
-	out = append(out, gmSection(1, gmVec(m.types...))...)
-	out = append(out, gmSection(2, gmVec(m.imports...))...)
-	out = append(out, gmSection(3, gmVec(gmUleb(uint64(len(m.types)-1))))...)
-	out = append(out, gmSection(5, gmVec([]byte{0x00, 0x03}))...)
-	out = append(out, gmSection(7, gmVec(
-		gmCat(gmName("_start"), []byte{0x00}, gmUleb(start)),
-		gmCat(gmName("memory"), []byte{0x02, 0x00})))...)
-	out = append(out, gmSection(10, gmVec(gmCat(gmUleb(uint64(len(body))), body)))...)
-	seg := gmCat([]byte{0x00, 0x41}, gmSleb(dataBase), []byte{0x0b}, gmUleb(uint64(len(m.data))), m.data)
-	out = append(out, gmSection(11, gmVec(seg))...)
-	return out
-}
-
-func gmUleb(v uint64) []byte {
-	var b []byte
-	for {
-		c := byte(v & 0x7f)
-		v >>= 7
-		if v != 0 {
-			b = append(b, c|0x80)
-			continue
-		}
-		return append(b, c)
-	}
-}
-
-func gmSleb(v int64) []byte {
-	var b []byte
-	for {
-		c := byte(v & 0x7f)
-		v >>= 7
-		if (v == 0 && c&0x40 == 0) || (v == -1 && c&0x40 != 0) {
-			return append(b, c)
-		}
-		b = append(b, c|0x80)
-	}
-}
-
-func gmCat(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
-
-func gmVec(items ...[]byte) []byte { return gmCat(gmUleb(uint64(len(items))), gmCat(items...)) }
-
-func gmName(s string) []byte { return gmCat(gmUleb(uint64(len(s))), []byte(s)) }
-
-func gmSection(id byte, body []byte) []byte {
-	return gmCat([]byte{id}, gmUleb(uint64(len(body))), body)
+	m.m.Memory(3)
+	m.m.Data(dataBase, m.data)
+	m.m.ExportFunc("_start", m.m.Func(nil, nil, []hostile.ValType{hostile.I32}, m.code))
+	return m.m.Bytes()
 }
 
 // WASI constants the guests use.
@@ -291,12 +234,12 @@ func fillGuest() *guestModule {
 	iov := m.iov(0x10000, 0x10000) // the second page, zeros
 	m.call("path_open", 3, 0, big, bigLen, gmOflagCreat, gmRightsAll, gmRightsAll, 0, out).drop()
 	// block; loop; fd_write(load(out), iov, 1, nw); local.tee 0; br_if 1; br 0; end; end
-	m.op(0x02, gmVoid, 0x03, gmVoid)
-	m.op(0x41).op(gmSleb(out)...).op(0x28, 0x02, 0x00) // i32.load (the fd)
-	m.op(0x41).op(gmSleb(iov)...).op(0x41, 0x01).op(0x41).op(gmSleb(nw)...)
-	m.op(0x10).op(gmUleb(uint64(m.funcs["fd_write"]))...)
-	m.op(0x22, 0x00, 0x0d, 0x01, 0x0c, 0x00, gmEnd, gmEnd)
-	m.op(0x20, 0x00).op(0x10).op(gmUleb(uint64(m.funcs["proc_exit"]))...)
+	m.ops(hostile.Block, hostile.Loop,
+		hostile.I32Const(int32(out)), hostile.I32Load(0), // the fd
+		hostile.I32Const(int32(iov)), hostile.I32Const(1), hostile.I32Const(int32(nw)),
+		hostile.Call(m.funcs["fd_write"]),
+		hostile.LocalTee(0), hostile.BrIf(1), hostile.Br(0), hostile.End, hostile.End,
+		hostile.LocalGet(0), hostile.Call(m.funcs["proc_exit"]))
 	return m
 }
 

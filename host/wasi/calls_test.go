@@ -6,6 +6,8 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+
+	"github.com/wasmlet/wasmlet/internal/hostile"
 )
 
 // The tests of this file call the layer's functions one at a time, as a
@@ -16,72 +18,35 @@ import (
 // callModule builds that module's binary.
 func callModule() []byte {
 	funcs := hostFuncs()
-	var types, imports, fns, exports, code [][]byte
+	var m hostile.Module
+	m.Memory(1)
+	valTypes := func(ts []api.ValueType) []hostile.ValType {
+		out := make([]hostile.ValType, len(ts))
+		for k, t := range ts {
+			out[k] = hostile.ValType(t)
+		}
+		return out
+	}
+	results := func(f hostFunc) []hostile.ValType {
+		if f.noResult {
+			return nil
+		}
+		return []hostile.ValType{hostile.I32}
+	}
+	imported := make([]uint32, len(funcs))
 	for k, f := range funcs {
-		var results []api.ValueType
-		if !f.noResult {
-			results = []api.ValueType{api.ValueTypeI32}
-		}
-		types = append(types, cat([]byte{0x60}, vec(valtypes(f.params)...), vec(valtypes(results)...)))
-		imports = append(imports, cat(name(ModuleName), name(f.name), []byte{0x00}, uleb(uint64(k))))
-		fns = append(fns, uleb(uint64(k)))
-		body := []byte{0x00} // no locals
+		imported[k] = m.ImportFunc(ModuleName, f.name, valTypes(f.params), results(f))
+	}
+	for k, f := range funcs {
+		var body [][]byte
 		for p := range f.params {
-			body = append(body, 0x20)
-			body = append(body, uleb(uint64(p))...)
+			body = append(body, hostile.LocalGet(uint32(p)))
 		}
-		body = append(body, 0x10)
-		body = append(body, uleb(uint64(k))...)
-		body = append(body, 0x0b)
-		code = append(code, cat(uleb(uint64(len(body))), body))
-		exports = append(exports, cat(name(f.name), []byte{0x00}, uleb(uint64(len(funcs)+k))))
+		body = append(body, hostile.Call(imported[k]))
+		m.ExportFunc(f.name, m.Func(valTypes(f.params), results(f), nil, body...))
 	}
-	exports = append(exports, cat(name("memory"), []byte{0x02, 0x00}))
-	memory := vec([]byte{0x00, 0x01}) // one memory, min 1 page
-	out := []byte{0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00}
-	out = append(out, section(1, vec(types...))...)
-	out = append(out, section(2, vec(imports...))...)
-	out = append(out, section(3, vec(fns...))...)
-	out = append(out, section(5, memory)...)
-	out = append(out, section(7, vec(exports...))...)
-	out = append(out, section(10, vec(code...))...)
-	return out
+	return m.Bytes()
 }
-
-func valtypes(ts []api.ValueType) [][]byte {
-	out := make([][]byte, len(ts))
-	for k, t := range ts {
-		out[k] = []byte{t}
-	}
-	return out
-}
-
-func uleb(v uint64) []byte {
-	var out []byte
-	for {
-		b := byte(v & 0x7f)
-		v >>= 7
-		if v != 0 {
-			out = append(out, b|0x80)
-			continue
-		}
-		return append(out, b)
-	}
-}
-
-func cat(parts ...[]byte) []byte {
-	var out []byte
-	for _, p := range parts {
-		out = append(out, p...)
-	}
-	return out
-}
-
-func vec(items ...[]byte) []byte { return cat(uleb(uint64(len(items))), cat(items...)) }
-
-func name(s string) []byte { return cat(uleb(uint64(len(s))), []byte(s)) }
-
-func section(id byte, body []byte) []byte { return cat([]byte{id}, uleb(uint64(len(body))), body) }
 
 // guest is an instance driven call by call from a test.
 type guest struct {
