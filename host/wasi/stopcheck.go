@@ -57,7 +57,8 @@ func Compile(ctx context.Context, rt wazero.Runtime, wasm []byte) (wazero.Compil
 // guest that runs its own code without ever calling the host (a busy loop)
 // still ends. Code without a loop ends by itself, so a check at every loop
 // head is enough, as it is for wazero's own WithCloseOnContextDone. Its
-// tables are bounded as LimitTables bounds them (tables.go).
+// tables are bounded as LimitTables bounds them (tables.go), and its call
+// stack is given a budget (callstack.go).
 //
 // $yield is Go code, so the Go runtime can preempt the guest there:
 // compiled code that never returns to Go cannot be preempted, and a
@@ -87,8 +88,8 @@ func Instrument(wasm []byte) ([]byte, error) {
 	return rewrite(wasm, true)
 }
 
-// rewrite is Instrument (checks) or LimitTables (no checks: only the table
-// section and TablesGlobal change).
+// rewrite is Instrument (checks) or LimitTables (no checks: the table
+// section, TablesGlobal and the call stack's budget change).
 func rewrite(wasm []byte, checks bool) ([]byte, error) {
 	r := &reader{b: wasm}
 	if len(wasm) < 8 || string(wasm[:4]) != "\x00asm" {

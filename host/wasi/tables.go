@@ -56,16 +56,18 @@ const tableElementBytes = uint64(unsafe.Sizeof(uintptr(0)))
 var ErrTables = errors.New("wasi: tables over the node's limit")
 
 // LimitTables returns the module with its tables bounded and their most
-// exported as TablesGlobal, without stop checks: for wazero's interpreter,
-// which a node runs with WithCloseOnContextDone. Compile's rewrite
-// (Instrument) does the same, with the checks.
+// exported as TablesGlobal, and its call stack given a budget
+// (callstack.go), without stop checks: for wazero's interpreter, which a
+// node runs with WithCloseOnContextDone. Compile's rewrite (Instrument)
+// does the same, with the checks.
 func LimitTables(wasm []byte) ([]byte, error) {
 	return rewrite(wasm, false)
 }
 
 // CompileWithoutStopChecks is Compile for a runtime with wazero's
-// WithCloseOnContextDone: the module is compiled with its tables bounded
-// (LimitTables) and no other change. Errors are as Compile's.
+// WithCloseOnContextDone: the module is compiled as LimitTables rewrites
+// it (its tables bounded, its call stack given a budget), without stop
+// checks. Errors are as Compile's.
 func CompileWithoutStopChecks(ctx context.Context, rt wazero.Runtime, wasm []byte) (wazero.CompiledModule, error) {
 	return compileRewritten(ctx, rt, wasm, LimitTables, "bounding the tables of")
 }
