@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"os"
 	"os/exec"
@@ -126,7 +125,7 @@ type server struct {
 // pod range each time.
 func serveArgs(t *testing.T, dataDir string) []string {
 	return []string{"serve", "--data-dir", dataDir, "--listen", "127.0.0.1:0", "--node-name", "n1",
-		"--image-root", repoRoot(t), "--pod-cidr", fmt.Sprintf("127.45.%d.0/24", 1+rand.IntN(254)),
+		"--image-root", repoRoot(t), "--pod-cidr", podCIDR(),
 		"--shutdown-grace-period", "5s"}
 }
 
@@ -252,6 +251,7 @@ func runningPods(n int) func(string) bool {
 }
 
 func TestServeKillRestart(t *testing.T) {
+	t.Parallel()
 	bin := build(t)
 	dataDir := t.TempDir()
 	if err := os.Symlink(cacheDir, filepath.Join(dataDir, "cache")); err != nil {
@@ -393,6 +393,7 @@ func get(t *testing.T, ip string) string {
 // example manifests, stops it with SIGINT (Ctrl-C), and finds the pod
 // table, myweb's log, and the pods stopped gracefully.
 func TestUp(t *testing.T) {
+	t.Parallel()
 	bin := build(t)
 	if _, err := examples.Build("hello"); err != nil {
 		t.Fatal(err)
@@ -408,7 +409,7 @@ func TestUp(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	cidr := fmt.Sprintf("127.45.%d.0/24", 1+rand.IntN(254))
+	cidr := podCIDR()
 	dataDir := t.TempDir()
 	cmd := exec.Command(bin, "up", "-f", dir, "--image-root", repoRoot(t), "--pod-cidr", cidr, "--node-name", "n1",
 		"--shutdown-grace-period", "5s", "--data-dir", dataDir)
@@ -498,6 +499,7 @@ func TestUp(t *testing.T) {
 // module with the WASI layer's stop checks. Without them, delete waits for
 // ever and the guest keeps its core.
 func TestBusyPodEndsWhenDeleted(t *testing.T) {
+	t.Parallel()
 	bin := build(t)
 	if _, err := examples.Build("spin"); err != nil {
 		t.Fatal(err)
@@ -549,6 +551,7 @@ var emptyModule = []byte{
 // for the back-off (10 s, then 20 s) before running it again; the pod is
 // deleted during a back-off, and the node stays up.
 func TestPoisonPodCannotKeepTheNodeDown(t *testing.T) {
+	t.Parallel()
 	bin := build(t)
 	dataDir, images := t.TempDir(), t.TempDir()
 	kc := filepath.Join(dataDir, "kubeconfig.yaml")
@@ -629,6 +632,7 @@ spec:
 // last state is the stopped run (myweb exits 0 on SIGTERM: Completed), and
 // `logs --previous` prints that run's log.
 func TestServeStopStartResumesPods(t *testing.T) {
+	t.Parallel()
 	bin := build(t)
 	dataDir := t.TempDir()
 	if err := os.Symlink(cacheDir, filepath.Join(dataDir, "cache")); err != nil {

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"fmt"
-	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +18,7 @@ import (
 // compiling it again (about 15 s for myweb on a quiet 2-core machine). The
 // node says which: its log (-v) has cached=false, then cached=true.
 func TestUpKeepsTheCompilationCache(t *testing.T) {
+	t.Parallel()
 	bin := build(t)
 	if _, err := examples.Build("myweb"); err != nil {
 		t.Fatal(err)
@@ -33,7 +32,7 @@ func TestUpKeepsTheCompilationCache(t *testing.T) {
 		t.Fatal(err)
 	}
 	cache := t.TempDir()
-	cidr := fmt.Sprintf("127.45.%d.0/24", 1+rand.IntN(254))
+	cidr := podCIDR()
 	running := regexp.MustCompile(`(?m)\bmyweb\s+1/1\s+Running\b`)
 	compiled := regexp.MustCompile(`msg="module compiled" .*\bcached=(true|false)\b`)
 
