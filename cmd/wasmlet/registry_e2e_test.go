@@ -70,7 +70,9 @@ func TestRegistryEndToEnd(t *testing.T) {
 			t.Errorf("%s imageID %q", pod, id)
 		}
 	}
-	msg := waitOutput(t, bin, kc, "ErrImagePull", func(s string) bool { return strings.HasPrefix(s, "ErrImagePull") || strings.HasPrefix(s, "ImagePullBackOff") },
+	msg := waitOutput(t, bin, kc, "ErrImagePull", func(s string) bool {
+		return strings.HasPrefix(s, "ErrImagePull") || strings.HasPrefix(s, "ImagePullBackOff")
+	},
 		"get", "pod", "missing", "-o", "jsonpath={.status.containerStatuses[0].state.waiting.reason} {.status.containerStatuses[0].state.waiting.message}")
 	if !strings.Contains(msg, "not found") || !strings.Contains(msg, "MANIFEST_UNKNOWN") {
 		t.Errorf("a missing tag: %q", msg)
