@@ -85,7 +85,10 @@ func (d *dataDir) dataFiles() []string {
 //   - tables the MANIFEST does not name while its last record is cut, or
 //     that hold writes newer than every table it names with no
 //     write-ahead log left to hold them too: records of the MANIFEST are
-//     lost, and badger would delete the tables.
+//     lost, and badger would delete the tables;
+//   - a write-ahead or value log that badger would cut at a bad entry
+//     while committed writes follow it, or that was cut short
+//     (logcheck.go); a tail a crash tore passes.
 //
 // Tables the MANIFEST does not name that an interrupted flush or
 // compaction left (their data is still in a write-ahead log, or in the

@@ -298,3 +298,56 @@ func (s *Store) NotifyDamage(f func(message string)) {
 	s.reads.notify = f
 	s.reads.mu.Unlock()
 }
+
+// explain looks for a table that is no longer what it was after a read
+// faulted: a file shorter than when the checker mapped it, or one that no
+// longer opens. It reads the directory, not badger, whose own structures
+// are on the same pages.
+func (c *readChecker) explain() (err error) {
+	if c == nil {
+		return nil
+	}
+	defer faultsPanic()()
+	defer func() {
+		if recover() != nil {
+			err = nil
+		}
+	}()
+	names, _ := filepath.Glob(filepath.Join(c.dir, "*"+tableExt))
+	for _, name := range names {
+		id, ok := table.ParseFileID(name)
+		if !ok {
+			continue
+		}
+		fi, serr := os.Stat(name)
+		if serr != nil {
+			continue // removed by a compaction
+		}
+		c.mu.Lock()
+		ct := c.open[id]
+		c.mu.Unlock()
+		if ct != nil {
+			if fi.Size() < int64(len(ct.mf.Data)) {
+				return c.damaged(id, fmt.Sprintf("it was cut short to %d of its %d bytes", fi.Size(), len(ct.mf.Data)))
+			}
+			continue
+		}
+		t, oerr := c.openTable(id)
+		if errors.Is(oerr, os.ErrNotExist) {
+			continue
+		}
+		if oerr != nil {
+			return c.damaged(id, oerr.Error())
+		}
+		t.close()
+	}
+	return nil
+}
+
+// guarded runs fn with a fault or a panic of badger's readers turned into
+// an error, as view does.
+func (s *Store) guarded(fn func() error) (err error) {
+	defer s.recoverRead(&err)
+	defer faultsPanic()()
+	return fn()
+}

@@ -189,9 +189,11 @@ var rvKey = []byte("/wasmlet/resourceVersion")
 // Open opens (creating if needed) the store in dir.
 //
 // A directory badger would open as an empty or partial store (a missing,
-// empty or cut MANIFEST, a missing, cut or corrupt table) is refused with
-// an error that wraps ErrDamaged and says how to recover; every table is
-// read and its checksums verified first. A disk too full for the store to
+// empty or cut MANIFEST, a missing, cut or corrupt table, a log damaged
+// before its last commit) is refused with an error that wraps ErrDamaged
+// and says how to recover; every table is read and its checksums
+// verified first, and every log replayed. Damage a read meets later is a
+// 500 naming it (readcheck.go). A disk too full for the store to
 // open without risking a crash gives an error wrapping
 // ErrInsufficientStorage.
 func Open(dir string, opts Options) (*Store, error) {
@@ -379,8 +381,12 @@ func (s *Store) view(fn func(*badger.Txn) error) (err error) {
 
 func (s *Store) recoverRead(err *error) {
 	if r := recover(); r != nil {
-		*err = api.NewInternalError(fmt.Errorf("store: reading failed with %s; the store's files may be damaged", panicSummary(r)))
-		logf("%v", *err)
+		cause := s.reads.explain()
+		if cause == nil {
+			cause = fmt.Errorf("store: reading failed with %s; the store's files may be damaged", panicSummary(r))
+			logf("%v", cause)
+		}
+		*err = api.NewInternalError(cause)
 	}
 }
 
@@ -764,7 +770,11 @@ func decode(r *api.ResourceInfo, raw []byte) (api.Object, error) {
 // rc verifies what badger read (nil: not verified).
 func listObjects(rc *readChecker, txn *badger.Txn, r *api.ResourceInfo, namespace string, opts ListOptions) ([]api.Object, error) {
 	prefix := prefixOf(r, namespace)
-	it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: true, PrefetchSize: 64, Prefix: prefix})
+	// Values are read here, not prefetched: badger prefetches each in a
+	// goroutine of its own, which drops the value log's errors and
+	// where a fault on a mapped page (a file cut under the node) cannot
+	// be recovered (view).
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
 	defer it.Close()
 	out := []api.Object{}
 	for it.Rewind(); it.Valid(); it.Next() {

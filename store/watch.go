@@ -96,10 +96,12 @@ func (s *Store) watch(ctx context.Context, r *api.ResourceInfo, namespace string
 		// Writers hold s.mu, so this snapshot is exactly the state at s.rv
 		// and the changes that follow are the ones after it.
 		var objs []api.Object
-		err := s.db.View(func(txn *badger.Txn) error {
-			var err error
-			objs, err = listObjects(s.reads, txn, r, namespace, ListOptions{LabelSelector: w.label, FieldSelector: w.field})
-			return err
+		err := s.guarded(func() error {
+			return s.db.View(func(txn *badger.Txn) error {
+				var err error
+				objs, err = listObjects(s.reads, txn, r, namespace, ListOptions{LabelSelector: w.label, FieldSelector: w.field})
+				return err
+			})
 		})
 		if err != nil {
 			s.mu.Unlock()

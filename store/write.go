@@ -47,13 +47,16 @@ func (s *Store) writeTxnAs(client bool, fn func(*txnWriter) error) error {
 	return err
 }
 
-func (s *Store) commitTxn(client bool, fn func(*txnWriter) error) error {
+func (s *Store) commitTxn(client bool, fn func(*txnWriter) error) (err error) {
 	if err := s.enter(); err != nil {
 		return err
 	}
 	defer s.leave()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	// A write reads first: a fault there is an error too (view).
+	defer s.recoverRead(&err)
+	defer faultsPanic()()
 	txn := s.db.NewTransaction(true)
 	defer txn.Discard()
 	w := &txnWriter{s: s, txn: txn, rv: s.rv}
