@@ -205,10 +205,14 @@ func defaultHTTPGet(h *HTTPGetAction) {
 // defaultPullPolicy applies Kubernetes' rule (Always for a reference that may
 // change under the same name, IfNotPresent otherwise) to module references:
 // an http(s) URL not pinned with @sha256: may serve new content at any time,
-// as may anything tagged :latest; a path or file:// URL on the node is read
-// again only when its content changes, as an image present on a node is.
+// as may anything tagged :latest or a registry image without a tag; a path
+// or file:// URL on the node is read again only when its content changes,
+// as an image present on a node is.
 func defaultPullPolicy(image string) PullPolicy {
 	lower := strings.ToLower(image)
+	if reg, err := IsRegistryImage(image); err == nil && reg && !registryImageTagged(image) {
+		return PullAlways // no tag is :latest
+	}
 	switch {
 	case strings.HasSuffix(lower, ":latest"):
 		return PullAlways

@@ -7,6 +7,7 @@ import (
 
 	ucli "github.com/urfave/cli/v2"
 
+	"github.com/wasmlet/wasmlet/api"
 	"github.com/wasmlet/wasmlet/internal/oci"
 )
 
@@ -30,7 +31,7 @@ func (e *environment) push(c *ucli.Context) error {
 		return errors.New("push takes a module file and an image: wasmlet push FILE REGISTRY/NAME:TAG")
 	}
 	file, image := args[0], args[1]
-	if reg, err := oci.IsRegistryReference(image); err != nil || !reg {
+	if reg, err := api.IsRegistryImage(image); err != nil || !reg {
 		if err == nil {
 			err = fmt.Errorf("%q names a file, not a registry image (REGISTRY/NAME:TAG)", image)
 		}

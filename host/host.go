@@ -296,6 +296,7 @@ func newHost(st *store.Store, opts Options, rt moduleRuntime) (*Host, error) {
 		memory:    wasi.NewMemoryPool(uint64(opts.Limits.PodsMemory)),
 		workers:   map[string]*podWorker{},
 	}
+	h.images.registryDir = filepath.Join(opts.DataDir, "oci")
 	h.workloads, h.cancelWorkload = context.WithCancel(context.Background())
 	return h, nil
 }

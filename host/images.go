@@ -16,7 +16,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/wasmlet/wasmlet/api"
 	"github.com/wasmlet/wasmlet/host/wasi"
+	"github.com/wasmlet/wasmlet/internal/oci"
 )
 
 // DefaultMaxImageSize bounds the size of a module the node reads, from a
@@ -96,10 +98,18 @@ type pulledImage struct {
 	Digest string // hex sha256 of the module
 	Size   int64
 	Module compiledModule
+	// RepoDigest is a registry image's repository and manifest digest
+	// ("index.docker.io/acme/myweb@sha256:…"), its imageID on a cluster.
+	RepoDigest string
 }
 
 // ImageID is the imageID of a container status.
-func (p *pulledImage) ImageID() string { return "sha256:" + p.Digest }
+func (p *pulledImage) ImageID() string {
+	if p.RepoDigest != "" {
+		return p.RepoDigest
+	}
+	return "sha256:" + p.Digest
+}
 
 // imageManager fetches modules and compiles each distinct one once, shared
 // by every pod (the on-disk compilation cache keeps machine code across
@@ -122,6 +132,12 @@ type imageManager struct {
 	// reading the module into memory (a hundred replicas of a 10 MB guest
 	// would hold 1 GB until the one compile ends).
 	pulls map[string]*pullCall // image string -> its pull
+
+	// registryDir holds the images pulled from registries (internal/oci's
+	// store), opened at the first such pull; "" refuses registry images.
+	registryDir string
+	registry    *oci.Puller
+	registryErr error
 }
 
 type pullCall struct {
@@ -179,6 +195,13 @@ func (m *imageManager) Present(image string) bool {
 // module with the same digest is compiled already. Concurrent pulls of one
 // image share the first one's work and result.
 func (m *imageManager) Pull(ctx context.Context, image string) (*pulledImage, error) {
+	return m.PullWith(ctx, image, "")
+}
+
+// PullWith is Pull under a container's imagePullPolicy, which registry
+// images follow ("" is IfNotPresent); a module file is read again when it
+// changed, whatever the policy.
+func (m *imageManager) PullWith(ctx context.Context, image string, policy api.PullPolicy) (*pulledImage, error) {
 	for {
 		m.mu.Lock()
 		c, ok := m.pulls[image]
@@ -188,7 +211,7 @@ func (m *imageManager) Pull(ctx context.Context, image string) (*pulledImage, er
 		}
 		m.mu.Unlock()
 		if !ok {
-			c.img, c.err = m.pull(ctx, image)
+			c.img, c.err = m.pull(ctx, image, policy)
 			m.mu.Lock()
 			delete(m.pulls, image)
 			m.mu.Unlock()
@@ -208,7 +231,12 @@ func (m *imageManager) Pull(ctx context.Context, image string) (*pulledImage, er
 	}
 }
 
-func (m *imageManager) pull(ctx context.Context, image string) (*pulledImage, error) {
+func (m *imageManager) pull(ctx context.Context, image string, policy api.PullPolicy) (*pulledImage, error) {
+	if reg, err := api.IsRegistryImage(image); err != nil {
+		return nil, err
+	} else if reg {
+		return m.pullRegistry(ctx, image, policy)
+	}
 	ref, err := ParseImage(image, m.root)
 	if err != nil {
 		return nil, err
@@ -250,6 +278,54 @@ func (m *imageManager) pull(ctx context.Context, image string) (*pulledImage, er
 		m.mu.Unlock()
 	}
 	return &pulledImage{Digest: digest, Size: int64(len(data)), Module: mod}, nil
+}
+
+// pullRegistry makes a registry image present under policy (the store
+// keeps it across node restarts) and compiles its module.
+func (m *imageManager) pullRegistry(ctx context.Context, image string, policy api.PullPolicy) (*pulledImage, error) {
+	p, err := m.puller()
+	if err != nil {
+		return nil, err
+	}
+	if policy == "" {
+		policy = api.PullIfNotPresent
+	}
+	got, err := p.Pull(ctx, image, oci.Policy(policy))
+	if err != nil {
+		return nil, err
+	}
+	digest := strings.TrimPrefix(got.Module, "sha256:")
+	mod, err := m.compile(ctx, digest, got.Bytes)
+	if errors.Is(err, wasi.ErrModuleLimits) {
+		return nil, fmt.Errorf("%s is refused: %w", image, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s is not a valid WebAssembly module: %w", image, err)
+	}
+	m.mu.Lock()
+	m.known[image] = digest
+	m.mu.Unlock()
+	repo := got.Reference
+	if i := strings.LastIndexAny(repo, ":@"); i > strings.LastIndex(repo, "/") {
+		repo = repo[:i]
+	}
+	return &pulledImage{Digest: digest, Size: got.Size, Module: mod, RepoDigest: repo + "@" + got.Digest}, nil
+}
+
+// puller opens the registry store at its first use.
+func (m *imageManager) puller() (*oci.Puller, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.registry == nil && m.registryErr == nil {
+		if m.registryDir == "" {
+			m.registryErr = errors.New("this node keeps no registry images")
+		} else if st, err := oci.OpenStore(m.registryDir, m.maxSize); err != nil {
+			m.registryErr = fmt.Errorf("opening the image store: %w", err)
+		} else {
+			m.registry = &oci.Puller{Store: st}
+		}
+	}
+	return m.registry, m.registryErr
 }
 
 // unchangedLocal returns the pulled image of a module file whose size and
