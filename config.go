@@ -27,6 +27,7 @@ type Config struct {
 	runPods             bool
 	runControllers      bool
 	podLimits           host.Limits
+	images              host.ImageOptions
 }
 
 // NewConfig returns the defaults: data in DefaultDataDir(), the API on
@@ -105,3 +106,8 @@ func (c Config) WithPodLimits(l host.Limits) Config { c.podLimits = l; return c 
 // WithControllers turns the ReplicaSet, ReplicationController and garbage
 // collector controllers on or off.
 func (c Config) WithControllers(on bool) Config { c.runControllers = on; return c }
+
+// WithImageOptions sets the registries reached over plain HTTP although
+// they are not on this machine, and the thresholds of image garbage
+// collection; zero fields keep the kubelet's defaults.
+func (c Config) WithImageOptions(o host.ImageOptions) Config { c.images = o; return c }

@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -179,6 +180,7 @@ func (n *Node) build() error {
 			ProbeManager:        n.probes,
 			Limits:              n.cfg.podLimits,
 			AllowedHostPaths:    n.cfg.allowedHostPaths,
+			Images:              n.cfg.images,
 		})
 		if err != nil {
 			return fmt.Errorf("wasmlet: %w", err)
@@ -193,14 +195,23 @@ func (n *Node) build() error {
 	}
 	if n.cfg.serveAPI {
 		var logs apiserver.LogFunc
+		var proxy apiserver.NodeProxyFunc
 		if n.host != nil {
 			logs = n.logs
+			agent, name := n.host.NodeProxy(), n.cfg.nodeName
+			proxy = func(node string) http.Handler {
+				if node != name {
+					return nil
+				}
+				return agent
+			}
 		}
 		n.api, err = apiserver.New(n.reg, apiserver.Options{
-			Listen:  n.cfg.listen,
-			DataDir: n.dataDir,
-			Logs:    logs,
-			Logger:  n.log,
+			Listen:    n.cfg.listen,
+			DataDir:   n.dataDir,
+			Logs:      logs,
+			NodeProxy: proxy,
+			Logger:    n.log,
 		})
 		if err != nil {
 			return fmt.Errorf("wasmlet: %w", err)

@@ -176,6 +176,7 @@ var typeDocs = map[string]string{
 	"NodeStatus":                     "NodeStatus is what the node reports of itself.",
 	"NodeCondition":                  "NodeCondition is one aspect of the node's state.",
 	"NodeAddress":                    "NodeAddress is one address of the node.",
+	"ContainerImage":                 "ContainerImage is one image the node holds.",
 	"NodeDaemonEndpoints":            "NodeDaemonEndpoints are the ports on which the node's own daemons listen.",
 	"DaemonEndpoint":                 "DaemonEndpoint is the port of one daemon.",
 	"NodeSystemInfo":                 "NodeSystemInfo identifies the machine and the software of the node.",
@@ -515,6 +516,7 @@ var fieldDocs = map[string]string{
 	"NodeStatus.addresses":       "Addresses at which the node can be reached.",
 	"NodeStatus.daemonEndpoints": "DaemonEndpoints are the ports of the node's own daemons.",
 	"NodeStatus.nodeInfo":        "NodeInfo identifies the machine and the software of the node.",
+	"NodeStatus.images":          "Images are the registry images the node holds, largest first (at most 50, as the kubelet lists them).",
 
 	"NodeCondition.type":               "Type of the condition: Ready, MemoryPressure, DiskPressure, PIDPressure or NetworkUnavailable.",
 	"NodeCondition.status":             "Status of the condition: True, False or Unknown.",
@@ -523,8 +525,10 @@ var fieldDocs = map[string]string{
 	"NodeCondition.reason":             "Reason is a one-word, CamelCase cause of the last change.",
 	"NodeCondition.message":            "Message tells a human about the last change.",
 
-	"NodeAddress.type":    "Type of the address: Hostname, InternalIP, ExternalIP, InternalDNS or ExternalDNS.",
-	"NodeAddress.address": "The address.",
+	"NodeAddress.type":         "Type of the address: Hostname, InternalIP, ExternalIP, InternalDNS or ExternalDNS.",
+	"NodeAddress.address":      "The address.",
+	"ContainerImage.names":     "Names of the image: repository@digest, then repository:tag.",
+	"ContainerImage.sizeBytes": "SizeBytes is the size of the image's module.",
 
 	"NodeDaemonEndpoints.kubeletEndpoint": "KubeletEndpoint is the port of the node agent.",
 	"DaemonEndpoint.Port":                 "Port number.",

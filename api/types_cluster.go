@@ -152,6 +152,14 @@ type NodeStatus struct {
 	Addresses       []NodeAddress       `json:"addresses,omitempty"`
 	DaemonEndpoints NodeDaemonEndpoints `json:"daemonEndpoints,omitempty"`
 	NodeInfo        NodeSystemInfo      `json:"nodeInfo,omitempty"`
+	Images          []ContainerImage    `json:"images,omitempty"`
+}
+
+// ContainerImage is one image the node holds, as the kubelet lists it in
+// status.images: its names (repo@digest, then repo:tag) and its size.
+type ContainerImage struct {
+	Names     []string `json:"names"`
+	SizeBytes int64    `json:"sizeBytes,omitempty"`
 }
 
 // NodeConditionType names a condition of a node.

@@ -89,6 +89,10 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		s.serveResourceList(w, r, group)
 		return
 	}
+	if group == "" && len(rest) >= 3 && rest[0] == "nodes" && rest[2] == "proxy" {
+		s.serveNodeProxy(w, r, rest[1], rest[3:])
+		return
+	}
 	req, ok := parseResourcePath(group, rest)
 	if !ok {
 		writeError(w, r, notFoundPath())

@@ -74,6 +74,9 @@ type Options struct {
 	// Logs serves the log subresource of pods; nil answers it with an
 	// error saying the node runs no pods.
 	Logs LogFunc
+	// NodeProxy serves the proxy subresource of nodes; nil answers it
+	// with ServiceUnavailable.
+	NodeProxy NodeProxyFunc
 	// Logger receives one line per failed request and the server's own
 	// errors; nil discards.
 	Logger *slog.Logger

@@ -130,6 +130,8 @@ func (e *environment) newApp() *ucli.App {
 			e.waitCommand(),
 			e.runCommand(),
 			e.pushCommand(),
+			e.imagesCommand(),
+			e.rmiCommand(),
 			e.labelCommand(),
 			e.scaleCommand(),
 			e.kubeconfigCommand(),

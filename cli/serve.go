@@ -30,7 +30,7 @@ func (e *environment) serveCommand() *ucli.Command {
 			&ucli.StringFlag{Name: "pod-cidr", Value: "127.42.0.0/16", Usage: "loopback range pod IPs come from"},
 			&ucli.StringSliceFlag{Name: "allow-host-path", Usage: "directory under which hostPath volumes are allowed (repeatable)"},
 			&ucli.DurationFlag{Name: "shutdown-grace-period", Value: 30 * time.Second, Usage: "longest grace period a pod gets when the node stops"},
-		}, podLimitFlags()...),
+		}, append(podLimitFlags(), imageFlags()...)...),
 		Action: e.serve,
 	}
 }
@@ -47,6 +47,10 @@ func (e *environment) serve(c *ucli.Context) error {
 	if err != nil {
 		return err
 	}
+	images, err := imageOptions(c)
+	if err != nil {
+		return err
+	}
 	cfg := wasmlet.NewConfig().
 		WithDataDir(dataDir).
 		WithListen(c.String("listen")).
@@ -56,6 +60,7 @@ func (e *environment) serve(c *ucli.Context) error {
 		WithAllowedHostPaths(c.StringSlice("allow-host-path")...).
 		WithShutdownGracePeriod(c.Duration("shutdown-grace-period")).
 		WithPodLimits(limits).
+		WithImageOptions(images).
 		WithLogger(slog.New(slog.NewTextHandler(e.stderr, nil)))
 
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)

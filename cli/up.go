@@ -37,7 +37,7 @@ func (e *environment) upCommand() *ucli.Command {
 			&ucli.StringSliceFlag{Name: "allow-host-path", Usage: "directory under which hostPath volumes are allowed (repeatable)"},
 			&ucli.DurationFlag{Name: "shutdown-grace-period", Value: 30 * time.Second, Usage: "longest grace period a pod gets when the node stops"},
 			&ucli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "also print the node's own log"},
-		}, podLimitFlags()...),
+		}, append(podLimitFlags(), imageFlags()...)...),
 		Action: e.up,
 	}
 }
@@ -65,6 +65,10 @@ func (e *environment) up(c *ucli.Context) error {
 	if err != nil {
 		return err
 	}
+	images, err := imageOptions(c)
+	if err != nil {
+		return err
+	}
 	cfg := wasmlet.NewConfig().
 		WithListen(c.String("listen")).
 		WithNodeName(c.String("node-name")).
@@ -73,6 +77,7 @@ func (e *environment) up(c *ucli.Context) error {
 		WithAllowedHostPaths(c.StringSlice("allow-host-path")...).
 		WithShutdownGracePeriod(c.Duration("shutdown-grace-period")).
 		WithPodLimits(limits).
+		WithImageOptions(images).
 		WithLogger(slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: logLevel})))
 	if dir := c.String("data-dir"); dir != "" {
 		cfg = cfg.WithDataDir(dir)

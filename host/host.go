@@ -139,6 +139,9 @@ type Options struct {
 	// MaxImageSize bounds the size of a module read from a file or over
 	// http(s) (default DefaultMaxImageSize).
 	MaxImageSize int64
+	// Images configure registry images: insecure registries and image
+	// garbage collection (zero fields take the kubelet's defaults).
+	Images ImageOptions
 }
 
 // ProbeManager is the probes package's side of the host. Its methods are
@@ -260,6 +263,10 @@ func newHost(st *store.Store, opts Options, rt moduleRuntime) (*Host, error) {
 		return nil, fmt.Errorf("host: %w", err)
 	}
 	opts.Limits = opts.Limits.withDefaults()
+	if err := opts.Images.Validate(); err != nil {
+		return nil, fmt.Errorf("host: %w", err)
+	}
+	opts.Images = opts.Images.withDefaults()
 	if opts.ImageRoot == "" {
 		wd, err := os.Getwd()
 		if err != nil {
@@ -297,6 +304,7 @@ func newHost(st *store.Store, opts Options, rt moduleRuntime) (*Host, error) {
 		workers:   map[string]*podWorker{},
 	}
 	h.images.registryDir = filepath.Join(opts.DataDir, "oci")
+	h.images.insecure, h.images.now = opts.Images.InsecureRegistries, h.clock.Now
 	h.workloads, h.cancelWorkload = context.WithCancel(context.Background())
 	return h, nil
 }
@@ -338,6 +346,9 @@ func (h *Host) Start(ctx context.Context) error {
 	hbDone := make(chan struct{})
 	go func() { defer close(hbDone); h.heartbeat(superCtx) }()
 	defer func() { cancel(); <-hbDone }()
+	gcDone := make(chan struct{})
+	go func() { defer close(gcDone); h.imageGC(superCtx) }()
+	defer func() { cancel(); <-gcDone }()
 
 	err := h.runPods(superCtx)
 	if ctx.Err() != nil {

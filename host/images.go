@@ -138,6 +138,15 @@ type imageManager struct {
 	registryDir string
 	registry    *oci.Puller
 	registryErr error
+	// insecure are the registries reached over plain HTTP although not on
+	// this machine; now is the clock of the store's records.
+	insecure []string
+	now      func() time.Time
+	// changed is signalled when the store's images changed (a pull or a
+	// removal), for the node status to list them again.
+	changed chan struct{}
+	// removeMu orders removals (rmi, image GC) with each other.
+	removeMu sync.Mutex
 }
 
 type pullCall struct {
@@ -167,7 +176,7 @@ func newImageManager(rt moduleRuntime, root string, client *http.Client, maxSize
 	}
 	return &imageManager{rt: rt, root: root, client: client, maxSize: maxSize,
 		compiled: map[string]*compileEntry{}, known: map[string]string{}, local: map[string]localModule{},
-		pulls: map[string]*pullCall{}}
+		pulls: map[string]*pullCall{}, changed: make(chan struct{}, 1)}
 }
 
 // Present reports whether image was pulled before and its module is
@@ -294,6 +303,9 @@ func (m *imageManager) pullRegistry(ctx context.Context, image string, policy ap
 	if err != nil {
 		return nil, err
 	}
+	if !got.Present {
+		m.imagesChanged()
+	}
 	digest := strings.TrimPrefix(got.Module, "sha256:")
 	mod, err := m.compile(ctx, digest, got.Bytes)
 	if errors.Is(err, wasi.ErrModuleLimits) {
@@ -305,11 +317,7 @@ func (m *imageManager) pullRegistry(ctx context.Context, image string, policy ap
 	m.mu.Lock()
 	m.known[image] = digest
 	m.mu.Unlock()
-	repo := got.Reference
-	if i := strings.LastIndexAny(repo, ":@"); i > strings.LastIndex(repo, "/") {
-		repo = repo[:i]
-	}
-	return &pulledImage{Digest: digest, Size: got.Size, Module: mod, RepoDigest: repo + "@" + got.Digest}, nil
+	return &pulledImage{Digest: digest, Size: got.Size, Module: mod, RepoDigest: repository(got.Reference) + "@" + got.Digest}, nil
 }
 
 // puller opens the registry store at its first use.
@@ -322,7 +330,7 @@ func (m *imageManager) puller() (*oci.Puller, error) {
 		} else if st, err := oci.OpenStore(m.registryDir, m.maxSize); err != nil {
 			m.registryErr = fmt.Errorf("opening the image store: %w", err)
 		} else {
-			m.registry = &oci.Puller{Store: st}
+			m.registry = &oci.Puller{Store: st, Insecure: m.insecure, Now: m.now}
 		}
 	}
 	return m.registry, m.registryErr

@@ -3,8 +3,10 @@ package host
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"os"
+	"reflect"
 	"runtime"
 	"strconv"
 	"strings"
@@ -71,40 +73,56 @@ func (h *Host) registerNode(ctx context.Context) error {
 }
 
 // heartbeat renews the Ready condition's heartbeat every 10 s: one write
-// per period for the whole node, whatever the number of pods.
+// per period for the whole node, whatever the number of pods. The images
+// the node holds (status.images) are written with it, and at once when a
+// pull or a removal changed them.
 func (h *Host) heartbeat(ctx context.Context) {
 	next := h.clock.Now().Add(nodeHeartbeatPeriod)
 	t := h.clock.NewTimer(nodeHeartbeatPeriod)
 	defer t.Stop()
 	for {
+		beat := false
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C():
+			beat = true
+		case <-h.images.changed:
 		}
 		now := api.NewTime(h.clock.Now())
-		// The next beat is on the schedule, not a period after this write.
-		next = next.Add(nodeHeartbeatPeriod)
-		if !next.After(h.clock.Now()) {
-			next = h.clock.Now().Add(nodeHeartbeatPeriod)
-		}
+		images := h.images.statusImages()
 		_, err := h.st.GuaranteedUpdate(ctx, nodesResource(), "", h.opts.NodeName, func(o api.Object) (api.Object, error) {
 			n, ok := o.(*api.Node)
 			if !ok {
 				return nil, fmt.Errorf("nodes/%s is not a Node", h.opts.NodeName)
 			}
+			if !beat && reflect.DeepEqual(n.Status.Images, images) {
+				return nil, errNoChange
+			}
+			n.Status.Images = images
 			for i := range n.Status.Conditions {
-				if n.Status.Conditions[i].Type == api.NodeReady {
+				if beat && n.Status.Conditions[i].Type == api.NodeReady {
 					n.Status.Conditions[i].LastHeartbeatTime = now
 				}
 			}
 			return n, nil
 		})
+		if errors.Is(err, errNoChange) {
+			err = nil
+		}
 		if api.IsNotFound(err) {
 			err = h.registerNode(ctx)
 		}
 		if err != nil && ctx.Err() == nil {
 			h.log.Warn("node heartbeat", "err", err)
+		}
+		if !beat {
+			continue
+		}
+		// The next beat is on the schedule, not a period after this write.
+		next = next.Add(nodeHeartbeatPeriod)
+		if !next.After(h.clock.Now()) {
+			next = h.clock.Now().Add(nodeHeartbeatPeriod)
 		}
 		t.Reset(next.Sub(h.clock.Now()))
 	}
@@ -147,6 +165,7 @@ func (h *Host) nodeObject(now time.Time) *api.Node {
 				Reason:             "KubeletReady",
 				Message:            "kubelet is posting ready status",
 			}},
+			Images: h.images.statusImages(),
 			Addresses: []api.NodeAddress{
 				{Type: api.NodeInternalIP, Address: "127.0.0.1"},
 				{Type: api.NodeHostName, Address: hostname},

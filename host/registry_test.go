@@ -57,8 +57,8 @@ func TestRealRegistryImage(t *testing.T) {
 
 	// The registry goes away; the image is on the node.
 	srv.Close()
-	n2 := newTestNode(t, realRuntime(t), nil, nil, t.TempDir())
-	n2.h.images.registryDir = n.h.images.registryDir
+	n.stop()
+	n2 := newTestNode(t, realRuntime(t), nil, nil, dataDir)
 	n2.createPod("again", spec)
 	n2.waitPod("again", "Succeeded", phaseIs(api.PodSucceeded))
 }
