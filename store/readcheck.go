@@ -351,3 +351,33 @@ func (s *Store) guarded(fn func() error) (err error) {
 	defer faultsPanic()()
 	return fn()
 }
+
+// valueReportID is the checker's report key for value-log damage.
+const valueReportID = math.MaxUint64
+
+// readValue is item's value. Badger answers a value-log value that fails
+// its checksum (VerifyValueChecksum) with a logged error and an empty
+// value, no error; the store writes no empty value, so an empty one is
+// that damage.
+func (c *readChecker) readValue(item *badger.Item) ([]byte, error) {
+	raw, err := item.ValueCopy(nil)
+	if err != nil || len(raw) > 0 || c == nil {
+		return raw, err
+	}
+	err = &valueDamageError{dir: c.dir, key: string(item.Key()), version: item.Version()}
+	c.report(valueReportID, err)
+	return nil, err
+}
+
+// valueDamageError is a value in a value log that does not read.
+type valueDamageError struct {
+	dir, key string
+	version  uint64
+}
+
+func (e *valueDamageError) Error() string {
+	return fmt.Sprintf("store: the value of %q (version %d) in a value log (*.vlog) of %s is damaged: it fails its checksum or does not read (the store's log names the file and offset); it changed on disk after the node opened it. To recover: stop the node and restore %s from a copy (the whole directory, taken while the node was stopped); the node refuses to start on it as it is",
+		e.key, e.version, e.dir, e.dir)
+}
+
+func (e *valueDamageError) Is(target error) bool { return target == ErrDamaged }

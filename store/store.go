@@ -744,7 +744,7 @@ func getObject(rc *readChecker, txn *badger.Txn, r *api.ResourceInfo, namespace,
 	if err := rc.checkKey(key, item.Version()); err != nil {
 		return nil, nil, err
 	}
-	raw, err := item.ValueCopy(nil)
+	raw, err := rc.readValue(item)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -778,7 +778,7 @@ func listObjects(rc *readChecker, txn *badger.Txn, r *api.ResourceInfo, namespac
 	defer it.Close()
 	out := []api.Object{}
 	for it.Rewind(); it.Valid(); it.Next() {
-		raw, err := it.Item().ValueCopy(nil)
+		raw, err := rc.readValue(it.Item())
 		if err != nil {
 			return nil, err
 		}
