@@ -291,3 +291,25 @@ func TestInsecureRegistries(t *testing.T) {
 		t.Error("a low threshold above the high one was accepted")
 	}
 }
+
+// TestStatusImagesAtMost50: status.images lists the 50 largest images, the
+// largest first, as the kubelet's nodeStatusMaxImages.
+func TestStatusImagesAtMost50(t *testing.T) {
+	m := newImageManager(nil, t.TempDir(), nil, 0)
+	m.registryDir = t.TempDir()
+	st := m.registryStore()
+	for i := 0; i < 60; i++ {
+		d := fmt.Sprintf("sha256:%064x", i+1)
+		ref := fmt.Sprintf("127.0.0.1:5000/m%d:v1", i)
+		if err := st.Record(oci.Image{Reference: ref, Digest: d, Module: d, Size: int64(1000 + i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := m.statusImages()
+	if len(got) != maxNodeImages {
+		t.Fatalf("%d images listed, want %d", len(got), maxNodeImages)
+	}
+	if got[0].SizeBytes != 1059 || got[49].SizeBytes != 1010 || got[0].Names[1] != "127.0.0.1:5000/m59:v1" {
+		t.Errorf("first %+v, last %+v", got[0], got[49])
+	}
+}
