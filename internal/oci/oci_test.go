@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -437,3 +438,28 @@ func TestPlainHTTPOnlyOnLoopback(t *testing.T) {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// failingReader gives n bytes, then fails as a connection cut mid-pull.
+type failingReader struct{ n int }
+
+func (f *failingReader) Read(b []byte) (int, error) {
+	if f.n <= 0 {
+		return 0, syscall.ENOSPC
+	}
+	k := min(len(b), f.n)
+	f.n -= k
+	return k, nil
+}
+
+// TestPutFailureLeavesNothing: a blob whose copy fails halfway (the disk
+// fills, the registry goes away) leaves no blob and no temporary file.
+func TestPutFailureLeavesNothing(t *testing.T) {
+	s, err := OpenStore(t.TempDir(), 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.Put(&failingReader{n: 4096}, ""); !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("got %v", err)
+	}
+	assertEmpty(t, s)
+}
