@@ -14,7 +14,8 @@ var ErrInvalidImageName = errors.New("invalid image name")
 // ("ghcr.io/acme/myweb:v1", "myweb@sha256:…") rather than a module of the
 // node. The rule, which keeps every manifest written for files working:
 //   - http://, https:// and file:// are URLs and files;
-//   - a name that begins with "/", "./" or "../" is a file;
+//   - a name that begins with "/", "./" or "../", or is "." or "..", is a
+//     file;
 //   - a name that ends in ".wasm" (before an @sha256: pin) is a file,
 //     unless its first part names a registry host ("ghcr.io/acme/app.wasm"
 //     could be either, and is refused with the two ways to write it);
@@ -25,7 +26,7 @@ func IsRegistryImage(image string) (bool, error) {
 	switch {
 	case s == "":
 		return false, fmt.Errorf("%w: empty", ErrInvalidImageName)
-	case strings.Contains(s, "://"), strings.HasPrefix(s, "/"), strings.HasPrefix(s, "./"), strings.HasPrefix(s, "../"):
+	case strings.Contains(s, "://"), strings.HasPrefix(s, "/"), strings.HasPrefix(s, "./"), strings.HasPrefix(s, "../"), s == ".", s == "..":
 		return false, nil
 	}
 	path, _, _ := strings.Cut(s, "@")

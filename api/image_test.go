@@ -17,6 +17,8 @@ func TestIsRegistryImage(t *testing.T) {
 		{"/srv/images/x.wasm", false, false},
 		{"./x", false, false},
 		{"../x", false, false},
+		{".", false, false},
+		{"..", false, false},
 		{"file:///srv/x.wasm", false, false},
 		{"https://example.com/x.wasm", false, false},
 		{"myweb", true, false},
