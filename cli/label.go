@@ -64,11 +64,7 @@ func (e *environment) label(c *ucli.Context) error {
 	var objs []printTarget
 	for _, ref := range refs {
 		if len(ref.names) == 0 {
-			listNS := ns
-			if c.Bool("all-namespaces") {
-				listNS = ""
-			}
-			list, err := cl.List(c.Context, ref.resource, scopedNamespace(ref.resource, listNS), client.ListOptions{LabelSelector: selector})
+			list, err := listRef(c, cl, ref.resource, selector)
 			if err != nil {
 				return err
 			}

@@ -5,6 +5,7 @@ import (
 
 	ucli "github.com/urfave/cli/v2"
 
+	"github.com/wasmlet/wasmlet/api"
 	"github.com/wasmlet/wasmlet/client"
 )
 
@@ -42,6 +43,16 @@ func (e *environment) findTargets(c *ucli.Context, args, files []string) ([]reso
 	return refs, nil
 }
 
+// listRef lists the objects of r that selector picks, in the namespace of
+// the command line, or in all of them with -A.
+func listRef(c *ucli.Context, cl nodeClient, r *api.ResourceInfo, selector string) ([]api.Object, error) {
+	ns := namespace(c)
+	if c.Bool("all-namespaces") {
+		ns = ""
+	}
+	return cl.List(c.Context, r, scopedNamespace(r, ns), client.ListOptions{LabelSelector: selector})
+}
+
 // fetchTargets gets the objects refs name, and lists those a selector or
 // --all picks.
 func (e *environment) fetchTargets(c *ucli.Context, cl nodeClient, refs []resourceRef) ([]printTarget, error) {
@@ -49,11 +60,7 @@ func (e *environment) fetchTargets(c *ucli.Context, cl nodeClient, refs []resour
 	var objs []printTarget
 	for _, ref := range refs {
 		if len(ref.names) == 0 {
-			listNS := ns
-			if c.Bool("all-namespaces") {
-				listNS = ""
-			}
-			list, err := cl.List(c.Context, ref.resource, scopedNamespace(ref.resource, listNS), client.ListOptions{LabelSelector: c.String("selector")})
+			list, err := listRef(c, cl, ref.resource, c.String("selector"))
 			if err != nil {
 				return nil, err
 			}

@@ -263,11 +263,7 @@ func (e *environment) waitTargets(c *ucli.Context, cl nodeClient, refs []resourc
 	var out []waitTarget
 	for _, ref := range refs {
 		if len(ref.names) == 0 {
-			listNS := ns
-			if c.Bool("all-namespaces") {
-				listNS = ""
-			}
-			list, err := cl.List(c.Context, ref.resource, scopedNamespace(ref.resource, listNS), client.ListOptions{LabelSelector: c.String("selector")})
+			list, err := listRef(c, cl, ref.resource, c.String("selector"))
 			if err != nil {
 				return nil, err
 			}
