@@ -63,6 +63,20 @@ func (s *PodSpec) copyInto(c *PodSpec) {
 				e.SizeLimit = copyPtr(e.SizeLimit)
 				v.EmptyDir = &e
 			}
+			if v.Secret != nil {
+				sv := *v.Secret
+				sv.Items = copyKeyToPaths(sv.Items)
+				sv.DefaultMode = copyPtr(sv.DefaultMode)
+				sv.Optional = copyPtr(sv.Optional)
+				v.Secret = &sv
+			}
+			if v.ConfigMap != nil {
+				cv := *v.ConfigMap
+				cv.Items = copyKeyToPaths(cv.Items)
+				cv.DefaultMode = copyPtr(cv.DefaultMode)
+				cv.Optional = copyPtr(cv.Optional)
+				v.ConfigMap = &cv
+			}
 			c.Volumes[i] = v
 		}
 	}
@@ -71,6 +85,7 @@ func (s *PodSpec) copyInto(c *PodSpec) {
 	c.TerminationGracePeriodSeconds = copyPtr(s.TerminationGracePeriodSeconds)
 	c.ActiveDeadlineSeconds = copyPtr(s.ActiveDeadlineSeconds)
 	c.NodeSelector = copyStringMap(s.NodeSelector)
+	c.ImagePullSecrets = copySlice(s.ImagePullSecrets)
 	c.AutomountServiceAccountToken = copyPtr(s.AutomountServiceAccountToken)
 	c.SecurityContext = copyPtr(s.SecurityContext)
 	c.Priority = copyPtr(s.Priority)
@@ -97,6 +112,16 @@ func copyContainers(cs []Container) []Container {
 				if e.ValueFrom != nil {
 					vf := *e.ValueFrom
 					vf.FieldRef = copyPtr(vf.FieldRef)
+					if vf.ConfigMapKeyRef != nil {
+						r := *vf.ConfigMapKeyRef
+						r.Optional = copyPtr(r.Optional)
+						vf.ConfigMapKeyRef = &r
+					}
+					if vf.SecretKeyRef != nil {
+						r := *vf.SecretKeyRef
+						r.Optional = copyPtr(r.Optional)
+						vf.SecretKeyRef = &r
+					}
 					if vf.ResourceFieldRef != nil {
 						r := *vf.ResourceFieldRef
 						r.Divisor = copyPtr(r.Divisor)
@@ -105,6 +130,22 @@ func copyContainers(cs []Container) []Container {
 					e.ValueFrom = &vf
 				}
 				c.Env[j] = e
+			}
+		}
+		if s.EnvFrom != nil {
+			c.EnvFrom = make([]EnvFromSource, len(s.EnvFrom))
+			for j, e := range s.EnvFrom {
+				if e.ConfigMapRef != nil {
+					r := *e.ConfigMapRef
+					r.Optional = copyPtr(r.Optional)
+					e.ConfigMapRef = &r
+				}
+				if e.SecretRef != nil {
+					r := *e.SecretRef
+					r.Optional = copyPtr(r.Optional)
+					e.SecretRef = &r
+				}
+				c.EnvFrom[j] = e
 			}
 		}
 		c.Resources.Limits = copyResourceList(s.Resources.Limits)
@@ -118,6 +159,18 @@ func copyContainers(cs []Container) []Container {
 			l := Lifecycle{PostStart: copyLifecycleHandler(s.Lifecycle.PostStart), PreStop: copyLifecycleHandler(s.Lifecycle.PreStop)}
 			c.Lifecycle = &l
 		}
+	}
+	return out
+}
+
+func copyKeyToPaths(items []KeyToPath) []KeyToPath {
+	if items == nil {
+		return nil
+	}
+	out := make([]KeyToPath, len(items))
+	for i, k := range items {
+		k.Mode = copyPtr(k.Mode)
+		out[i] = k
 	}
 	return out
 }

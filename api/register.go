@@ -8,9 +8,27 @@ func init() {
 	registerResource(&ResourceInfo{Group: "", Version: "v1", Kind: "ReplicationController", Resource: "replicationcontrollers",
 		Singular: "replicationcontroller", ShortNames: []string{"rc"}, Namespaced: true, Categories: []string{"all"},
 		New: func() Object { return &ReplicationController{} }})
+	registerResource(&ResourceInfo{Group: "", Version: "v1", Kind: "Service", Resource: "services",
+		Singular: "service", ShortNames: []string{"svc"}, Namespaced: true, Categories: []string{"all"},
+		New: func() Object { return &Service{} }})
+	registerResource(&ResourceInfo{Group: "apps", Version: "v1", Kind: "Deployment", Resource: "deployments",
+		Singular: "deployment", ShortNames: []string{"deploy"}, Namespaced: true, Categories: []string{"all"},
+		New: func() Object { return &Deployment{} }})
 	registerResource(&ResourceInfo{Group: "apps", Version: "v1", Kind: "ReplicaSet", Resource: "replicasets",
 		Singular: "replicaset", ShortNames: []string{"rs"}, Namespaced: true, Categories: []string{"all"},
 		New: func() Object { return &ReplicaSet{} }})
+	registerResource(&ResourceInfo{Group: "", Version: "v1", Kind: "Endpoints", Resource: "endpoints",
+		Singular: "endpoints", ShortNames: []string{"ep"}, Namespaced: true,
+		New: func() Object { return &Endpoints{} }})
+	registerResource(&ResourceInfo{Group: "discovery.k8s.io", Version: "v1", Kind: "EndpointSlice", Resource: "endpointslices",
+		Singular: "endpointslice", Namespaced: true,
+		New: func() Object { return &EndpointSlice{} }})
+	registerResource(&ResourceInfo{Group: "", Version: "v1", Kind: "ConfigMap", Resource: "configmaps",
+		Singular: "configmap", ShortNames: []string{"cm"}, Namespaced: true,
+		New: func() Object { return &ConfigMap{} }})
+	registerResource(&ResourceInfo{Group: "", Version: "v1", Kind: "Secret", Resource: "secrets",
+		Singular: "secret", Namespaced: true,
+		New: func() Object { return &Secret{} }})
 	registerResource(&ResourceInfo{Group: "", Version: "v1", Kind: "Event", Resource: "events", Singular: "event",
 		ShortNames: []string{"ev"}, Namespaced: true,
 		New: func() Object { return &Event{} }})
@@ -41,3 +59,13 @@ func (o *PodTemplateSpec) DeepCopy() *PodTemplateSpec { return deepCopy(o) }
 
 // DeepCopy returns a copy that shares no memory with the receiver.
 func (o *LabelSelector) DeepCopy() *LabelSelector { return deepCopy(o) }
+
+func (o *Deployment) DeepCopyObject() Object    { return deepCopy(o) }
+func (o *Service) DeepCopyObject() Object       { return deepCopy(o) }
+func (o *Endpoints) DeepCopyObject() Object     { return deepCopy(o) }
+func (o *EndpointSlice) DeepCopyObject() Object { return deepCopy(o) }
+func (o *ConfigMap) DeepCopyObject() Object     { return deepCopy(o) }
+func (o *Secret) DeepCopyObject() Object        { return deepCopy(o) }
+
+// DeepCopy returns a copy that shares no memory with the receiver.
+func (o *Deployment) DeepCopy() *Deployment { return deepCopy(o) }

@@ -21,29 +21,30 @@ type PodList struct {
 
 // PodSpec is what a pod should run.
 type PodSpec struct {
-	Volumes                       []Volume            `json:"volumes,omitempty"`
-	InitContainers                []Container         `json:"initContainers,omitempty"`
-	Containers                    []Container         `json:"containers"`
-	RestartPolicy                 RestartPolicy       `json:"restartPolicy,omitempty"`
-	TerminationGracePeriodSeconds *int64              `json:"terminationGracePeriodSeconds,omitempty"`
-	ActiveDeadlineSeconds         *int64              `json:"activeDeadlineSeconds,omitempty"`
-	DNSPolicy                     DNSPolicy           `json:"dnsPolicy,omitempty"`
-	NodeSelector                  map[string]string   `json:"nodeSelector,omitempty"`
-	ServiceAccountName            string              `json:"serviceAccountName,omitempty"`
-	DeprecatedServiceAccount      string              `json:"serviceAccount,omitempty"`
-	AutomountServiceAccountToken  *bool               `json:"automountServiceAccountToken,omitempty"`
-	NodeName                      string              `json:"nodeName,omitempty"`
-	HostNetwork                   bool                `json:"hostNetwork,omitempty"`
-	SecurityContext               *PodSecurityContext `json:"securityContext,omitempty"`
-	Hostname                      string              `json:"hostname,omitempty"`
-	Subdomain                     string              `json:"subdomain,omitempty"`
-	SchedulerName                 string              `json:"schedulerName,omitempty"`
-	PriorityClassName             string              `json:"priorityClassName,omitempty"`
-	Priority                      *int32              `json:"priority,omitempty"`
-	ReadinessGates                []PodReadinessGate  `json:"readinessGates,omitempty"`
-	EnableServiceLinks            *bool               `json:"enableServiceLinks,omitempty"`
-	PreemptionPolicy              *PreemptionPolicy   `json:"preemptionPolicy,omitempty"`
-	SetHostnameAsFQDN             *bool               `json:"setHostnameAsFQDN,omitempty"`
+	Volumes                       []Volume               `json:"volumes,omitempty"`
+	InitContainers                []Container            `json:"initContainers,omitempty"`
+	Containers                    []Container            `json:"containers"`
+	RestartPolicy                 RestartPolicy          `json:"restartPolicy,omitempty"`
+	TerminationGracePeriodSeconds *int64                 `json:"terminationGracePeriodSeconds,omitempty"`
+	ActiveDeadlineSeconds         *int64                 `json:"activeDeadlineSeconds,omitempty"`
+	DNSPolicy                     DNSPolicy              `json:"dnsPolicy,omitempty"`
+	NodeSelector                  map[string]string      `json:"nodeSelector,omitempty"`
+	ServiceAccountName            string                 `json:"serviceAccountName,omitempty"`
+	ImagePullSecrets              []LocalObjectReference `json:"imagePullSecrets,omitempty"`
+	DeprecatedServiceAccount      string                 `json:"serviceAccount,omitempty"`
+	AutomountServiceAccountToken  *bool                  `json:"automountServiceAccountToken,omitempty"`
+	NodeName                      string                 `json:"nodeName,omitempty"`
+	HostNetwork                   bool                   `json:"hostNetwork,omitempty"`
+	SecurityContext               *PodSecurityContext    `json:"securityContext,omitempty"`
+	Hostname                      string                 `json:"hostname,omitempty"`
+	Subdomain                     string                 `json:"subdomain,omitempty"`
+	SchedulerName                 string                 `json:"schedulerName,omitempty"`
+	PriorityClassName             string                 `json:"priorityClassName,omitempty"`
+	Priority                      *int32                 `json:"priority,omitempty"`
+	ReadinessGates                []PodReadinessGate     `json:"readinessGates,omitempty"`
+	EnableServiceLinks            *bool                  `json:"enableServiceLinks,omitempty"`
+	PreemptionPolicy              *PreemptionPolicy      `json:"preemptionPolicy,omitempty"`
+	SetHostnameAsFQDN             *bool                  `json:"setHostnameAsFQDN,omitempty"`
 }
 
 // PodSecurityContext exists so that the defaulted `securityContext: {}` of a
@@ -96,10 +97,13 @@ type Volume struct {
 	VolumeSource `json:",inline"`
 }
 
-// VolumeSource is the one kind of a volume: emptyDir or hostPath.
+// VolumeSource is the one kind of a volume: emptyDir, hostPath, configMap
+// or secret.
 type VolumeSource struct {
-	HostPath *HostPathVolumeSource `json:"hostPath,omitempty"`
-	EmptyDir *EmptyDirVolumeSource `json:"emptyDir,omitempty"`
+	HostPath  *HostPathVolumeSource  `json:"hostPath,omitempty"`
+	EmptyDir  *EmptyDirVolumeSource  `json:"emptyDir,omitempty"`
+	Secret    *SecretVolumeSource    `json:"secret,omitempty"`
+	ConfigMap *ConfigMapVolumeSource `json:"configMap,omitempty"`
 }
 
 // HostPathType checks what is at a hostPath before the pod starts.
@@ -144,6 +148,7 @@ type Container struct {
 	Args                     []string                 `json:"args,omitempty"`
 	WorkingDir               string                   `json:"workingDir,omitempty"`
 	Ports                    []ContainerPort          `json:"ports,omitempty"`
+	EnvFrom                  []EnvFromSource          `json:"envFrom,omitempty"`
 	Env                      []EnvVar                 `json:"env,omitempty"`
 	Resources                ResourceRequirements     `json:"resources,omitempty"`
 	RestartPolicy            *ContainerRestartPolicy  `json:"restartPolicy,omitempty"`
@@ -185,10 +190,13 @@ type EnvVar struct {
 	ValueFrom *EnvVarSource `json:"valueFrom,omitempty"`
 }
 
-// EnvVarSource takes a variable's value from the pod or the container.
+// EnvVarSource takes a variable's value from the pod, the container, a
+// ConfigMap or a Secret.
 type EnvVarSource struct {
 	FieldRef         *ObjectFieldSelector   `json:"fieldRef,omitempty"`
 	ResourceFieldRef *ResourceFieldSelector `json:"resourceFieldRef,omitempty"`
+	ConfigMapKeyRef  *ConfigMapKeySelector  `json:"configMapKeyRef,omitempty"`
+	SecretKeyRef     *SecretKeySelector     `json:"secretKeyRef,omitempty"`
 }
 
 // ObjectFieldSelector selects a field of the pod (the downward API).

@@ -8,21 +8,20 @@ import "reflect"
 // lacks is an unknown field (an error in strict decoding). The lists follow
 // Kubernetes 1.32 and the fields added in 1.33.
 var unimplemented = map[reflect.Type][]string{
-	reflect.TypeFor[PodSpec](): {"ephemeralContainers", "hostPID", "hostIPC", "shareProcessNamespace", "imagePullSecrets",
+	reflect.TypeFor[PodSpec](): {"ephemeralContainers", "hostPID", "hostIPC", "shareProcessNamespace",
 		"affinity", "tolerations", "hostAliases", "dnsConfig", "runtimeClassName", "overhead", "topologySpreadConstraints",
 		"os", "hostUsers", "schedulingGates", "resourceClaims", "resources"},
 	reflect.TypeFor[PodSecurityContext](): {"seLinuxOptions", "windowsOptions", "runAsUser", "runAsGroup", "runAsNonRoot",
 		"supplementalGroups", "supplementalGroupsPolicy", "fsGroup", "sysctls", "fsGroupChangePolicy", "seccompProfile",
 		"appArmorProfile", "seLinuxChangePolicy"},
-	reflect.TypeFor[Container](): {"envFrom", "resizePolicy", "volumeDevices", "securityContext", "restartPolicyRules"},
-	reflect.TypeFor[VolumeSource](): {"gcePersistentDisk", "awsElasticBlockStore", "gitRepo", "secret", "nfs", "iscsi",
+	reflect.TypeFor[Container](): {"resizePolicy", "volumeDevices", "securityContext", "restartPolicyRules"},
+	reflect.TypeFor[VolumeSource](): {"gcePersistentDisk", "awsElasticBlockStore", "gitRepo", "nfs", "iscsi",
 		"glusterfs", "persistentVolumeClaim", "rbd", "flexVolume", "cinder", "cephfs", "flocker", "downwardAPI", "fc",
-		"azureFile", "configMap", "vsphereVolume", "quobyte", "azureDisk", "photonPersistentDisk", "projected",
+		"azureFile", "vsphereVolume", "quobyte", "azureDisk", "photonPersistentDisk", "projected",
 		"portworxVolume", "scaleIO", "storageos", "csi", "ephemeral", "image"},
 	reflect.TypeFor[Volume]():                {}, // its source is inlined: see VolumeSource
 	reflect.TypeFor[ResourceRequirements]():  {"claims"},
 	reflect.TypeFor[VolumeMount]():           {"recursiveReadOnly", "mountPropagation", "subPathExpr"},
-	reflect.TypeFor[EnvVarSource]():          {"configMapKeyRef", "secretKeyRef"},
 	reflect.TypeFor[Lifecycle]():             {"stopSignal"},
 	reflect.TypeFor[PodStatus]():             {"observedGeneration", "ephemeralContainerStatuses", "resize", "resourceClaimStatuses"},
 	reflect.TypeFor[PodCondition]():          {"observedGeneration"},

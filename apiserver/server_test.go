@@ -230,7 +230,7 @@ func TestDiscovery(t *testing.T) {
 		}
 	}
 	get("/apis", &groups)
-	if len(groups.Groups) != 1 || groups.Groups[0].Name != "apps" {
+	if len(groups.Groups) != 2 || groups.Groups[0].Name != "apps" || groups.Groups[1].Name != "discovery.k8s.io" {
 		t.Errorf("/apis: %+v", groups)
 	}
 	type resource struct {
@@ -442,7 +442,7 @@ func TestBadRequests(t *testing.T) {
 		{"unknown patch type", "PATCH", "/api/v1/namespaces/default/pods/p", "text/plain", `{}`, 415, api.StatusReasonUnsupportedMediaType, ""},
 		{"apply patch", "PATCH", "/api/v1/namespaces/default/pods/p", "application/apply-patch+yaml", `{}`, 415, api.StatusReasonUnsupportedMediaType, ""},
 		{"method", "PUT", "/api/v1/namespaces/default/pods", "application/json", `{}`, 405, api.StatusReasonMethodNotAllowed, ""},
-		{"unknown resource", "GET", "/api/v1/namespaces/default/services", "", "", 404, api.StatusReasonNotFound, ""},
+		{"unknown resource", "GET", "/api/v1/namespaces/default/persistentvolumeclaims", "", "", 404, api.StatusReasonNotFound, ""},
 		{"unknown subresource", "GET", "/api/v1/namespaces/default/pods/p/exec", "", "", 404, api.StatusReasonNotFound, ""},
 		{"cluster kind under a namespace", "GET", "/api/v1/namespaces/default/nodes", "", "", 404, api.StatusReasonNotFound, ""},
 		{"bad grace period", "DELETE", "/api/v1/namespaces/default/pods/p?gracePeriodSeconds=x", "", "", 400, api.StatusReasonBadRequest, ""},

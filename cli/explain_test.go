@@ -77,7 +77,7 @@ func TestExplainErrors(t *testing.T) {
 		line, stdout, stderr string
 	}{
 		{"explain", "", "error: You must specify the type of resource to explain. Use \"wasmlet api-resources\" for a complete list of supported resources.\n"},
-		{"explain services", "", "the server doesn't have a resource type \"services\"\n"},
+		{"explain statefulsets", "", "the server doesn't have a resource type \"statefulsets\"\n"},
 		{"explain pods.spec.nope", "KIND:       Pod\nVERSION:    v1\n\n", "error: field \"nope\" does not exist\n"},
 		// kubectl names the last element of the path, not the first
 		// missing one.

@@ -520,7 +520,7 @@ func TestKubectlComparison(t *testing.T) {
 		"apply -f {DIR}/two.{N}yaml",
 		"apply --prune -f {DIR}/one.{N}yaml",
 		// kubectl's default prune list names kinds the node does not
-		// serve (ConfigMap, ...), which kubectl refuses: the kinds are
+		// serve (PersistentVolumeClaim, ...), which kubectl refuses: the kinds are
 		// given.
 		"apply --prune -l set={N}p --prune-allowlist=core/v1/Pod -f {DIR}/one.{N}yaml",
 		"get pods -l set={N}p -o name",
@@ -531,8 +531,8 @@ func TestKubectlComparison(t *testing.T) {
 	// kubectl refuses to prune, naming a kind of its default list that the
 	// node does not serve; wasmlet prunes the kinds the node serves.
 	line := []string{"apply", "--prune", "-l", "set=k-p", "-f", filepath.Join(c.dir, "one.k-yaml")}
-	if r := c.runKubectl("", line); r.code != 1 || !strings.Contains(r.stderr, `no matches for kind "ConfigMap" in version "v1"`) {
-		t.Errorf("kubectl %v: exit %d\n%s%s\nwant exit 1 and no ConfigMap kind (README.md says so)", line, r.code, r.stdout, r.stderr)
+	if r := c.runKubectl("", line); r.code != 1 || !strings.Contains(r.stderr, `no matches for kind "PersistentVolumeClaim" in version "v1"`) {
+		t.Errorf("kubectl %v: exit %d\n%s%s\nwant exit 1 and no PersistentVolumeClaim kind (README.md says so)", line, r.code, r.stdout, r.stderr)
 	}
 	if r := c.runWasmlet("", line); r.code != 0 || r.stdout != "pod/k-a unchanged\n" {
 		t.Errorf("wasmlet %v: exit %d\n%s%s", line, r.code, r.stdout, r.stderr)
