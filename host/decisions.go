@@ -65,7 +65,15 @@ const (
 // the pod phase from its containers' statuses. podIsTerminal is set while
 // the pod is being deleted and every container has stopped.
 func GetPhase(spec *api.PodSpec, statuses []api.ContainerStatus, podIsTerminal bool) api.PodPhase {
+	return getPhase(spec, nil, statuses, podIsTerminal, true)
+}
+
+// getPhase is the kubelet's getPhase: the pod phase from the statuses of
+// its init containers and containers. podHasInitialized: an app container
+// has run.
+func getPhase(spec *api.PodSpec, initStatuses, statuses []api.ContainerStatus, podIsTerminal, podHasInitialized bool) api.PodPhase {
 	var unknown, running, waiting, stopped, succeeded int
+	pendingInit, failedInit, pendingSidecar := countInit(spec, initStatuses, &unknown, &running, &waiting)
 	for _, c := range spec.Containers {
 		st := findStatus(statuses, c.Name)
 		switch {
@@ -88,7 +96,12 @@ func GetPhase(spec *api.PodSpec, statuses []api.ContainerStatus, podIsTerminal b
 			unknown++
 		}
 	}
+	if failedInit > 0 && restartPolicy(spec) == api.RestartPolicyNever {
+		return api.PodFailed
+	}
 	switch {
+	case pendingInit > 0, pendingSidecar > 0 && !podHasInitialized:
+		return api.PodPending
 	case waiting > 0:
 		return api.PodPending
 	case running > 0 && unknown == 0:
@@ -216,7 +229,8 @@ func KillDeadline(pod *api.Pod, stopAt time.Time, grace time.Duration) time.Time
 // podConditions generates the kubelet-owned conditions in the kubelet's
 // order (PodReadyToStartContainers, Initialized, Ready, ContainersReady,
 // PodScheduled), keeping lastTransitionTime of conditions whose status did
-// not change.
+// not change. statuses are those of the init containers and the
+// containers.
 func podConditions(pod *api.Pod, phase api.PodPhase, statuses []api.ContainerStatus, sandboxReady bool, now time.Time) []api.PodCondition {
 	old := pod.Status.Conditions
 	cond := func(t api.PodConditionType, ok bool, reason, message string) api.PodCondition {
@@ -236,14 +250,11 @@ func podConditions(pod *api.Pod, phase api.PodPhase, statuses []api.ContainerSta
 
 	var conds []api.PodCondition
 	conds = append(conds, cond(api.PodReadyToStartContainers, sandboxReady, "", ""))
-	if phase == api.PodSucceeded {
-		conds = append(conds, cond(api.PodInitialized, true, "PodCompleted", ""))
-	} else {
-		conds = append(conds, cond(api.PodInitialized, true, "", ""))
-	}
+	initialized, reason, message := initializedCondition(pod, phase, statuses)
+	conds = append(conds, cond(api.PodInitialized, initialized, reason, message))
 
 	var unready, unknown []string
-	for _, c := range pod.Spec.Containers {
+	for _, c := range append(sidecars(pod), pod.Spec.Containers...) {
 		st := findStatus(statuses, c.Name)
 		switch {
 		case st == nil:

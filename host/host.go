@@ -697,6 +697,11 @@ func (h *Host) RunInContainer(ctx context.Context, pod *api.Pod, container strin
 			c = &pod.Spec.Containers[i]
 		}
 	}
+	for i := range pod.Spec.InitContainers { // a sidecar's exec probe or hook
+		if pod.Spec.InitContainers[i].Name == container {
+			c = &pod.Spec.InitContainers[i]
+		}
+	}
 	if c == nil {
 		return 0, fmt.Errorf("container %q not found in pod %s/%s", container, pod.Namespace, pod.Name)
 	}

@@ -33,7 +33,7 @@ func (h *Host) Logs(ctx context.Context, namespace, podName string, opts LogOpti
 		name = pod.Spec.Containers[0].Name
 	}
 	found := false
-	for _, c := range pod.Spec.Containers {
+	for _, c := range allContainers(pod) {
 		if c.Name == name {
 			found = true
 		}
@@ -41,7 +41,7 @@ func (h *Host) Logs(ctx context.Context, namespace, podName string, opts LogOpti
 	if !found {
 		return api.NewBadRequest(fmt.Sprintf("container %s is not valid for pod %s", name, podName))
 	}
-	cs := findStatus(pod.Status.ContainerStatuses, name)
+	cs := storedStatus(pod, name)
 	instanceNum, containerID, err := logInstance(cs, name, podName, opts.Previous)
 	if err != nil {
 		return api.NewBadRequest(err.Error())

@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -300,6 +301,7 @@ func (w *podWorker) sync(ctx context.Context) bool {
 	if w.firstSync {
 		w.firstSync = false
 		w.restore(pod, now)
+		w.initRecords(pod)
 	}
 	for _, e := range exits {
 		w.applyExit(pod, e)
@@ -375,6 +377,7 @@ func (w *podWorker) sync(ctx context.Context) bool {
 				w.stopContainer(pod, r, "", now, KillDeadline(pod, now, EffectiveGracePeriod(pod, nil)), true)
 			}
 		}
+		w.stopInitContainers(pod, now)
 		if w.anyRunning() {
 			w.writeStatus(ctx, pod, false)
 			return false
@@ -406,47 +409,58 @@ func (w *podWorker) sync(ctx context.Context) bool {
 		w.podIP = ip
 	}
 
+	if !w.syncInitContainers(ctx, pod, now) {
+		w.writeStatus(ctx, pod, false)
+		return false
+	}
 	for i := range pod.Spec.Containers {
 		c := &pod.Spec.Containers[i]
 		r := w.record(c)
-		if r.inst != nil && !r.stopping && r.spec != containerSpec(c) {
-			// Restarted whatever the restart policy, as the kubelet does.
-			w.stopContainer(pod, r, fmt.Sprintf("Container %s definition changed, will be restarted", c.Name), now, KillDeadline(pod, now, EffectiveGracePeriod(pod, nil)), true)
-			r.forceRestart = true
-		}
-		if r.stopping || r.inst != nil {
-			continue
-		}
-		key := "container/" + c.Name
-		if r.forceRestart {
-			r.forceRestart = false
-			w.startContainer(ctx, pod, c, r, now)
-			continue
-		}
-		if !ShouldContainerBeRestarted(pod, r.lastState, r.lastCode) {
-			continue
-		}
-		if r.lastState == InstanceExited && !r.stoppedByNode {
-			entry := w.backoffEntry(key)
-			if in, until := RestartBackoff.InBackoffSince(entry, r.lastEnd, now); in {
-				msg := fmt.Sprintf("back-off %s restarting failed container=%s pod=%s_%s(%s)", entry.Delay, c.Name, w.name, w.ns, w.uid)
-				w.setWaiting(r, ReasonCrashLoopBackOff, msg)
-				if !r.backoffAt.Equal(r.lastEnd) {
-					r.backoffAt = r.lastEnd
-					w.h.recorder.Eventf(pod, events.Warning, "BackOff", "Back-off restarting failed container %s in pod %s_%s(%s)", c.Name, w.name, w.ns, w.uid)
-				}
-				w.wakeAt(until)
-				continue
-			}
-			w.backoff[key] = RestartBackoff.Next(entry, r.lastEnd, now)
-		}
-		// A container the node stopped did not crash: it starts at once,
-		// and the back-off stays as it was.
-		r.stoppedByNode = false
-		w.startContainer(ctx, pod, c, r, now)
+		w.syncContainer(ctx, pod, c, r, ShouldContainerBeRestarted(pod, r.lastState, r.lastCode), now)
 	}
 	w.writeStatus(ctx, pod, false)
 	return false
+}
+
+// syncContainer restarts a running container whose definition changed,
+// and starts one that is not running when restart says it must run again,
+// after its crash-loop back-off.
+func (w *podWorker) syncContainer(ctx context.Context, pod *api.Pod, c *api.Container, r *containerRecord, restart bool, now time.Time) {
+	if r.inst != nil && !r.stopping && r.spec != containerSpec(c) {
+		// Restarted whatever the restart policy, as the kubelet does.
+		w.stopContainer(pod, r, fmt.Sprintf("Container %s definition changed, will be restarted", c.Name), now, KillDeadline(pod, now, EffectiveGracePeriod(pod, nil)), true)
+		r.forceRestart = true
+	}
+	if r.stopping || r.inst != nil {
+		return
+	}
+	key := "container/" + c.Name
+	if r.forceRestart {
+		r.forceRestart = false
+		w.startContainer(ctx, pod, c, r, now)
+		return
+	}
+	if !restart {
+		return
+	}
+	if r.lastState == InstanceExited && !r.stoppedByNode {
+		entry := w.backoffEntry(key)
+		if in, until := RestartBackoff.InBackoffSince(entry, r.lastEnd, now); in {
+			msg := fmt.Sprintf("back-off %s restarting failed container=%s pod=%s_%s(%s)", entry.Delay, c.Name, w.name, w.ns, w.uid)
+			w.setWaiting(r, ReasonCrashLoopBackOff, msg)
+			if !r.backoffAt.Equal(r.lastEnd) {
+				r.backoffAt = r.lastEnd
+				w.h.recorder.Eventf(pod, events.Warning, "BackOff", "Back-off restarting failed container %s in pod %s_%s(%s)", c.Name, w.name, w.ns, w.uid)
+			}
+			w.wakeAt(until)
+			return
+		}
+		w.backoff[key] = RestartBackoff.Next(entry, r.lastEnd, now)
+	}
+	// A container the node stopped did not crash: it starts at once,
+	// and the back-off stays as it was.
+	r.stoppedByNode = false
+	w.startContainer(ctx, pod, c, r, now)
 }
 
 func (w *podWorker) backoffEntry(key string) *BackoffEntry {
@@ -522,8 +536,8 @@ func (w *podWorker) restore(pod *api.Pod, now time.Time) {
 			w.backoff[key] = *run.Backoff
 		}
 	}
-	for _, c := range pod.Spec.Containers {
-		old := findStatus(pod.Status.ContainerStatuses, c.Name)
+	for _, c := range allContainers(pod) {
+		old := storedStatus(pod, c.Name)
 		run, wasAlive := alive[c.Name]
 		if old == nil && !wasAlive {
 			continue
@@ -992,6 +1006,7 @@ func (w *podWorker) buildStatus(pod *api.Pod, podIsTerminal bool) api.PodStatus 
 	// The class was set when the pod was created and never changes; a pod
 	// stored before it was set gets it now.
 	st := api.PodStatus{QOSClass: api.GetPodQOS(pod)}
+	st.InitContainerStatuses = w.initStatuses(pod)
 	for _, c := range pod.Spec.Containers {
 		r := w.containers[c.Name]
 		if r == nil {
@@ -1007,7 +1022,7 @@ func (w *podWorker) buildStatus(pod *api.Pod, podIsTerminal bool) api.PodStatus 
 		}
 		st.ContainerStatuses = append(st.ContainerStatuses, cs)
 	}
-	phase := GetPhase(&pod.Spec, st.ContainerStatuses, podIsTerminal)
+	phase := getPhase(&pod.Spec, st.InitContainerStatuses, st.ContainerStatuses, podIsTerminal, w.appStarted(pod))
 	if old := pod.Status.Phase; old == api.PodSucceeded || old == api.PodFailed {
 		phase = old // terminal phases are sticky
 	}
@@ -1017,17 +1032,19 @@ func (w *podWorker) buildStatus(pod *api.Pod, podIsTerminal bool) api.PodStatus 
 		// again is terminated, as the kubelet reports it: as its last
 		// attempt ended (a start error of a Never pod keeps its reason and
 		// message), or as unknown when it never ran.
-		for i := range st.ContainerStatuses {
-			cs := &st.ContainerStatuses[i]
-			if cs.State.Waiting != nil && cs.LastTerminationState.Terminated != nil {
-				cs.State, cs.LastTerminationState = cs.LastTerminationState, api.ContainerState{}
-			}
-			if cs.State.Waiting != nil {
-				cs.State = api.ContainerState{Terminated: &api.ContainerStateTerminated{
-					ExitCode: exitCodeKilled,
-					Reason:   ReasonContainerStatusUnknown,
-					Message:  messageStatusUnknownTerminal,
-				}}
+		for _, list := range [][]api.ContainerStatus{st.InitContainerStatuses, st.ContainerStatuses} {
+			for i := range list {
+				cs := &list[i]
+				if cs.State.Waiting != nil && cs.LastTerminationState.Terminated != nil {
+					cs.State, cs.LastTerminationState = cs.LastTerminationState, api.ContainerState{}
+				}
+				if cs.State.Waiting != nil {
+					cs.State = api.ContainerState{Terminated: &api.ContainerStateTerminated{
+						ExitCode: exitCodeKilled,
+						Reason:   ReasonContainerStatusUnknown,
+						Message:  messageStatusUnknownTerminal,
+					}}
+				}
 			}
 		}
 	}
@@ -1047,7 +1064,7 @@ func (w *podWorker) buildStatus(pod *api.Pod, podIsTerminal bool) api.PodStatus 
 		cp.Status.Conditions = w.conditions
 		condPod = &cp
 	}
-	st.Conditions = podConditions(condPod, phase, st.ContainerStatuses, w.podIP != "" && !podIsTerminal, now)
+	st.Conditions = podConditions(condPod, phase, append(slices.Clone(st.InitContainerStatuses), st.ContainerStatuses...), w.podIP != "" && !podIsTerminal, now)
 	return st
 }
 

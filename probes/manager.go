@@ -261,6 +261,12 @@ func findContainer(pod *api.Pod, name string) *api.Container {
 			return &pod.Spec.Containers[i]
 		}
 	}
+	// A sidecar init container has probes and hooks too.
+	for i := range pod.Spec.InitContainers {
+		if pod.Spec.InitContainers[i].Name == name {
+			return &pod.Spec.InitContainers[i]
+		}
+	}
 	return nil
 }
 
