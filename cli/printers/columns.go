@@ -133,7 +133,8 @@ func cellText(v any) string {
 
 // SortItems orders items by the value at path (`.metadata.name`,
 // `{.status.replicas}`), as --sort-by does: numbers by value, quantities
-// by amount, strings in natural order (`web-2` before `web-10`); objects
+// by amount, other strings byte by byte (`web-10` before `web-2`, as kubectl
+// 1.32 orders them); objects
 // without the field come first. A path found in no object is an error.
 func SortItems(items []Item, path string) error {
 	tmpl, err := RelaxedJSONPath(path)
@@ -199,48 +200,13 @@ func lessValue(a, b any) bool {
 		if errA == nil && errB == nil {
 			return qa.Cmp(qb) < 0
 		}
-		return naturalLess(as, bs)
+		return as < bs
 	}
 	ab, aBool := a.(bool)
 	bb, bBool := b.(bool)
 	if aBool && bBool {
 		return !ab && bb
 	}
-	return naturalLess(cellText(a), cellText(b))
+	return cellText(a) < cellText(b)
 }
 
-// naturalLess compares strings with runs of digits compared as numbers.
-func naturalLess(a, b string) bool {
-	for a != "" && b != "" {
-		ad, bd := isDigit(a[0]), isDigit(b[0])
-		switch {
-		case ad && bd:
-			na, ra := digitRun(a)
-			nb, rb := digitRun(b)
-			ta, tb := strings.TrimLeft(na, "0"), strings.TrimLeft(nb, "0")
-			if len(ta) != len(tb) {
-				return len(ta) < len(tb)
-			}
-			if ta != tb {
-				return ta < tb
-			}
-			if len(na) != len(nb) {
-				return len(na) < len(nb)
-			}
-			a, b = ra, rb
-		case a[0] != b[0]:
-			return a[0] < b[0]
-		default:
-			a, b = a[1:], b[1:]
-		}
-	}
-	return len(a) < len(b)
-}
-
-func digitRun(s string) (string, string) {
-	i := 0
-	for i < len(s) && isDigit(s[i]) {
-		i++
-	}
-	return s[:i], s[i:]
-}

@@ -242,9 +242,9 @@ func TestSortItems(t *testing.T) {
 	for _, tt := range []struct {
 		a, b string
 		less bool
-	}{{"web-2", "web-10", true}, {"web-10", "web-2", false}, {"a", "b", true}, {"a01", "a1", false}, {"a1", "a01", true}, {"x", "x1", true}} {
-		if got := naturalLess(tt.a, tt.b); got != tt.less {
-			t.Errorf("naturalLess(%q, %q) = %v", tt.a, tt.b, got)
+	}{{"web-10", "web-2", true}, {"web-2", "web-10", false}, {"a", "b", true}, {"a01", "a1", true}, {"x", "x1", true}, {"10Mi", "9Mi", false}} {
+		if got := lessValue(tt.a, tt.b); got != tt.less {
+			t.Errorf("lessValue(%q, %q) = %v", tt.a, tt.b, got)
 		}
 	}
 }
