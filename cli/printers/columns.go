@@ -209,4 +209,3 @@ func lessValue(a, b any) bool {
 	}
 	return cellText(a) < cellText(b)
 }
-
