@@ -57,6 +57,10 @@ func protobufToJSON(b []byte) ([]byte, error) {
 		if fins := spec.strings(1); len(fins) > 0 {
 			obj["spec"] = map[string]any{"finalizers": fins}
 		}
+	case apiVersion == "apps/v1" && kind == "Deployment":
+		if err := deploymentJSON(raw, obj); err != nil {
+			return nil, err
+		}
 	default:
 		return nil, fmt.Errorf("this node reads only JSON or YAML bodies for %s %s (send them as application/json)", apiVersion, kind)
 	}

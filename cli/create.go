@@ -15,11 +15,11 @@ func (e *environment) createCommand() *ucli.Command {
 		Name:      "create",
 		Usage:     "create resources from files or stdin, or a namespace by name",
 		ArgsUsage: "-f FILENAME | namespace NAME",
-		Flags: append(clientFlags(),
+		Flags: withFlags(append(clientFlags(),
 			&ucli.StringSliceFlag{Name: "filename", Aliases: []string{"f"}, Usage: "file, directory or - (stdin) with the objects to create"},
 			&ucli.BoolFlag{Name: "recursive", Aliases: []string{"R"}, Usage: "read the directories of -f recursively"},
 			validateFlag(),
-		),
+		), createDeploymentFlags()...),
 		Action: e.create,
 	}
 }
@@ -76,6 +76,9 @@ func (e *environment) create(c *ucli.Context) error {
 
 // createNamed is `create namespace NAME`, the one generator wasmlet has.
 func (e *environment) createNamed(c *ucli.Context, args []string) error {
+	if args[0] == "deployment" || args[0] == "deploy" {
+		return e.createDeployment(c, args[1:])
+	}
 	r, ok := api.LookupResource(args[0])
 	if !ok || r.Kind != "Namespace" {
 		return fmt.Errorf("unknown command %q for \"wasmlet create\"", args[0])
