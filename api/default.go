@@ -112,9 +112,10 @@ func defaultPodSpec(s *PodSpec) {
 }
 
 func defaultVolume(v *Volume) {
-	if v.HostPath == nil && v.EmptyDir == nil {
+	if v.HostPath == nil && v.EmptyDir == nil && v.Secret == nil && v.ConfigMap == nil {
 		v.EmptyDir = &EmptyDirVolumeSource{}
 	}
+	defaultConfigVolume(v)
 	if v.HostPath != nil && v.HostPath.Type == nil {
 		v.HostPath.Type = ptrTo(HostPathUnset)
 	}

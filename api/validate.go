@@ -300,6 +300,7 @@ func validateVolumes(vols []Volume, p string) (map[string]bool, ErrorList) {
 				errs = append(errs, NotSupported(ip+".emptyDir.medium", v.EmptyDir.Medium, []string{"", "Memory"}))
 			}
 		}
+		n, errs = validateConfigVolumes(&v.VolumeSource, ip, n, errs)
 		if n == 0 {
 			errs = append(errs, Required(ip, "must specify a volume type"))
 		}
@@ -350,6 +351,7 @@ func validateContainer(c *Container, p string, init bool, spec *PodSpec, volumes
 	}
 	errs = append(errs, validateContainerPorts(c.Ports, p+".ports", hostPorts)...)
 	errs = append(errs, validateEnv(c.Env, p+".env")...)
+	errs = append(errs, validateEnvFrom(c.EnvFrom, p+".envFrom")...)
 	errs = append(errs, validateVolumeMounts(c.VolumeMounts, p+".volumeMounts", volumes)...)
 	errs = append(errs, validateResources(&c.Resources, p+".resources")...)
 	if !(init && !sidecar) {
@@ -476,6 +478,7 @@ func validateEnv(env []EnvVar, p string) ErrorList {
 				errs = append(errs, NotSupported(vp+".resourceFieldRef.resource", r.Resource, []string{"limits.cpu", "limits.ephemeral-storage", "limits.memory", "requests.cpu", "requests.ephemeral-storage", "requests.memory"}))
 			}
 		}
+		n, errs = validateEnvKeyRefs(e.ValueFrom, vp, n, errs)
 		switch {
 		case n == 0:
 			errs = append(errs, Invalid(vp, "", "must specify one of: `fieldRef`, `resourceFieldRef`, `configMapKeyRef` or `secretKeyRef`"))
