@@ -458,3 +458,50 @@ func TestRealSidecarStopsAfterContainers(t *testing.T) {
 		t.Errorf("last state: %s", describeInit(last))
 	}
 }
+
+// TestGetPhaseWithInitContainers: the kubelet's getPhase counts of init
+// containers and sidecars (k8s-semantics.md section 1.2).
+func TestGetPhaseWithInitContainers(t *testing.T) {
+	always := api.ContainerRestartPolicyAlways
+	inits := []api.Container{{Name: "i"}, {Name: "s", RestartPolicy: &always}}
+	st := func(name string, s api.ContainerState, last ...api.ContainerState) api.ContainerStatus {
+		cs := api.ContainerStatus{Name: name, State: s}
+		if len(last) > 0 {
+			cs.LastTerminationState = last[0]
+		}
+		return cs
+	}
+	started := func(cs api.ContainerStatus, b bool) api.ContainerStatus {
+		cs.Started = &b
+		return cs
+	}
+	app := st("a", waiting(ReasonPodInitializing))
+	tests := []struct {
+		name        string
+		policy      api.RestartPolicy
+		init        []api.ContainerStatus
+		app         api.ContainerStatus
+		initialized bool
+		want        api.PodPhase
+	}{
+		{"init running", "", []api.ContainerStatus{st("i", running())}, app, false, api.PodPending},
+		{"init waiting", "", []api.ContainerStatus{st("i", waiting(ReasonPodInitializing))}, app, false, api.PodPending},
+		{"init failed Never", api.RestartPolicyNever, []api.ContainerStatus{st("i", exited(1))}, app, false, api.PodFailed},
+		{"init in back-off Never", api.RestartPolicyNever, []api.ContainerStatus{st("i", waiting(ReasonCrashLoopBackOff), exited(1))}, app, false, api.PodFailed},
+		{"init failed Always", api.RestartPolicyAlways, []api.ContainerStatus{st("i", exited(1))}, app, false, api.PodPending},
+		{"init done, sidecar unstarted", "", []api.ContainerStatus{st("i", exited(0)), started(st("s", running()), false)}, app, false, api.PodPending},
+		{"init done, sidecar waiting", "", []api.ContainerStatus{st("i", exited(0)), st("s", waiting(ReasonPodInitializing))}, app, false, api.PodPending},
+		{"all running", "", []api.ContainerStatus{st("i", exited(0)), started(st("s", running()), true)}, st("a", running()), true, api.PodRunning},
+		{"sidecar restarting after init", "", []api.ContainerStatus{st("i", exited(0)), st("s", waiting(ReasonCrashLoopBackOff), exited(1))}, st("a", running()), true, api.PodRunning},
+		{"app done Never, sidecar stopped", api.RestartPolicyNever, []api.ContainerStatus{st("i", exited(0)), st("s", exited(137))}, st("a", exited(0)), true, api.PodSucceeded},
+		{"app done Never, sidecar running", api.RestartPolicyNever, []api.ContainerStatus{st("i", exited(0)), started(st("s", running()), true)}, st("a", exited(0)), true, api.PodRunning},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			spec := &api.PodSpec{InitContainers: inits, Containers: []api.Container{{Name: "a"}}, RestartPolicy: tt.policy}
+			if got := getPhase(spec, tt.init, []api.ContainerStatus{tt.app}, false, tt.initialized); got != tt.want {
+				t.Errorf("getPhase = %s, want %s", got, tt.want)
+			}
+		})
+	}
+}
