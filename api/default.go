@@ -30,6 +30,8 @@ func Default(obj Object) {
 		defaultReplicationController(o)
 	case *Namespace:
 		defaultNamespace(o)
+	case *Secret:
+		defaultSecret(o)
 	case *Node:
 		if o.Status.Allocatable == nil && o.Status.Capacity != nil {
 			o.Status.Allocatable = make(ResourceList, len(o.Status.Capacity))

@@ -36,6 +36,10 @@ func Validate(obj Object) ErrorList {
 		return append(errs, validateNodeSpec(&o.Spec)...)
 	case *Event:
 		return validateEvent(o)
+	case *ConfigMap:
+		return validateConfigMap(o)
+	case *Secret:
+		return validateSecret(o)
 	}
 	return nil
 }
@@ -58,6 +62,14 @@ func ValidateUpdate(newObj, oldObj Object) ErrorList {
 	case *ReplicaSet:
 		if o, ok := oldObj.(*ReplicaSet); ok && !reflect.DeepEqual(n.Spec.Selector, o.Spec.Selector) {
 			errs = append(errs, Invalid("spec.selector", n.Spec.Selector, "field is immutable"))
+		}
+	case *ConfigMap:
+		if o, ok := oldObj.(*ConfigMap); ok {
+			errs = append(errs, validateConfigMapUpdate(n, o)...)
+		}
+	case *Secret:
+		if o, ok := oldObj.(*Secret); ok {
+			errs = append(errs, validateSecretUpdate(n, o)...)
 		}
 	case *Event:
 		if o, ok := oldObj.(*Event); ok && n.InvolvedObject != o.InvolvedObject {

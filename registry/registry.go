@@ -191,6 +191,7 @@ func (r *Registry) CreateWith(ctx context.Context, obj api.Object, opts WriteOpt
 	m.CreationTimestamp = api.Time{}
 	m.Generation = 0
 	prepareForCreate(in)
+	mergeStringData(in)
 	api.Default(in)
 	bound := r.schedule(in)
 
@@ -336,6 +337,7 @@ func (r *Registry) prepareUpdate(res *api.ResourceInfo, in, cur api.Object) (api
 		return nil, err
 	}
 	keepSystemMeta(next.GetObjectMeta(), cur.GetObjectMeta())
+	mergeStringData(next)
 	api.Default(next)
 	if errs := api.ValidateUpdate(next, cur); len(errs) > 0 {
 		return nil, api.NewInvalid(res.Group, res.Kind, cur.GetObjectMeta().Name, errs)
