@@ -14,6 +14,7 @@ import (
 // names through the built binary; zsh's, when zsh is installed, completes
 // in an interactive zsh as a user presses Tab.
 func TestCompletionAsAUserRunsIt(t *testing.T) {
+	t.Parallel()
 	bin := build(t)
 	dataDir := t.TempDir()
 	if err := os.Symlink(cacheDir, filepath.Join(dataDir, "cache")); err != nil {

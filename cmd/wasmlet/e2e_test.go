@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -49,6 +50,15 @@ func TestMain(m *testing.M) {
 	state, err := os.MkdirTemp("", "wasmlet-e2e-state-")
 	if err == nil {
 		os.Setenv("XDG_STATE_HOME", state)
+	}
+	// The tests of this package mostly wait for processes (nodes, pods,
+	// shells), so they run side by side beyond one a core; -parallel
+	// given on the command line wins.
+	flag.Parse()
+	given := false
+	flag.Visit(func(f *flag.Flag) { given = given || f.Name == "test.parallel" })
+	if !given {
+		flag.Set("test.parallel", "8")
 	}
 	code := m.Run()
 	if binary != "" {

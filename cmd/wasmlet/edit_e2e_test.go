@@ -63,6 +63,7 @@ func editorScript(t *testing.T, step string) string {
 // (a dependency only the unit tests set), and printed nothing kubectl
 // prints. kubectl, when installed, prints the same.
 func TestEditAsAUserRunsIt(t *testing.T) {
+	t.Parallel()
 	bin := build(t)
 	dataDir := t.TempDir()
 	if err := os.Symlink(cacheDir, filepath.Join(dataDir, "cache")); err != nil {

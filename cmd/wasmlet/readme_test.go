@@ -26,6 +26,7 @@ import (
 // is not installed. The node, started in the background by the block,
 // is killed at the end if the block did not stop it.
 func TestReadmeUseIt(t *testing.T) {
+	t.Parallel()
 	root := repoRoot(t)
 	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
 	if err != nil {

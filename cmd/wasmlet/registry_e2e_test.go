@@ -22,6 +22,7 @@ import (
 // entrypoint is the module, run as pods of a node started from the built
 // binary; a tag the registry lacks is ErrImagePull with its reason.
 func TestRegistryEndToEnd(t *testing.T) {
+	t.Parallel()
 	registryBin, err := exec.LookPath("docker-registry")
 	if err != nil {
 		t.Skip("docker-registry is not installed (apt-get install docker-registry); .ci/run installs it")

@@ -56,6 +56,7 @@ func containerOf(t *testing.T, bin, kc, pod string) containerRun {
 // run's log (the request), during the back-off and after it, and `logs`
 // the second's.
 func TestServeKilledNodeShowsThePreviousRun(t *testing.T) {
+	t.Parallel()
 	bin := build(t)
 	dataDir := t.TempDir()
 	if err := os.Symlink(cacheDir, filepath.Join(dataDir, "cache")); err != nil {
