@@ -26,6 +26,8 @@ func Default(obj Object) {
 		defaultPodSpec(&o.Spec)
 	case *ReplicaSet:
 		defaultReplicaSet(o)
+	case *Deployment:
+		defaultDeployment(o)
 	case *ReplicationController:
 		defaultReplicationController(o)
 	case *Namespace:

@@ -29,6 +29,8 @@ func Validate(obj Object) ErrorList {
 	case *ReplicationController:
 		errs := validateObjectMeta(&o.ObjectMeta, true, nameIsDNSSubdomain)
 		return append(errs, validateReplicationControllerSpec(&o.Spec, "spec")...)
+	case *Deployment:
+		return validateDeployment(o)
 	case *Namespace:
 		return validateObjectMeta(&o.ObjectMeta, false, nameIsDNSLabel)
 	case *Node:
@@ -62,6 +64,10 @@ func ValidateUpdate(newObj, oldObj Object) ErrorList {
 	case *ReplicaSet:
 		if o, ok := oldObj.(*ReplicaSet); ok && !reflect.DeepEqual(n.Spec.Selector, o.Spec.Selector) {
 			errs = append(errs, Invalid("spec.selector", n.Spec.Selector, "field is immutable"))
+		}
+	case *Deployment:
+		if o, ok := oldObj.(*Deployment); ok {
+			errs = append(errs, validateDeploymentUpdate(n, o)...)
 		}
 	case *ConfigMap:
 		if o, ok := oldObj.(*ConfigMap); ok {

@@ -59,7 +59,7 @@ func (e *environment) scale(c *ucli.Context) error {
 		return err
 	}
 	for _, t := range targets {
-		if t.resource.Kind != "ReplicaSet" && t.resource.Kind != "ReplicationController" {
+		if t.resource.Kind != "ReplicaSet" && t.resource.Kind != "ReplicationController" && t.resource.Kind != "Deployment" {
 			return fmt.Errorf("cannot scale %s: the server does not serve a scale subresource for it", t.resource.GroupResource())
 		}
 		s, err := cl.GetScale(c.Context, t.resource, t.namespace, t.name)

@@ -480,6 +480,8 @@ func prepareForCreate(obj api.Object) {
 		o.Status = api.ReplicaSetStatus{}
 	case *api.ReplicationController:
 		o.Status = api.ReplicationControllerStatus{}
+	case *api.Deployment:
+		o.Status = api.DeploymentStatus{}
 	}
 }
 
@@ -514,6 +516,8 @@ func (r *Registry) checkHostPaths(res *api.ResourceInfo, obj api.Object) error {
 	case *api.Pod:
 		spec = &o.Spec
 	case *api.ReplicaSet:
+		spec = &o.Spec.Template.Spec
+	case *api.Deployment:
 		spec = &o.Spec.Template.Spec
 	case *api.ReplicationController:
 		if o.Spec.Template != nil {

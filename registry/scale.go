@@ -11,12 +11,12 @@ import (
 	"github.com/wasmlet/wasmlet/api"
 )
 
-// The autoscaling/v1 Scale subresource of ReplicaSets and
+// The autoscaling/v1 Scale subresource of Deployments, ReplicaSets and
 // ReplicationControllers.
 
 // HasScale reports whether res has a /scale subresource.
 func HasScale(res *api.ResourceInfo) bool {
-	return res.Kind == "ReplicaSet" || res.Kind == "ReplicationController"
+	return res.Kind == "ReplicaSet" || res.Kind == "ReplicationController" || res.Kind == "Deployment"
 }
 
 // GetScale returns the Scale of a ReplicaSet or ReplicationController.
@@ -60,6 +60,8 @@ func (r *Registry) UpdateScaleWith(ctx context.Context, res *api.ResourceInfo, n
 		case *api.ReplicaSet:
 			o.Spec.Replicas = &n
 		case *api.ReplicationController:
+			o.Spec.Replicas = &n
+		case *api.Deployment:
 			o.Spec.Replicas = &n
 		}
 		return r.prepareUpdate(res, next, cur)
@@ -120,6 +122,10 @@ func scaleOf(obj api.Object) (*api.Scale, error) {
 		s.Spec.Replicas = replicasOf(o.Spec.Replicas)
 		s.Status.Replicas = o.Status.Replicas
 		s.Status.Selector = formatMapSelector(o.Spec.Selector)
+	case *api.Deployment:
+		s.Spec.Replicas = replicasOf(o.Spec.Replicas)
+		s.Status.Replicas = o.Status.Replicas
+		s.Status.Selector = formatLabelSelector(o.Spec.Selector)
 	default:
 		return nil, api.NewInternalError(fmt.Errorf("%T has no scale", obj))
 	}
