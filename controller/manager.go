@@ -70,6 +70,7 @@ type Manager struct {
 	informers   []*Informer
 	replicaSets *ReplicaSetController
 	rcs         *ReplicaSetController
+	deployments *DeploymentController
 	gc          *GarbageCollector
 
 	mu      sync.Mutex
@@ -139,6 +140,11 @@ func NewManager(st *store.Store, opts Options) (*Manager, error) {
 	}
 	m.replicaSets = newReplicaSetController(rsKind, opts.Registry, rsInf, pods, opts.Clock, opts.Workers, opts.Logger)
 	m.rcs = newReplicaSetController(rcKind, opts.Registry, rcInf, pods, opts.Clock, opts.Workers, opts.Logger)
+	dInf, err := informer("deployments.apps")
+	if err != nil {
+		return nil, err
+	}
+	m.deployments = newDeploymentController(opts.Registry, dInf, rsInf, pods, opts.Clock, opts.Workers, opts.Logger)
 	m.gc = newGarbageCollector(st, m.informers, opts.Clock, opts.Workers, opts.Logger)
 	return m, nil
 }
@@ -167,6 +173,7 @@ func (m *Manager) Start(ctx context.Context) error {
 	}
 	run(m.replicaSets.Start)
 	run(m.rcs.Start)
+	run(m.deployments.Start)
 	run(m.gc.Start)
 	wg.Wait()
 	return nil
