@@ -134,6 +134,8 @@ func (e *environment) newApp() *ucli.App {
 			e.rmiCommand(),
 			e.labelCommand(),
 			e.scaleCommand(),
+			e.setCommand(),
+			e.rolloutCommand(),
 			e.kubeconfigCommand(),
 			e.versionCommand(),
 			e.completionCommand(),

@@ -73,7 +73,7 @@ func Describe(w io.Writer, in DescribeInput) error {
 // level, two spaces a level, and cells end in tabs, which the tabwriter
 // aligns.
 type describer struct {
-	tw  *tabwriter.Writer
+	tw  io.Writer // a tabwriter, but for the raw template of rollout history
 	now time.Time
 }
 
@@ -108,15 +108,10 @@ func (d *describer) labels(title string, labels map[string]string) {
 	}
 	for i, k := range slices.Sorted(maps.Keys(labels)) {
 		if i > 0 {
-			d.raw(indentOf(title) + "\t")
+			d.raw("\t")
 		}
 		d.raw(k + "=" + labels[k] + "\n")
 	}
-}
-
-// indentOf is the leading spaces of a title such as "  Labels".
-func indentOf(title string) string {
-	return title[:len(title)-len(strings.TrimLeft(title, " "))]
 }
 
 // lastApplied is left out of Annotations: it repeats the object.
@@ -168,7 +163,9 @@ func (d *describer) events(events []api.Event) {
 		d.line(0, "Events:\t<none>\n")
 		return
 	}
-	d.tw.Flush()
+	if f, ok := d.tw.(interface{ Flush() error }); ok {
+		f.Flush()
+	}
 	sorted := slices.Clone(events)
 	sort.SliceStable(sorted, func(i, j int) bool {
 		return eventTime(&sorted[i]).Before(eventTime(&sorted[j]))
