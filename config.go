@@ -28,6 +28,8 @@ type Config struct {
 	runControllers      bool
 	podLimits           host.Limits
 	images              host.ImageOptions
+	serviceProxy        bool
+	nodePortAddresses   []string
 }
 
 // NewConfig returns the defaults: data in DefaultDataDir(), the API on
@@ -42,6 +44,7 @@ func NewConfig() Config {
 		shutdownGracePeriod: 30 * time.Second,
 		runPods:             true,
 		runControllers:      true,
+		serviceProxy:        true,
 	}
 }
 

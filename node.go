@@ -34,6 +34,7 @@ import (
 	"github.com/wasmlet/wasmlet/host"
 	"github.com/wasmlet/wasmlet/internal/clock"
 	"github.com/wasmlet/wasmlet/probes"
+	"github.com/wasmlet/wasmlet/proxy"
 	"github.com/wasmlet/wasmlet/registry"
 	"github.com/wasmlet/wasmlet/store"
 )
@@ -76,6 +77,7 @@ type Node struct {
 	host   *host.Host
 	probes *probes.Manager
 	ctrl   *controller.Manager
+	proxy  *proxy.Proxier
 	api    *apiserver.Server
 
 	mu      sync.Mutex
@@ -193,6 +195,9 @@ func (n *Node) build() error {
 			return fmt.Errorf("wasmlet: %w", err)
 		}
 	}
+	if err := n.buildProxy(); err != nil {
+		return err
+	}
 	if n.cfg.serveAPI {
 		var logs apiserver.LogFunc
 		var proxy apiserver.NodeProxyFunc
@@ -261,6 +266,9 @@ func (n *Node) Start(ctx context.Context) error {
 	}
 	if n.ctrl != nil {
 		run("controllers", n.ctrl.Start)
+	}
+	if n.proxy != nil {
+		run("proxy", n.proxy.Start)
 	}
 	if n.api != nil {
 		run("apiserver", n.api.Start)

@@ -30,6 +30,7 @@ func (e *environment) serveCommand() *ucli.Command {
 			&ucli.StringFlag{Name: "pod-cidr", Value: "127.42.0.0/16", Usage: "loopback range pod IPs come from"},
 			&ucli.StringSliceFlag{Name: "allow-host-path", Usage: "directory under which hostPath volumes are allowed (repeatable)"},
 			&ucli.DurationFlag{Name: "shutdown-grace-period", Value: 30 * time.Second, Usage: "longest grace period a pod gets when the node stops"},
+			&ucli.StringSliceFlag{Name: "node-port-address", Value: ucli.NewStringSlice("127.0.0.1"), Usage: "IPv4 address NodePort services listen on (repeatable)"},
 		}, append(podLimitFlags(), imageFlags()...)...),
 		Action: e.serve,
 	}
@@ -61,6 +62,7 @@ func (e *environment) serve(c *ucli.Context) error {
 		WithShutdownGracePeriod(c.Duration("shutdown-grace-period")).
 		WithPodLimits(limits).
 		WithImageOptions(images).
+		WithNodePortAddresses(c.StringSlice("node-port-address")...).
 		WithLogger(slog.New(slog.NewTextHandler(e.stderr, nil)))
 
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)

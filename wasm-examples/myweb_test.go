@@ -224,3 +224,53 @@ func TestMywebSaysOnlyWhatItKnows(t *testing.T) {
 		t.Errorf("no request line `TIME GET / 200`:\n%s", out)
 	}
 }
+
+// TestMywebReportsItsVersionAndReadinessOnDemand: VERSION shows in every
+// answer (a Deployment whose template changes it rolls out a new version),
+// and /ready fails from DELETE /ready until PUT /ready (a readiness probe
+// made to fail on demand).
+func TestMywebReportsItsVersionAndReadinessOnDemand(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs myweb")
+	}
+	g := startGuest(t, "myweb", map[string]string{"VERSION": "v2"})
+	if status, body := g.get(t, "/"); status != http.StatusOK || body != "Hello World! I'm myweb-test\nVersion: v2\n" {
+		t.Errorf("GET / = %d %q", status, body)
+	}
+	do := func(method, path string) (int, string, string) {
+		t.Helper()
+		req, _ := http.NewRequest(method, "http://"+g.addr+path, nil)
+		resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
+		if err != nil {
+			t.Fatalf("%s %s: %v", method, path, err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body), resp.Header.Get("X-Version")
+	}
+	steps := []struct {
+		method, path string
+		status       int
+		body         string
+	}{
+		{"GET", "/ready", http.StatusOK, "ready\n"},
+		{"DELETE", "/ready", http.StatusServiceUnavailable, "not ready\n"},
+		{"GET", "/ready", http.StatusServiceUnavailable, "not ready\n"},
+		{"GET", "/", http.StatusOK, "Hello World! I'm myweb-test\nVersion: v2\n"},
+		{"PUT", "/ready", http.StatusOK, "ready\n"},
+		{"GET", "/ready", http.StatusOK, "ready\n"},
+		{"POST", "/ready", http.StatusMethodNotAllowed, "method not allowed\n"},
+	}
+	for _, s := range steps {
+		status, body, version := do(s.method, s.path)
+		if status != s.status || body != s.body || version != "v2" {
+			t.Errorf("%s %s = %d %q X-Version %q; want %d %q v2", s.method, s.path, status, body, version, s.status, s.body)
+		}
+	}
+	if code := g.terminate(t); code != 0 {
+		t.Errorf("exit code %d after SIGTERM, want 0", code)
+	}
+	if out := g.stdout.String(); !strings.Contains(out, ", version v2\n") {
+		t.Errorf("the serving line does not say the version:\n%s", out)
+	}
+}

@@ -1,8 +1,9 @@
 // Command myweb is the course's small web server: it answers
-// "Hello World! I'm <hostname>" on /, has a /healthz endpoint, and logs every
-// request to stdout. It serves on the node's pre-opened listener for its
-// port (named by -port-name, or the only one declared); run outside a node,
-// it listens on -addr itself.
+// "Hello World! I'm <hostname>" on /, has a /healthz endpoint and a /ready
+// endpoint whose answer can be switched, and logs every request to stdout.
+// It serves on the node's pre-opened listener for its port (named by
+// -port-name, or the only one declared); run outside a node, it listens on
+// -addr itself.
 //
 // Flags, each also read from the environment:
 //
@@ -10,6 +11,12 @@
 //	-addr ADDR       ADDR         where to listen without a node (default :8080)
 //	-start-delay D   START_DELAY  answer 503 to everything for D after start
 //	-fail-after D    FAIL_AFTER   /healthz answers 500 from D after start on
+//	-version V       VERSION      the version it reports: a line "Version: V"
+//	                              after the greeting and a header X-Version
+//	                              on every answer (none when empty, the default)
+//
+// GET /ready answers 200 "ready" until DELETE /ready, then 503 "not ready"
+// until PUT /ready: a readiness probe on /ready fails and passes on demand.
 //
 // On SIGTERM (stdin reaching end-of-file) it stops accepting, finishes the
 // requests in flight and exits 0.
@@ -23,6 +30,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/wasmlet/wasmlet/wasm-examples/guest"
@@ -33,7 +41,9 @@ func main() {
 	addr := flag.String("addr", envString("ADDR", ":8080"), "address to listen on when the node pre-opened no listener")
 	startDelay := flag.Duration("start-delay", envDuration("START_DELAY", 0), "answer 503 until this long after start")
 	failAfter := flag.Duration("fail-after", envDuration("FAIL_AFTER", -1), "/healthz answers 500 from this long after start (negative: never)")
+	version := flag.String("version", envString("VERSION", ""), "version to report in every answer")
 	flag.Parse()
+	var unready atomic.Bool
 
 	host := hostname()
 	started := time.Now()
@@ -50,6 +60,27 @@ func main() {
 			return
 		}
 		fmt.Fprintf(w, "Hello World! I'm %s\n", host)
+		if *version != "" {
+			fmt.Fprintf(w, "Version: %s\n", *version)
+		}
+	})
+	mux.HandleFunc("/ready", func(w http.ResponseWriter, r *http.Request) {
+		switch r.Method {
+		case http.MethodGet, http.MethodHead:
+		case http.MethodDelete:
+			unready.Store(true)
+		case http.MethodPut:
+			unready.Store(false)
+		default:
+			w.Header().Set("Allow", "GET, HEAD, PUT, DELETE")
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		if unready.Load() {
+			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ready")
 	})
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		if *failAfter >= 0 && time.Since(started) >= *failAfter {
@@ -60,6 +91,9 @@ func main() {
 	})
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		if *version != "" {
+			w.Header().Set("X-Version", *version)
+		}
 		if time.Since(started) < *startDelay {
 			http.Error(rw, "starting", http.StatusServiceUnavailable)
 		} else {
@@ -76,6 +110,9 @@ func main() {
 	}
 	if *failAfter >= 0 {
 		fmt.Printf(", /healthz fails after %s", *failAfter)
+	}
+	if *version != "" {
+		fmt.Printf(", version %s", *version)
 	}
 	fmt.Println()
 
