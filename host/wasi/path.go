@@ -245,8 +245,15 @@ func pathOpen(i *Instance, mem api.Memory, s []uint64) errno {
 	write := base&(rightFdWrite|rightFdAllocate|rightFdFilestatSetSize) != 0 || fdflags&fdflagAppend != 0
 	create := oflags&oflagCreat != 0
 	trunc := oflags&oflagTrunc != 0
-	if e.readOnly && (write || create || trunc) {
-		return errnoRofs
+	if e.readOnly {
+		// Only a write of data is an open for writing, as open(2) on a
+		// read-only file system: Go and wasi-libc ask for the right to
+		// change the size on every open, reading ones too. The fd keeps
+		// that right and gets EROFS if it uses it.
+		if base&(rightFdWrite|rightFdAllocate) != 0 || fdflags&fdflagAppend != 0 || create || trunc {
+			return errnoRofs
+		}
+		write = false
 	}
 	if trunc && e.base&rightPathFilestatSetSize == 0 {
 		return errnoPerm
