@@ -173,6 +173,8 @@ func (e *environment) describeOne(ctx context.Context, cl nodeClient, d describe
 		in.Pods, err = listPods(ctx, cl, obj.Namespace, table.FormatLabelSelector(obj.Spec.Selector))
 	case *api.ReplicationController:
 		in.Pods, err = listPods(ctx, cl, obj.Namespace, labelsSelector(obj.Spec.Selector))
+	case *api.Deployment:
+		in.ReplicaSets, err = replicaSetsOf(ctx, cl, obj)
 	case *api.Node:
 		var pods []*api.Pod
 		pods, err = listPods(ctx, cl, "", "")

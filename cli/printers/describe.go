@@ -33,6 +33,8 @@ type DescribeInput struct {
 	// selector matches (those it does not own are not counted), and for a
 	// node, the pods bound to it.
 	Pods []*api.Pod
+	// ReplicaSets are, for a Deployment, the ReplicaSets it controls.
+	ReplicaSets []*api.ReplicaSet
 	// Now is the time ages are measured to; its location is the one times
 	// are printed in.
 	Now time.Time
@@ -52,6 +54,8 @@ func Describe(w io.Writer, in DescribeInput) error {
 		d.replicaSet(obj, CountPods(in.Pods, obj.UID))
 	case *api.ReplicationController:
 		d.replicationController(obj, CountPods(in.Pods, obj.UID))
+	case *api.Deployment:
+		d.deployment(obj, in.ReplicaSets)
 	case *api.Node:
 		d.node(obj, in.Pods)
 	case *api.Namespace:

@@ -58,6 +58,7 @@ func printerFor(r *api.ResourceInfo) kindPrinter {
 var kindPrinters = map[string]kindPrinter{
 	"Pod":                   podPrinter{},
 	"ReplicaSet":            replicaSetPrinter{},
+	"Deployment":            deploymentPrinter{},
 	"ReplicationController": replicationControllerPrinter{},
 	"Event":                 eventPrinter{},
 	"Namespace":             namespacePrinter{},
