@@ -95,6 +95,7 @@ var (
 		}),
 		"ReplicaSet":            controllerSchema,
 		"ReplicationController": controllerSchema,
+		"Deployment":            controllerSchema,
 		"Node": object(map[string]*patchSchema{
 			"metadata": objectMetaSchema,
 			"spec":     object(map[string]*patchSchema{"podCIDRs": setList}),
