@@ -53,12 +53,14 @@ type wazeroRuntime struct {
 	// setLogger.
 	opened compilecache.Report
 	// stopChecks: modules are compiled with the layer's stop checks
-	// (wasi.Compile) rather than wazero's WithCloseOnContextDone.
+	// (wasi.Compile), for wazero's compiler; without them, with its yields
+	// only (wasi.CompileWithYields), for its interpreter. Neither runtime
+	// has wazero's WithCloseOnContextDone: the yields carry Kill, the CPU
+	// limit and the run slots on both.
 	stopChecks bool
 	// slots bound the guests running their own code at once to one less
 	// than GOMAXPROCS, so that one P is always free for the node's own
-	// goroutines (host/wasi/cpu.go); nil without stop checks, whose guests
-	// never return to the layer to give a slot up.
+	// goroutines (host/wasi/cpu.go).
 	slots *wasi.RunSlots
 }
 
@@ -67,13 +69,14 @@ func newWazeroRuntime(ctx context.Context, cacheDir string) (*wazeroRuntime, err
 }
 
 // compilerArch: wazero compiles for this architecture, so that the stop
-// flag is read by compiled code only (see package wasi).
+// flag is read by compiled code only (see package wasi); elsewhere (32-bit
+// arm) guests run on its interpreter, with the yields only.
 const compilerArch = runtime.GOARCH == "amd64" || runtime.GOARCH == "arm64"
 
 // newWazeroRuntimeWith is newWazeroRuntime on a given configuration (tests
 // under the race detector take the interpreter, without stop checks).
 func newWazeroRuntimeWith(ctx context.Context, cfg wazero.RuntimeConfig, stopChecks bool, cacheDir string) (*wazeroRuntime, error) {
-	cfg = cfg.WithCloseOnContextDone(!stopChecks)
+	cfg = cfg.WithCloseOnContextDone(false)
 	var (
 		cache  *compilecache.Cache
 		opened compilecache.Report
@@ -95,10 +98,8 @@ func newWazeroRuntimeWith(ctx context.Context, cfg wazero.RuntimeConfig, stopChe
 		}
 		return nil, fmt.Errorf("WASI layer: %w", err)
 	}
-	w := &wazeroRuntime{rt: rt, cache: cache, log: slog.New(slog.DiscardHandler), opened: opened, stopChecks: stopChecks}
-	if stopChecks {
-		w.slots = wasi.NewRunSlots(runtime.GOMAXPROCS(0) - 1)
-	}
+	w := &wazeroRuntime{rt: rt, cache: cache, log: slog.New(slog.DiscardHandler), opened: opened, stopChecks: stopChecks,
+		slots: wasi.NewRunSlots(runtime.GOMAXPROCS(0) - 1)}
 	return w, nil
 }
 
@@ -138,7 +139,7 @@ func (w *wazeroRuntime) compile(ctx context.Context, wasm []byte) (wazero.Compil
 	if w.stopChecks {
 		return wasi.Compile(ctx, w.rt, wasm)
 	}
-	return wasi.CompileWithoutStopChecks(ctx, w.rt, wasm)
+	return wasi.CompileWithYields(ctx, w.rt, wasm)
 }
 
 // logRemoved says which entries of the compilation cache were refused.

@@ -43,10 +43,10 @@ import (
 //     for the next yield of the guest that holds the slot, tens of
 //     microseconds, not for every busy guest in turn.
 //
-// Both apply to modules that import wasmlet.yield (compiled by Compile):
-// a guest that never returns to Go would hold its slot for ever. On
-// wazero's interpreter, which runs modules without the checks, neither
-// applies.
+// Both apply to modules that import wasmlet.yield (compiled by Compile,
+// or by CompileWithYields for wazero's interpreter): a guest that never
+// returns to Go would hold its slot for ever. A module compiled otherwise
+// gets neither.
 
 const (
 	// cpuPeriod is the period of the CPU limit, CFS's default.

@@ -51,10 +51,11 @@ func runMain(m *testing.M) int {
 
 // runtimeConfig is the node's configuration: stop checks compiled into the
 // modules (compiled), and the shared cache. Under the race detector it is
-// the interpreter, stopped by context.
+// the interpreter, its modules compiled with yields, as on a node without
+// wazero's compiler.
 func runtimeConfig() wazero.RuntimeConfig {
 	if raceEnabled {
-		return wazero.NewRuntimeConfigInterpreter().WithCloseOnContextDone(true)
+		return wazero.NewRuntimeConfigInterpreter()
 	}
 	return wazero.NewRuntimeConfig().WithCompilationCache(testCache)
 }
@@ -84,10 +85,10 @@ func compiled(tb testing.TB, name string) wazero.CompiledModule {
 }
 
 // compile compiles a module for testRT as a node does: with the layer's
-// stop checks, except on the interpreter (race detector).
+// stop checks, or its yields only on the interpreter (race detector).
 func compile(ctx context.Context, rt wazero.Runtime, wasm []byte) (wazero.CompiledModule, error) {
 	if raceEnabled {
-		return rt.CompileModule(ctx, wasm)
+		return wasi.CompileWithYields(ctx, rt, wasm)
 	}
 	return wasi.Compile(ctx, rt, wasm)
 }

@@ -55,10 +55,13 @@ func Compile(ctx context.Context, rt wazero.Runtime, wasm []byte) (wazero.Compil
 // the function $yield imported from the layer's module "wasmlet" after the
 // module's own imports. Start finds the export and Kill sets it, so a
 // guest that runs its own code without ever calling the host (a busy loop)
-// still ends. Code without a loop ends by itself, so a check at every loop
-// head is enough, as it is for wazero's own WithCloseOnContextDone. Its
-// tables are bounded as LimitTables bounds them (tables.go), and its call
-// stack is given a budget (callstack.go).
+// still ends. Code without a loop or a call ends by itself; so a function
+// that calls the module's code counts its entry towards $yield too (the
+// same code without the flag's check), and a recursion without loops
+// (wazero's WithCloseOnContextDone checks loop heads only, and missed it)
+// ends at its next yield, where Kill ends it. Its tables are bounded as
+// LimitTables bounds them (tables.go), and its call stack is given a
+// budget (callstack.go).
 //
 // $yield is Go code, so the Go runtime can preempt the guest there:
 // compiled code that never returns to Go cannot be preempted, and a
@@ -85,12 +88,46 @@ func Compile(ctx context.Context, rt wazero.Runtime, wasm []byte) (wazero.Compil
 // types wazero does not run either) is an error; the caller compiles the
 // original to learn why.
 func Instrument(wasm []byte) ([]byte, error) {
-	return rewrite(wasm, true)
+	return rewrite(wasm, stopChecks)
 }
 
-// rewrite is Instrument (checks) or LimitTables (no checks: the table
-// section, TablesGlobal and the call stack's budget change).
-func rewrite(wasm []byte, checks bool) ([]byte, error) {
+// InstrumentYields is Instrument without the stop flag's check: the count
+// of loop heads and function entries and the call of $yield only. It is
+// for wazero's interpreter, where the guest's code is Go code and a read
+// of the flag would race with Kill's write; Kill ends such a guest in
+// $yield instead, which reads what Kill wrote under the Go memory model
+// (an atomic), within yieldEvery loop heads or entries. The global $stop
+// is still added, at the same index, but neither read nor exported.
+func InstrumentYields(wasm []byte) ([]byte, error) {
+	return rewrite(wasm, yieldChecks)
+}
+
+// CompileWithYields is Compile for a runtime on wazero's interpreter,
+// without WithCloseOnContextDone: the module as InstrumentYields rewrites
+// it. Its guests get the CPU limit, the run slots and Kill at their
+// yields, as a compiled guest does. Errors are as Compile's.
+func CompileWithYields(ctx context.Context, rt wazero.Runtime, wasm []byte) (wazero.CompiledModule, error) {
+	return compileRewritten(ctx, rt, wasm, InstrumentYields, "adding yields to")
+}
+
+// checkMode is what the rewrite adds to a module's code.
+type checkMode uint8
+
+const (
+	// noChecks: the table section, TablesGlobal and the call stack's
+	// budget change, nothing else (LimitTables).
+	noChecks checkMode = iota
+	// yieldChecks: $yield is imported and called every yieldEvery loop
+	// heads and entries (InstrumentYields).
+	yieldChecks
+	// stopChecks: yieldChecks and the stop flag read at every loop head
+	// (Instrument).
+	stopChecks
+)
+
+// rewrite is Instrument, InstrumentYields or LimitTables, by mode.
+func rewrite(wasm []byte, mode checkMode) ([]byte, error) {
+	checks := mode != noChecks
 	r := &reader{b: wasm}
 	if len(wasm) < 8 || string(wasm[:4]) != "\x00asm" {
 		return nil, errors.New("not a wasm module: no \\0asm header")
@@ -118,7 +155,7 @@ func rewrite(wasm []byte, checks bool) ([]byte, error) {
 	// StackGlobal, and the exports of $stop, TablesGlobal and StackGlobal;
 	// only the last two without the checks.
 	addedGlobals, addedExports := addedGlobalCount(checks), uint32(2)
-	if checks {
+	if mode == stopChecks {
 		addedExports = 3
 	}
 	// newSections writes the sections the module lacks, before the first
@@ -142,7 +179,7 @@ func rewrite(wasm []byte, checks bool) ([]byte, error) {
 			wroteGlobals = true
 		}
 		if !wroteExports && rank > sectionRank[sectionExport] {
-			out = appendSection(out, sectionExport, appendAddedExports(appendU32(nil, addedExports+exportedMemory(memory)), checks, firstGlobal, memory))
+			out = appendSection(out, sectionExport, appendAddedExports(appendU32(nil, addedExports+exportedMemory(memory)), mode, firstGlobal, memory))
 			wroteExports = true
 		}
 	}
@@ -235,7 +272,7 @@ func rewrite(wasm []byte, checks bool) ([]byte, error) {
 			content = appendAddedGlobals(content, checks, tables)
 			wroteGlobals = true
 		case id == sectionExport:
-			content, err = shift.exports(body, addedExports+exportedMemory(memory), checks, firstGlobal, memory)
+			content, err = shift.exports(body, addedExports+exportedMemory(memory), mode, firstGlobal, memory)
 			wroteExports = true
 		case id == sectionStart && checks:
 			sr := &reader{b: body}
@@ -247,14 +284,15 @@ func rewrite(wasm []byte, checks bool) ([]byte, error) {
 		case id == sectionElement && checks:
 			content, err = shift.elements(body)
 		case id == sectionCode:
-			var check []byte
+			var check, count []byte
 			if checks {
-				check = loopCheck(firstGlobal, imports.funcs)
+				check = loopCheck(firstGlobal, imports.funcs, mode == stopChecks)
+				count = loopCheck(firstGlobal, imports.funcs, false)
 			}
 			frames.global = firstGlobal + addedGlobals - 1
 			frames.globals = firstGlobal
 			frames.imported = imports.funcs
-			content, err = instrumentCode(body, check, shift, frames)
+			content, err = instrumentCode(body, check, count, shift, frames)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("section %d: %w", id, err)
@@ -320,12 +358,14 @@ func addedGlobalCount(checks bool) uint32 {
 
 // appendAddedExports appends the exports of the added globals, the first
 // of which has the index first, and MemoryExport when the module defines
-// a memory.
-func appendAddedExports(content []byte, checks bool, first uint32, memory bool) []byte {
+// a memory. Only stopChecks exports the stop flag.
+func appendAddedExports(content []byte, mode checkMode, first uint32, memory bool) []byte {
 	tables := first
-	if checks {
-		content = appendGlobalExport(content, StopGlobal, first)
+	if mode != noChecks {
 		tables = first + 2
+	}
+	if mode == stopChecks {
+		content = appendGlobalExport(content, StopGlobal, first)
 	}
 	content = appendGlobalExport(content, TablesGlobal, tables)
 	content = appendGlobalExport(content, StackGlobal, tables+1)
@@ -374,12 +414,17 @@ func appendYieldImport(content []byte, typ uint32) []byte {
 	return appendU32(content, typ)
 }
 
-// loopCheck is the code put at the head of every loop (see Instrument);
-// $budget is the global after $stop.
-func loopCheck(stop, yield uint32) []byte {
+// loopCheck is the code put at the head of every loop (see Instrument),
+// with the stop flag's check when flag; without it, it is also the count
+// at the entry of a function that calls the module's code. $budget is the
+// global after $stop.
+func loopCheck(stop, yield uint32, flag bool) []byte {
 	budget := stop + 1
-	c := appendU32([]byte{0x23}, stop)    // global.get $stop
-	c = append(c, 0x04, 0x40, 0x00, 0x0b) // if unreachable end
+	var c []byte
+	if flag {
+		c = appendU32([]byte{0x23}, stop)     // global.get $stop
+		c = append(c, 0x04, 0x40, 0x00, 0x0b) // if unreachable end
+	}
 	c = appendU32(append(c, 0x23), budget)
 	c = append(c, 0x41, 0x01, 0x6b) // i32.const 1, i32.sub
 	c = appendU32(append(c, 0x24), budget)
@@ -562,7 +607,7 @@ func (s funcShift) globals(body []byte, checks bool) ([]byte, uint32, error) {
 // the exports of the added globals (added of them, the first global at
 // index first) appended. A module that exports a name the node reserves
 // is refused.
-func (s funcShift) exports(body []byte, added uint32, checks bool, first uint32, memory bool) ([]byte, error) {
+func (s funcShift) exports(body []byte, added uint32, mode checkMode, first uint32, memory bool) ([]byte, error) {
 	r := &reader{b: body}
 	n := r.u32()
 	out := appendU32(make([]byte, 0, len(body)+40), n+added)
@@ -592,7 +637,7 @@ func (s funcShift) exports(body []byte, added uint32, checks bool, first uint32,
 	if r.pos != len(body) {
 		return nil, fmt.Errorf("%d bytes after the last export", len(body)-r.pos)
 	}
-	return appendAddedExports(out, checks, first, memory), nil
+	return appendAddedExports(out, mode, first, memory), nil
 }
 
 // elements copies the element section with function indices renumbered,
@@ -709,9 +754,10 @@ func (s funcShift) nameMap(sub []byte, indirect bool) ([]byte, error) {
 }
 
 // instrumentCode rewrites the code section's function bodies: check
-// (nil: none) at the head of every loop, function indices shifted, and the
-// call stack's budget kept (callstack.go).
-func instrumentCode(body []byte, check []byte, shift funcShift, frames frameTypes) ([]byte, error) {
+// (nil: none) at the head of every loop, count (nil: none) at the entry of
+// every function that calls the module's code, function indices shifted,
+// and the call stack's budget kept (callstack.go).
+func instrumentCode(body []byte, check, count []byte, shift funcShift, frames frameTypes) ([]byte, error) {
 	r := &reader{b: body}
 	n := r.u32()
 	if r.err != nil {
@@ -732,9 +778,9 @@ func instrumentCode(body []byte, check []byte, shift funcShift, frames frameType
 		r.pos += int(size)
 		params, err := frames.paramsOf(f)
 		if err == nil {
-			fn, err = instrumentBody(fn[:0], body[start:r.pos], check, shift, frames.frame(params, false))
+			fn, err = instrumentBody(fn[:0], body[start:r.pos], check, count, shift, frames.frame(params, false))
 			if errors.Is(err, errCatches) {
-				fn, err = instrumentBody(fn[:0], body[start:r.pos], check, shift, frames.frame(params, true))
+				fn, err = instrumentBody(fn[:0], body[start:r.pos], check, count, shift, frames.frame(params, true))
 			}
 		}
 		if err != nil {
@@ -750,10 +796,18 @@ func instrumentCode(body []byte, check []byte, shift funcShift, frames frameType
 }
 
 // instrumentBody copies one function body, with check after the block
-// type of every loop, function indices renumbered, and the frame's debit
+// type of every loop, count after the frame's debit at entry when the
+// body calls the module's code (a call or tail call of a defined function,
+// or any indirect one), function indices renumbered, and the frame's debit
 // at entry, its restore after every call and its credit before every tail
 // call (callstack.go).
-func instrumentBody(out, body, check []byte, shift funcShift, fr frame) ([]byte, error) {
+//
+// Code without loops ends by itself only if it does not call: a function
+// that calls itself twice, 60 deep, runs 2^60 calls without a loop head.
+// The count at entry bounds such a guest as the one at loop heads bounds a
+// loop: it passes a yield every yieldEvery calls, where Kill, the CPU
+// limit and the garbage collector reach it.
+func instrumentBody(out, body, check, count []byte, shift funcShift, fr frame) ([]byte, error) {
 	r := &reader{b: body}
 	groups := r.u32()
 	var locals uint64
@@ -776,6 +830,9 @@ func instrumentBody(out, body, check []byte, shift funcShift, fr frame) ([]byte,
 	out = append(out, body[groupsEnd:r.pos]...)
 	out = append(out, 0x01, 0x7f)
 	out = fr.appendEntry(out)
+	counted := len(out)
+	out = append(out, count...)
+	calls := false
 	copied := r.pos
 	for r.pos < len(body) && r.err == nil {
 		at := r.pos
@@ -807,15 +864,20 @@ func instrumentBody(out, body, check []byte, shift funcShift, fr frame) ([]byte,
 				out = appendU32(out, shift.index(r, i))
 				copied = r.pos
 			}
-			if op == 0x10 && i >= fr.imported { // a call of the module's own code
-				out = fr.appendRestore(append(out, body[copied:r.pos]...))
-				copied = r.pos
+			if i >= fr.imported { // a call of the module's own code
+				calls = true
+				if op == 0x10 {
+					out = fr.appendRestore(append(out, body[copied:r.pos]...))
+					copied = r.pos
+				}
 			}
 		case op == 0x11: // call_indirect
+			calls = true
 			r.immediates(op)
 			out = fr.appendRestore(append(out, body[copied:r.pos]...))
 			copied = r.pos
 		case op == 0x13: // return_call_indirect
+			calls = true
 			out = fr.appendCredit(append(out, body[copied:at]...))
 			copied = at
 			r.immediates(op)
@@ -854,7 +916,11 @@ func instrumentBody(out, body, check []byte, shift funcShift, fr frame) ([]byte,
 	if r.err != nil {
 		return nil, r.fail("code")
 	}
-	return append(out, body[copied:]...), nil
+	out = append(out, body[copied:]...)
+	if !calls && len(count) > 0 { // a leaf: its entry needs no count
+		out = append(out[:counted], out[counted+len(count):]...)
+	}
+	return out, nil
 }
 
 // immediates skips the immediates of the instruction op, whose opcode byte

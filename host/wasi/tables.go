@@ -61,7 +61,7 @@ var ErrTables = errors.New("wasi: tables over the node's limit")
 // node runs with WithCloseOnContextDone. Compile's rewrite (Instrument)
 // does the same, with the checks.
 func LimitTables(wasm []byte) ([]byte, error) {
-	return rewrite(wasm, false)
+	return rewrite(wasm, noChecks)
 }
 
 // CompileWithoutStopChecks is Compile for a runtime with wazero's

@@ -12,15 +12,20 @@
 // of instances exists, so nothing outlives an instance by accident.
 //
 // A guest that runs its own code, rather than waiting in a host call, is
-// stopped in one of two ways. A module compiled by Compile carries a stop
+// stopped in one of three ways. A module compiled by Compile carries a stop
 // flag that it checks at the head of every loop, and Kill sets it; it also
-// returns to Go every so many loop heads, so that the garbage collector can
-// pause it (see Instrument). That is how a node runs guests on wazero's
-// compiler. Any other
-// module needs a runtime created with wazero's WithCloseOnContextDone(true),
-// whose checks Kill triggers by cancelling the context of the call; that is
-// how guests run on wazero's interpreter, whose reads of the flag would be
-// Go code racing with Kill's write.
+// returns to Go (wasmlet.yield) every so many loop heads and entries of
+// functions that call, so that the garbage collector can pause it, its
+// CPU limit and the run slots apply, and Kill ends it even in a recursion
+// without loops (see Instrument, cpu.go). That is how a node runs guests
+// on wazero's compiler. A module compiled by CompileWithYields has the
+// yields only, and Kill ends it at the next one, which reads what Kill
+// wrote through an atomic: that is how a node runs guests on wazero's
+// interpreter (32-bit arm; the tests under the race detector), whose
+// reads of the flag would be Go code racing with Kill's write. Any other
+// module needs a runtime created with wazero's
+// WithCloseOnContextDone(true), whose checks Kill triggers by cancelling
+// the context of the call; such a guest has no CPU limit.
 package wasi
 
 import (
