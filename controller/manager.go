@@ -1,5 +1,5 @@
-// Package controller is wasmlet's kube-controller-manager: the ReplicaSet,
-// ReplicationController and garbage-collector controllers, and the machinery
+// Package controller is wasmlet's kube-controller-manager: the Deployment,
+// ReplicaSet, ReplicationController and garbage-collector controllers, and the machinery
 // they run on (informers over store watches, a deduplicating rate-limited
 // work queue, level-triggered reconcilers).
 //
@@ -25,6 +25,13 @@
 //     whose owners went while the node was down are collected then.
 //   - An ownerReference to a kind the node does not serve is never taken as
 //     gone.
+//   - The Deployment controller is Kubernetes' step by step. It writes a
+//     ReplicaSet or a Deployment's status only over the version it read; a
+//     newer one ends the sync quietly, as the watch brings it and another
+//     sync. It counts a ReplicaSet's pods as max(spec, status) replicas and
+//     its available ones as at most spec.replicas, so that a rollout stays
+//     within maxSurge and maxUnavailable on the pods that exist, not only on
+//     the specs (docs/RATIONALE.md, "Deployments").
 package controller
 
 import (
