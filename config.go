@@ -28,6 +28,7 @@ type Config struct {
 	runControllers      bool
 	podLimits           host.Limits
 	images              host.ImageOptions
+	services            serviceRanges
 	serviceProxy        bool
 	nodePortAddresses   []string
 }

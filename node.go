@@ -162,6 +162,9 @@ func (n *Node) build() error {
 	}
 	n.recordDiskPressure()
 	ropts := registry.Options{Clock: n.clock, AllowedHostPaths: n.cfg.allowedHostPaths}
+	if ropts.Services, err = n.cfg.registryServiceRanges(); err != nil {
+		return err
+	}
 	if n.cfg.runPods {
 		// Pods are bound to this node as they are created, by whichever
 		// writer creates them.

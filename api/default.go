@@ -32,6 +32,8 @@ func Default(obj Object) {
 		defaultReplicationController(o)
 	case *Namespace:
 		defaultNamespace(o)
+	case *Service:
+		defaultService(o)
 	case *Secret:
 		defaultSecret(o)
 	case *Node:

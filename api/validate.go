@@ -38,6 +38,8 @@ func Validate(obj Object) ErrorList {
 		return append(errs, validateNodeSpec(&o.Spec)...)
 	case *Event:
 		return validateEvent(o)
+	case *Service, *Endpoints, *EndpointSlice:
+		return validateServiceKinds(o)
 	case *ConfigMap:
 		return validateConfigMap(o)
 	case *Secret:
@@ -77,6 +79,8 @@ func ValidateUpdate(newObj, oldObj Object) ErrorList {
 		if o, ok := oldObj.(*Secret); ok {
 			errs = append(errs, validateSecretUpdate(n, o)...)
 		}
+	case *Service, *EndpointSlice:
+		errs = append(errs, validateServiceKindsUpdate(newObj, oldObj)...)
 	case *Event:
 		if o, ok := oldObj.(*Event); ok && n.InvolvedObject != o.InvolvedObject {
 			errs = append(errs, Invalid("involvedObject", n.InvolvedObject, "field is immutable"))

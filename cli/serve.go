@@ -31,7 +31,7 @@ func (e *environment) serveCommand() *ucli.Command {
 			&ucli.StringSliceFlag{Name: "allow-host-path", Usage: "directory under which hostPath volumes are allowed (repeatable)"},
 			&ucli.DurationFlag{Name: "shutdown-grace-period", Value: 30 * time.Second, Usage: "longest grace period a pod gets when the node stops"},
 			&ucli.StringSliceFlag{Name: "node-port-address", Value: ucli.NewStringSlice("127.0.0.1"), Usage: "IPv4 address NodePort services listen on (repeatable)"},
-		}, append(podLimitFlags(), imageFlags()...)...),
+		}, append(append(podLimitFlags(), imageFlags()...), serviceFlags()...)...),
 		Action: e.serve,
 	}
 }
@@ -64,6 +64,7 @@ func (e *environment) serve(c *ucli.Context) error {
 		WithImageOptions(images).
 		WithNodePortAddresses(c.StringSlice("node-port-address")...).
 		WithLogger(slog.New(slog.NewTextHandler(e.stderr, nil)))
+	cfg = withServiceFlags(cfg, c)
 
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -43,6 +43,9 @@ type Options struct {
 	// bind it, with its PodScheduled condition and Scheduled event. Empty
 	// leaves pods unbound.
 	NodeName string
+	// Services are the ranges Services' cluster IPs and node ports come
+	// from.
+	Services ServiceRanges
 }
 
 // Registry runs Kubernetes' strategies in front of a store. It is safe for
@@ -53,11 +56,12 @@ type Registry struct {
 	hostPaths []string
 	nodeName  string
 	scheduler *events.Recorder
+	services  *serviceAllocator
 }
 
 // New returns a Registry over st.
 func New(st *store.Store, opts Options) *Registry {
-	r := &Registry{st: st, clk: opts.Clock, nodeName: opts.NodeName}
+	r := &Registry{st: st, clk: opts.Clock, nodeName: opts.NodeName, services: newServiceAllocator(opts.Services)}
 	if r.clk == nil {
 		r.clk = clock.Real()
 	}
@@ -209,12 +213,17 @@ func (r *Registry) CreateWith(ctx context.Context, obj api.Object, opts WriteOpt
 		if err := checkObjectSize(in); err != nil {
 			return nil, err
 		}
+		release, err := r.allocateService(ctx, in)
+		if err != nil {
+			return nil, err
+		}
 		var out api.Object
 		if opts.DryRun {
 			out, err = r.dryRunCreate(ctx, res, in)
 		} else {
 			out, err = r.st.Create(ctx, in)
 		}
+		release()
 		if err == nil && bound && !opts.DryRun {
 			r.scheduler.Eventf(out, events.Normal, "Scheduled", "Successfully assigned %s/%s to %s", m.Namespace, out.GetObjectMeta().Name, r.nodeName)
 		}
@@ -339,6 +348,9 @@ func (r *Registry) prepareUpdate(res *api.ResourceInfo, in, cur api.Object) (api
 	keepSystemMeta(next.GetObjectMeta(), cur.GetObjectMeta())
 	mergeStringData(next)
 	api.Default(next)
+	if err := r.prepareServiceUpdate(next, cur); err != nil {
+		return nil, err
+	}
 	if errs := api.ValidateUpdate(next, cur); len(errs) > 0 {
 		return nil, api.NewInvalid(res.Group, res.Kind, cur.GetObjectMeta().Name, errs)
 	}
