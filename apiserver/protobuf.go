@@ -57,6 +57,14 @@ func protobufToJSON(b []byte) ([]byte, error) {
 		if fins := spec.strings(1); len(fins) > 0 {
 			obj["spec"] = map[string]any{"finalizers": fins}
 		}
+	case apiVersion == "v1" && kind == "ConfigMap":
+		if err := configMapJSON(raw, obj); err != nil {
+			return nil, err
+		}
+	case apiVersion == "v1" && kind == "Secret":
+		if err := secretJSON(raw, obj); err != nil {
+			return nil, err
+		}
 	case apiVersion == "apps/v1" && kind == "Deployment":
 		if err := deploymentJSON(raw, obj); err != nil {
 			return nil, err

@@ -55,7 +55,7 @@ func includeObject(r *http.Request) string {
 }
 
 // integerColumns are the columns Kubernetes types as integers.
-var integerColumns = map[string]bool{"DESIRED": true, "CURRENT": true, "COUNT": true}
+var integerColumns = map[string]bool{"DESIRED": true, "CURRENT": true, "COUNT": true, "DATA": true}
 
 // table builds the Table of objs (all of kind res); headers says whether
 // to include the column definitions (a watch sends them once).

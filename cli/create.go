@@ -19,7 +19,7 @@ func (e *environment) createCommand() *ucli.Command {
 			&ucli.StringSliceFlag{Name: "filename", Aliases: []string{"f"}, Usage: "file, directory or - (stdin) with the objects to create"},
 			&ucli.BoolFlag{Name: "recursive", Aliases: []string{"R"}, Usage: "read the directories of -f recursively"},
 			validateFlag(),
-		), createDeploymentFlags()...),
+		), append(createDeploymentFlags(), generatorFlags()...)...),
 		Action: e.create,
 	}
 }
@@ -76,6 +76,9 @@ func (e *environment) create(c *ucli.Context) error {
 
 // createNamed is `create namespace NAME`, the one generator wasmlet has.
 func (e *environment) createNamed(c *ucli.Context, args []string) error {
+	if ok, err := e.createGenerated(c, args); ok {
+		return err
+	}
 	if args[0] == "deployment" || args[0] == "deploy" {
 		return e.createDeployment(c, args[1:])
 	}

@@ -58,6 +58,12 @@ func Describe(w io.Writer, in DescribeInput) error {
 		d.deployment(obj, in.ReplicaSets)
 	case *api.Node:
 		d.node(obj, in.Pods)
+	case *api.ConfigMap:
+		d.configMap(obj)
+	case *api.Secret:
+		// kubectl shows no events for a secret.
+		d.secret(obj)
+		return tw.Flush()
 	case *api.Namespace:
 		// kubectl shows no events for a namespace.
 		d.namespace(obj)

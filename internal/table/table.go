@@ -62,6 +62,8 @@ var kindPrinters = map[string]kindPrinter{
 	"ReplicationController": replicationControllerPrinter{},
 	"Event":                 eventPrinter{},
 	"Namespace":             namespacePrinter{},
+	"ConfigMap":             configMapPrinter{},
+	"Secret":                secretPrinter{},
 	"Node":                  nodePrinter{},
 }
 
