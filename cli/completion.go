@@ -204,6 +204,12 @@ func completeWords(app *ucli.App, words []string, names nameLister) (cands []str
 
 	flags, positional := splitArgs(prior, kinds)
 	args := positional[1:]
+	if subs := verbSubcommands[cmd.Name]; subs != nil {
+		if len(args) == 0 {
+			return withPrefix(subs, cur), false
+		}
+		args = args[1:]
+	}
 	list := func(r *api.ResourceInfo) []string { return names(cmd, flags, r) }
 	if cmd.Name == "completion" {
 		if len(args) > 0 {

@@ -35,7 +35,7 @@ func TestCompleteWords(t *testing.T) {
 		asked = append(asked, cmd.Name+" "+r.Resource+" "+strings.Join(flags, " "))
 		return names[r.Resource]
 	}
-	allKinds := "pods po replicationcontrollers rc replicasets rs events ev namespaces ns nodes no"
+	allKinds := "pods po replicationcontrollers rc services svc deployments deploy replicasets rs endpoints ep endpointslices configmaps cm secrets events ev namespaces ns nodes no"
 	for _, tt := range []struct {
 		words string // the last word is the one completed; _ is an empty word
 		want  string // space-separated; :files when the shell completes files
