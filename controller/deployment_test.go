@@ -612,3 +612,65 @@ func TestDeploymentDeletionCascades(t *testing.T) {
 		return fmt.Sprintf("%d ReplicaSets and %d pods left", len(e.replicaSets()), len(e.pods()))
 	})
 }
+
+// TestNewRSNewReplicasCountsPodsNotYetDeleted: an old ReplicaSet just
+// scaled from 3 to 2 still has 3 pods until its controller deleted one;
+// the new one may not grow into that room yet.
+func TestNewRSNewReplicasCountsPodsNotYetDeleted(t *testing.T) {
+	d := newDeployment("web", 3, "v2.wasm")
+	d.Spec.Strategy = rollingUpdate(api.FromInt32(1), api.FromInt32(0))
+	rs := func(spec, status int32) *api.ReplicaSet {
+		r := newRS("rs", spec, &api.LabelSelector{MatchLabels: web}, web)
+		r.Status.Replicas = status
+		return r
+	}
+	tests := []struct {
+		name     string
+		old, new *api.ReplicaSet
+		want     int32
+	}{
+		{"old pods still there", rs(2, 3), rs(1, 1), 1},
+		{"old pods gone", rs(2, 2), rs(1, 1), 2},
+		{"new pods not yet made count their spec", rs(2, 2), rs(2, 0), 2},
+		{"never past replicas", rs(0, 0), rs(2, 2), 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := newRSNewReplicas(d, []*api.ReplicaSet{tt.old, tt.new}, tt.new); got != tt.want {
+				t.Fatalf("newRSNewReplicas = %d, want %d", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestDeploymentRollingUpdateWaitsMinReadySeconds: a new pod counts as
+// available minReadySeconds after it became Ready, and only then does an
+// old pod go.
+func TestDeploymentRollingUpdateWaitsMinReadySeconds(t *testing.T) {
+	e := newDeploymentEnv(t)
+	d := newDeployment("web", 2, "v1.wasm")
+	d.Spec.MinReadySeconds = 10
+	d.Spec.Strategy = rollingUpdate(api.FromInt32(1), api.FromInt32(0))
+	e.createDeployment(d)
+	e.eventually(func() bool {
+		e.readyPods(nil)
+		rs := e.replicaSetOf("v1.wasm")
+		return rs != nil && rs.Spec.MinReadySeconds == 10 && rs.Status.ReadyReplicas == 2
+	}, func() string { return "the first pods never ready" })
+	e.clock.Advance(11 * time.Second)
+	e.rollOut("web", 2)
+
+	e.updateDeployment("web", func(d *api.Deployment) { d.Spec.Template.Spec.Containers[0].Image = "v2.wasm" })
+	e.eventually(func() bool {
+		e.readyPods(nil)
+		rs := e.replicaSetOf("v2.wasm")
+		return rs != nil && rs.Status.ReadyReplicas == 1
+	}, func() string { return "the first new pod never ready" })
+	sizes := func() string {
+		return fmt.Sprintf("old %d new %d", *e.replicaSetOf("v1.wasm").Spec.Replicas, *e.replicaSetOf("v2.wasm").Spec.Replicas)
+	}
+	e.clock.Advance(9 * time.Second)
+	e.consistently(func() bool { return sizes() == "old 2 new 1" }, func() string { return "before minReadySeconds: " + sizes() })
+	e.clock.Advance(2 * time.Second)
+	e.eventually(func() bool { return sizes() == "old 1 new 2" }, func() string { return "after minReadySeconds: " + sizes() })
+}
