@@ -21,8 +21,8 @@ import (
 // A sidecar (an init container with restartPolicy Always) is done once it
 // has started (its startup probe passed, if it has one); it keeps running
 // beside the containers, is restarted whatever the pod's policy, and is
-// stopped after the containers, last one first, when the pod is deleted or
-// when the containers have ended for good.
+// stopped after the containers, last one first, when the pod is deleted,
+// when the node shuts down, or when the containers have ended for good.
 
 // ReasonPodInitializing is the waiting reason of the containers of a pod
 // with init containers until they run, and of init containers that have
@@ -33,6 +33,16 @@ const ReasonPodInitializing = "PodInitializing"
 // containers (restartPolicy: Always).
 func isSidecar(c *api.Container) bool {
 	return c.RestartPolicy != nil && *c.RestartPolicy == api.ContainerRestartPolicyAlways
+}
+
+// sidecarNamed reports whether the pod's container name is a sidecar.
+func sidecarNamed(pod *api.Pod, name string) bool {
+	for i := range pod.Spec.InitContainers {
+		if pod.Spec.InitContainers[i].Name == name {
+			return isSidecar(&pod.Spec.InitContainers[i])
+		}
+	}
+	return false
 }
 
 // sidecars returns the pod's sidecar init containers, in order.
@@ -131,7 +141,7 @@ func (w *podWorker) syncInitContainers(ctx context.Context, pod *api.Pod, now ti
 	}
 	initialized := w.appStarted(pod)
 	if w.appsDone(pod) || !initialized && w.initFailed(pod) {
-		w.stopSidecars(pod, now)
+		w.stopSidecars(pod, now, KillDeadline(pod, now, EffectiveGracePeriod(pod, nil)))
 		return false
 	}
 	for i := range pod.Spec.InitContainers {
@@ -153,10 +163,10 @@ func (w *podWorker) syncInitContainers(ctx context.Context, pod *api.Pod, now ti
 	return true
 }
 
-// stopInitContainers stops, for the pod's deletion, its running regular
-// init containers at once, and its sidecars once the containers stopped.
-func (w *podWorker) stopInitContainers(pod *api.Pod, now time.Time) {
-	deadline := KillDeadline(pod, now, EffectiveGracePeriod(pod, nil))
+// stopInitContainers stops, for the pod's deletion or the node's shutdown,
+// its running regular init containers at once, and its sidecars once the
+// containers stopped; each is killed at deadline.
+func (w *podWorker) stopInitContainers(pod *api.Pod, now, deadline time.Time) {
 	for i := range pod.Spec.InitContainers {
 		c := &pod.Spec.InitContainers[i]
 		if r := w.containers[c.Name]; r != nil && !isSidecar(c) && r.inst != nil && !r.stopping {
@@ -168,13 +178,13 @@ func (w *podWorker) stopInitContainers(pod *api.Pod, now time.Time) {
 			return
 		}
 	}
-	w.stopSidecars(pod, now)
+	w.stopSidecars(pod, now, deadline)
 }
 
 // stopSidecars stops the running sidecars in the reverse of their order,
-// each once the ones after it have stopped, as the kubelet does.
-func (w *podWorker) stopSidecars(pod *api.Pod, now time.Time) {
-	deadline := KillDeadline(pod, now, EffectiveGracePeriod(pod, nil))
+// each once the ones after it have stopped, as the kubelet does; each is
+// killed at deadline.
+func (w *podWorker) stopSidecars(pod *api.Pod, now, deadline time.Time) {
 	for i := len(pod.Spec.InitContainers) - 1; i >= 0; i-- {
 		c := &pod.Spec.InitContainers[i]
 		r := w.containers[c.Name]

@@ -6,10 +6,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/wasmlet/wasmlet/api"
+	"github.com/wasmlet/wasmlet/host/wasi"
 	"github.com/wasmlet/wasmlet/internal/clock"
 	"github.com/wasmlet/wasmlet/internal/table"
 	"github.com/wasmlet/wasmlet/store"
@@ -60,7 +62,7 @@ func condition(p *api.Pod, typ api.PodConditionType) api.PodCondition {
 // version of it seen on the way (the last one satisfies cond).
 func versions(t *testing.T, w store.Watch, name string, what string, cond func(*api.Pod) bool) []*api.Pod {
 	t.Helper()
-	timeout := time.After(60 * time.Second)
+	timeout := time.After(2 * time.Minute)
 	var seen []*api.Pod
 	for {
 		select {
@@ -85,6 +87,37 @@ func versions(t *testing.T, w store.Watch, name string, what string, cond func(*
 				last = seen[len(seen)-1]
 			}
 			t.Fatalf("pod %s: timed out waiting for %s; last: %s", name, what, describeInit(last))
+		}
+	}
+}
+
+// waitLong is n.waitPod with a longer guard: under the race detector the
+// guests run on wazero's interpreter, and a loaded machine makes each start
+// take seconds.
+func waitLong(t *testing.T, n *testNode, name, what string, cond func(*api.Pod) bool) *api.Pod {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	w, err := n.st.Watch(ctx, podsResource(), "default", store.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	for {
+		o, err := n.st.Get(ctx, podsResource(), "default", name)
+		var p *api.Pod
+		if err == nil {
+			p = o.(*api.Pod)
+		} else if !api.IsNotFound(err) {
+			t.Fatal(err)
+		}
+		if cond(p) {
+			return p
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("pod %s: timed out waiting for %s; last: %s", name, what, describeInit(p))
+		case <-w.ResultChan():
 		}
 	}
 }
@@ -239,11 +272,11 @@ func TestRealInitContainerCrashLoop(t *testing.T) {
 				count, finished := cs.RestartCount, last.FinishedAt.Time
 				n.clk.Advance(delay - time.Second)
 				time.Sleep(50 * time.Millisecond)
-				if p := n.waitPod("loop", "", func(*api.Pod) bool { return true }); initStatus(p, "fail").RestartCount != count {
+				if p := waitLong(t, n, "loop", "", func(*api.Pod) bool { return true }); initStatus(p, "fail").RestartCount != count {
 					t.Fatalf("restarted inside its back-off: %s", describeInit(p))
 				}
 				n.clk.Advance(time.Second)
-				p = n.waitPod("loop", "the next back-off", func(p *api.Pod) bool {
+				p = waitLong(t, n, "loop", "the next back-off", func(p *api.Pod) bool {
 					cs := initStatus(p, "fail")
 					return cs != nil && cs.RestartCount == count+1 && cs.State.Waiting != nil && cs.State.Waiting.Reason == ReasonCrashLoopBackOff
 				})
@@ -272,7 +305,7 @@ func TestRealInitContainerNeverFailsPod(t *testing.T) {
 		InitContainers: []api.Container{crashContainer(t, "ok", 0, "0s"), crashContainer(t, "fail", 3, "0s"), crashContainer(t, "after", 0, "0s")},
 		Containers:     []api.Container{gracefulContainer(t, "app")},
 	})
-	p := n.waitPod("never", "Failed", phaseIs(api.PodFailed))
+	p := waitLong(t, n, "never", "Failed", phaseIs(api.PodFailed))
 	fail := initStatus(p, "fail")
 	if !completed(initStatus(p, "ok")) || fail.State.Terminated == nil || fail.State.Terminated.ExitCode != 3 ||
 		fail.State.Terminated.Reason != ReasonError || fail.RestartCount != 0 {
@@ -293,7 +326,7 @@ func TestRealInitContainerNeverFailsPod(t *testing.T) {
 	if hasEvent(evs, "Normal Started Started container after") || hasEvent(evs, "Normal Started Started container app") || !hasEvent(evs, "Normal Started Started container fail") {
 		t.Errorf("events %q", evs)
 	}
-	if p := n.waitPod("never", "", func(*api.Pod) bool { return true }); initStatus(p, "fail").RestartCount != 0 || p.Status.Phase != api.PodFailed {
+	if p := waitLong(t, n, "never", "", func(*api.Pod) bool { return true }); initStatus(p, "fail").RestartCount != 0 || p.Status.Phase != api.PodFailed {
 		t.Errorf("later: %s", describeInit(p))
 	}
 }
@@ -315,11 +348,11 @@ func TestRealInitContainersAfterNodeRestart(t *testing.T) {
 		InitContainers: []api.Container{crashContainer(t, "ok", 0, "0s")},
 		Containers:     []api.Container{gracefulContainer(t, "app")},
 	})
-	loopBefore := n.waitPod("looping", "the back-off", func(p *api.Pod) bool {
+	loopBefore := waitLong(t, n, "looping", "the back-off", func(p *api.Pod) bool {
 		cs := initStatus(p, "fail")
 		return cs != nil && cs.State.Waiting != nil && cs.State.Waiting.Reason == ReasonCrashLoopBackOff
 	})
-	doneBefore := n.waitPod("done", "running", isRunning("app"))
+	doneBefore := waitLong(t, n, "done", "running", isRunning("app"))
 	if err := n.h.Shutdown(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -330,7 +363,7 @@ func TestRealInitContainersAfterNodeRestart(t *testing.T) {
 	st = openDiskStore(t, dataDir, clk)
 	defer st.Close()
 	n2 := newTestNode(t, realRuntime(t), st, clk, dataDir)
-	done := n2.waitPod("done", "running again", func(p *api.Pod) bool {
+	done := waitLong(t, n2, "done", "running again", func(p *api.Pod) bool {
 		cs := containerStatus(p, "app")
 		return isRunning("app")(p) && cs.RestartCount == 1
 	})
@@ -343,7 +376,7 @@ func TestRealInitContainersAfterNodeRestart(t *testing.T) {
 	// The back-off (10 s) goes on: fail runs again at its end, ok does not.
 	count := initStatus(loopBefore, "fail").RestartCount
 	clk.Advance(10 * time.Second)
-	loop := n2.waitPod("looping", "fail run again", func(p *api.Pod) bool {
+	loop := waitLong(t, n2, "looping", "fail run again", func(p *api.Pod) bool {
 		cs := initStatus(p, "fail")
 		return cs != nil && cs.RestartCount == count+1 && cs.State.Waiting != nil && cs.State.Waiting.Reason == ReasonCrashLoopBackOff
 	})
@@ -358,6 +391,7 @@ func TestRealInitContainersAfterNodeRestart(t *testing.T) {
 			t.Errorf("pod %s: ok started %d times, want once", pod, c)
 		}
 	}
+	n2.stop() // before the store closes
 }
 
 // countEvents sums the counts of the events of involved with reason and
@@ -432,7 +466,7 @@ func TestRealSidecarStopsAfterContainers(t *testing.T) {
 		InitContainers: []api.Container{sidecarContainer(gracefulContainer(t, "proxy"))},
 		Containers:     []api.Container{gracefulContainer(t, "app")},
 	})
-	n.waitPod("side", "running", isRunning("app"))
+	waitLong(t, n, "side", "running", isRunning("app"))
 	w := n.watchPods()
 	if _, _, err := n.st.Delete(context.Background(), podsResource(), "default", "side", store.DeleteOptions{}); err != nil {
 		t.Fatal(err)
@@ -501,6 +535,72 @@ func TestGetPhaseWithInitContainers(t *testing.T) {
 			spec := &api.PodSpec{InitContainers: inits, Containers: []api.Container{{Name: "a"}}, RestartPolicy: tt.policy}
 			if got := getPhase(spec, tt.init, []api.ContainerStatus{tt.app}, false, tt.initialized); got != tt.want {
 				t.Errorf("getPhase = %s, want %s", got, tt.want)
+			}
+		})
+	}
+}
+
+// orderRuntime is the fake runtime, recording the containers (argv[0])
+// whose instances are sent SIGTERM, in order.
+type orderRuntime struct {
+	fakeRuntime
+	mu    sync.Mutex
+	terms []string
+}
+
+type orderInstance struct {
+	*fakeInstance
+	name string
+	rt   *orderRuntime
+}
+
+func (o *orderRuntime) Start(ctx context.Context, mod compiledModule, cfg wasi.Config) (instance, error) {
+	return &orderInstance{fakeInstance: startScripted(ctx, mod.(string), cfg), name: cfg.Args[0], rt: o}, nil
+}
+
+func (i *orderInstance) Terminate() {
+	i.rt.mu.Lock()
+	i.rt.terms = append(i.rt.terms, i.name)
+	i.rt.mu.Unlock()
+	i.fakeInstance.Terminate()
+}
+
+// TestSidecarsStopLast: when the pod is deleted and when the node shuts
+// down, the containers are stopped first, then the sidecars, last one
+// first, each once the ones after it are gone.
+func TestSidecarsStopLast(t *testing.T) {
+	for _, how := range []string{"delete", "shutdown"} {
+		t.Run(how, func(t *testing.T) {
+			rt := &orderRuntime{}
+			n := newTestNode(t, rt, nil, nil, "")
+			always := api.ContainerRestartPolicyAlways
+			n.createPod("side", api.PodSpec{
+				InitContainers: []api.Container{
+					{Name: "s1", Image: "graceful.wasm", RestartPolicy: &always},
+					{Name: "init", Image: "hello.wasm"},
+					{Name: "s2", Image: "graceful.wasm", RestartPolicy: &always},
+				},
+				Containers: []api.Container{{Name: "app", Image: "graceful.wasm"}},
+			})
+			p := waitLong(t, n, "side", "running", isRunning("app"))
+			if s := table.PodStatus(p); s.Ready != 3 || s.Total != 3 || s.Status != "Running" {
+				t.Errorf("table: %+v", s)
+			}
+			switch how {
+			case "delete":
+				if _, _, err := n.st.Delete(context.Background(), podsResource(), "default", "side", store.DeleteOptions{}); err != nil {
+					t.Fatal(err)
+				}
+				waitLong(t, n, "side", "gone", isGone)
+			case "shutdown":
+				if err := n.h.Shutdown(t.Context()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			rt.mu.Lock()
+			defer rt.mu.Unlock()
+			if want := []string{"app", "s2", "s1"}; !slices.Equal(rt.terms, want) {
+				t.Errorf("SIGTERM went to %q, want %q", rt.terms, want)
 			}
 		})
 	}

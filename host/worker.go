@@ -350,10 +350,11 @@ func (w *podWorker) sync(ctx context.Context) bool {
 		}
 		deadline := KillDeadline(pod, now, grace)
 		for _, r := range w.containers {
-			if r.inst != nil && !r.stopping {
+			if r.inst != nil && !r.stopping && !sidecarNamed(pod, r.name) {
 				w.stopContainer(pod, r, "", now, deadline, true)
 			}
 		}
+		w.stopInitContainers(pod, now, deadline)
 		if !w.anyRunning() {
 			w.stoppedOnce.Do(func() {
 				// The containers' ends, as they exited, are the last
@@ -377,7 +378,7 @@ func (w *podWorker) sync(ctx context.Context) bool {
 				w.stopContainer(pod, r, "", now, KillDeadline(pod, now, EffectiveGracePeriod(pod, nil)), true)
 			}
 		}
-		w.stopInitContainers(pod, now)
+		w.stopInitContainers(pod, now, KillDeadline(pod, now, EffectiveGracePeriod(pod, nil)))
 		if w.anyRunning() {
 			w.writeStatus(ctx, pod, false)
 			return false
