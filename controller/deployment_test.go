@@ -674,3 +674,27 @@ func TestDeploymentRollingUpdateWaitsMinReadySeconds(t *testing.T) {
 	e.clock.Advance(2 * time.Second)
 	e.eventually(func() bool { return sizes() == "old 1 new 2" }, func() string { return "after minReadySeconds: " + sizes() })
 }
+
+// TestDeploymentHashCollision: a ReplicaSet of another template already
+// has the name of the new one; the Deployment counts a collision and
+// names its ReplicaSet with the next hash.
+func TestDeploymentHashCollision(t *testing.T) {
+	e := newDeploymentEnv(t)
+	d := newDeployment("web", 1, "v1.wasm")
+	defaulted := d.DeepCopy()
+	api.Default(defaulted)
+	taken := "web-" + ComputeHash(&defaulted.Spec.Template, nil)
+	other := map[string]string{"app": "other"}
+	e.create(newRS(taken, 0, &api.LabelSelector{MatchLabels: other}, other))
+	e.createDeployment(d)
+	e.rollOut("web", 1)
+	one := int32(1)
+	want := "web-" + ComputeHash(&defaulted.Spec.Template, &one)
+	dep := e.deployment("web")
+	if dep.Status.CollisionCount == nil || *dep.Status.CollisionCount != 1 {
+		t.Fatalf("collisionCount %v, want 1", dep.Status.CollisionCount)
+	}
+	if rs := e.replicaSetOf("v1.wasm"); rs == nil || rs.Name != want {
+		t.Fatalf("ReplicaSet %+v, want %s", rs, want)
+	}
+}
