@@ -79,6 +79,7 @@ type Manager struct {
 	rcs         *ReplicaSetController
 	deployments *DeploymentController
 	gc          *GarbageCollector
+	endpoints   []func(context.Context) error
 
 	mu      sync.Mutex
 	started bool
@@ -152,6 +153,9 @@ func NewManager(st *store.Store, opts Options) (*Manager, error) {
 		return nil, err
 	}
 	m.deployments = newDeploymentController(opts.Registry, dInf, rsInf, pods, opts.Clock, opts.Workers, opts.Logger)
+	if m.endpoints, err = newEndpointsControllers(st, informer, opts.Clock, opts.Workers, opts.Logger); err != nil {
+		return nil, err
+	}
 	m.gc = newGarbageCollector(st, m.informers, opts.Clock, opts.Workers, opts.Logger)
 	return m, nil
 }
@@ -182,6 +186,9 @@ func (m *Manager) Start(ctx context.Context) error {
 	run(m.rcs.Start)
 	run(m.deployments.Start)
 	run(m.gc.Start)
+	for _, start := range m.endpoints {
+		run(start)
+	}
 	wg.Wait()
 	return nil
 }
