@@ -460,6 +460,25 @@ func TestDeploymentRecreate(t *testing.T) {
 
 func TestDeploymentPaused(t *testing.T) {
 	e := newDeploymentEnv(t)
+	// Every reason the Progressing condition takes, however briefly.
+	w, err := e.store.Watch(e.ctx, resource(t, "deployments.apps"), "default", store.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	reasons := map[string]bool{}
+	go func() {
+		defer w.Stop()
+		for ev := range w.ResultChan() {
+			if d, ok := ev.Object.(*api.Deployment); ok {
+				if c := getCondition(&d.Status, api.DeploymentProgressing); c != nil {
+					mu.Lock()
+					reasons[c.Reason+" "+c.Message] = true
+					mu.Unlock()
+				}
+			}
+		}
+	}()
 	e.createDeployment(newDeployment("web", 2, "v1.wasm"))
 	e.rollOut("web", 2)
 	e.updateDeployment("web", func(d *api.Deployment) { d.Spec.Paused = true })
@@ -481,6 +500,11 @@ func TestDeploymentPaused(t *testing.T) {
 
 	e.updateDeployment("web", func(d *api.Deployment) { d.Spec.Paused = false })
 	e.rollOut("web", 4)
+	e.eventually(func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return reasons[ReasonDeploymentResumed+" Deployment is resumed"]
+	}, func() string { return fmt.Sprintf("Progressing never said resumed: %v", reasons) })
 	if e.replicaSetOf("v2.wasm") == nil || *e.replicaSetOf("v1.wasm").Spec.Replicas != 0 {
 		t.Fatal("the resumed rollout did not finish")
 	}
