@@ -50,6 +50,11 @@ func TestKubectlComparisonDeploymentVerbs(t *testing.T) {
 		"set image deployments *=q --all -l a=b",
 		"set image deployments a=b",
 		"set image",
+
+		// scale, through the Deployment's scale subresource
+		"scale deployment/{N}d --replicas=4",
+		"scale deploy {N}d --replicas=1 --current-replicas=9",
+		"get deployment {N}d -o jsonpath={.spec.replicas}",
 	} {
 		c.same(line, true)
 	}

@@ -437,3 +437,53 @@ func TestRolloutStatus(t *testing.T) {
 		t.Errorf("rollout status of a deleted Deployment: exit %d, %q", code, out2.String())
 	}
 }
+
+// TestDeploymentVerbsWithTheController: the verbs on a node that runs the
+// Deployment controller and real myweb pods, as a user runs them: create,
+// rollout status until the pods are available, set image and its rollout,
+// history, undo back to the first template, scale.
+func TestDeploymentVerbsWithTheController(t *testing.T) {
+	kc := testNode(t)
+	image := myweb(t)
+	// The same module under another name is another template.
+	dir := filepath.Dir(image)
+	image2 := dir + "/../" + filepath.Base(dir) + "/" + filepath.Base(image)
+	run := func(line string) (int, string, string) {
+		var out, errOut bytes.Buffer
+		env := &environment{stdout: &out, stderr: &errOut, now: time.Now,
+			getenv: func(k string) string {
+				if k == "KUBECONFIG" {
+					return kc
+				}
+				return ""
+			}}
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		defer cancel()
+		code := env.run(ctx, append([]string{"wasmlet"}, strings.Fields(line)...))
+		return code, out.String(), errOut.String()
+	}
+	must := func(line, wantLast string) string {
+		t.Helper()
+		code, out, errOut := run(line)
+		lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
+		if code != 0 || lines[len(lines)-1] != wantLast {
+			t.Fatalf("%s: exit %d, last line %q, want %q\n%s%s", line, code, lines[len(lines)-1], wantLast, out, errOut)
+		}
+		return out
+	}
+	must("create deployment myweb --image="+image+" --replicas=2 --port=8080", "deployment.apps/myweb created")
+	must("rollout status deployment/myweb", `deployment "myweb" successfully rolled out`)
+	must("set image deployment/myweb myweb="+image2, "deployment.apps/myweb image updated")
+	must("rollout status deployment/myweb --timeout=3m", `deployment "myweb" successfully rolled out`)
+	must("rollout history deployment/myweb", "2         <none>")
+	must("rollout undo deployment/myweb", "deployment.apps/myweb rolled back")
+	must("rollout status deployment/myweb", `deployment "myweb" successfully rolled out`)
+	if out := must("rollout history deployment/myweb", "3         <none>"); !strings.Contains(out, "\n2         <none>\n") || strings.Contains(out, "\n1 ") {
+		t.Errorf("after undo, revision 1 is revision 3:\n%s", out)
+	}
+	if got := strings.TrimSpace(output(t, kc, "get deployment myweb -o jsonpath={.spec.template.spec.containers[0].image}")); got != image {
+		t.Errorf("rolled back to image %q, want %q", got, image)
+	}
+	must("scale deployment/myweb --replicas=1", "deployment.apps/myweb scaled")
+	runSteps(t, kc, []step{{line: "get deployment myweb -o jsonpath={.status.replicas}", stdout: "1", wait: true}})
+}
