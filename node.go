@@ -156,7 +156,7 @@ func privateDataDir(dir string, log *slog.Logger) error {
 
 func (n *Node) build() error {
 	var err error
-	n.st, err = store.Open(filepath.Join(n.dataDir, "store"), store.Options{InMemory: n.cfg.inMemory, Now: n.clock.Now})
+	n.st, err = store.Open(filepath.Join(n.dataDir, "store"), store.Options{InMemory: n.cfg.inMemory, Now: n.clock.Now, Clock: n.clock})
 	if err != nil {
 		return fmt.Errorf("wasmlet: opening the store in %s: %w", n.dataDir, err)
 	}

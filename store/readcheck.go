@@ -35,17 +35,34 @@ type readChecker struct {
 	open     map[uint64]*checkedTable
 	reported map[uint64]bool
 	notify   func(message string)
+	// lost are the tables found damaged, by id. Once badger drops one (a
+	// compaction passes over a bad block without an error, and cuts the
+	// file to nothing before it deletes it), what the bad block held can
+	// be read from nowhere: a read of a key in the table's range that
+	// found no version newer than the table's newest, and a list that
+	// overlaps it, are that damage, until the store closes.
+	lost map[uint64]lostTable
+	// marked: DamagedMarker is written (scrub.go).
+	marked bool
 }
 
 // checkedTable is the checker's handle on a table file; refs counts the
 // reads using it, gone says the table left the store (closed when refs
 // drops to 0).
 type checkedTable struct {
-	id   uint64
-	t    *table.Table
-	mf   *z.MmapFile
-	refs int
-	gone bool
+	id          uint64
+	t           *table.Table
+	mf          *z.MmapFile
+	refs        int
+	gone        bool
+	left, right []byte // its first and last user keys
+}
+
+// lostTable is what the checker keeps of a damaged table.
+type lostTable struct {
+	left, right []byte // its first and last user keys
+	maxVersion  uint64
+	err         error
 }
 
 // tableDamageError is damage found while the store is open.
@@ -61,7 +78,7 @@ func (e *tableDamageError) Error() string {
 func (e *tableDamageError) Is(target error) bool { return target == ErrDamaged }
 
 func newReadChecker(db *badger.DB, dir string) *readChecker {
-	return &readChecker{db: db, dir: dir, open: map[uint64]*checkedTable{}, reported: map[uint64]bool{}}
+	return &readChecker{db: db, dir: dir, open: map[uint64]*checkedTable{}, reported: map[uint64]bool{}, lost: map[uint64]lostTable{}}
 }
 
 // acquire returns handles on the tables whose keys may lie in [lo, hi]
@@ -76,8 +93,8 @@ func (c *readChecker) acquire(lo, hi []byte) ([]*checkedTable, error) {
 	defer c.mu.Unlock()
 	for id, ct := range c.open {
 		if !live[id] {
-			ct.gone = true
 			delete(c.open, id)
+			ct.gone = true
 			if ct.refs == 0 {
 				ct.close()
 			}
@@ -86,30 +103,97 @@ func (c *readChecker) acquire(lo, hi []byte) ([]*checkedTable, error) {
 	var out []*checkedTable
 	for _, ti := range infos {
 		left, right := y.ParseKey(ti.Left), y.ParseKey(ti.Right)
-		if hi == nil {
-			if bytes.Compare(right, lo) < 0 || (bytes.Compare(left, lo) > 0 && !bytes.HasPrefix(left, lo)) {
-				continue
-			}
-		} else if bytes.Compare(right, lo) < 0 || bytes.Compare(left, hi) > 0 {
+		if !overlaps(left, right, lo, hi) {
 			continue
 		}
-		ct, ok := c.open[ti.ID]
-		if !ok {
-			var err error
-			ct, err = c.openTable(ti.ID)
-			if errors.Is(err, os.ErrNotExist) {
-				continue // compacted away since Tables
-			}
-			if err != nil {
-				c.releaseLocked(out)
-				return nil, c.damagedLocked(ti.ID, err.Error())
-			}
-			c.open[ti.ID] = ct
+		ct, err := c.handleLocked(ti.ID, left, right)
+		if err != nil {
+			c.releaseLocked(out)
+			return nil, err
 		}
-		ct.refs++
-		out = append(out, ct)
+		if ct != nil {
+			out = append(out, ct)
+		}
 	}
 	return out, nil
+}
+
+// lostErr is the damage of a table badger has dropped whose range holds
+// keys in [lo, hi] (hi nil: with prefix lo), unless the read found a
+// version newer than every one the table held (found; 0: none, or a
+// list).
+func (c *readChecker) lostErr(lo, hi []byte, found uint64) error {
+	c.mu.Lock()
+	if len(c.lost) == 0 {
+		c.mu.Unlock()
+		return nil
+	}
+	lost := make(map[uint64]lostTable, len(c.lost))
+	for id, l := range c.lost {
+		lost[id] = l
+	}
+	c.mu.Unlock()
+	live := c.liveTables()
+	for id, l := range lost {
+		if live[id] || !overlaps(l.left, l.right, lo, hi) {
+			continue
+		}
+		if hi == nil || found == 0 || found <= l.maxVersion {
+			return l.err
+		}
+	}
+	return nil
+}
+
+// liveTables are the ids of badger's tables now.
+func (c *readChecker) liveTables() map[uint64]bool {
+	infos := c.db.Tables()
+	live := make(map[uint64]bool, len(infos))
+	for _, ti := range infos {
+		live[ti.ID] = true
+	}
+	return live
+}
+
+// errTableGone: a check read a table that badger dropped meanwhile (its
+// file cut to nothing under the check); the check is done again.
+var errTableGone = errors.New("store: a table was compacted away during a check")
+
+// checkTries is how many times a check is done while tables it reads
+// are compacted away under it.
+const checkTries = 5
+
+// overlaps says whether a table of user keys [left, right] may hold keys
+// in [lo, hi] (hi nil: every key with prefix lo).
+func overlaps(left, right, lo, hi []byte) bool {
+	if hi == nil {
+		return bytes.Compare(right, lo) >= 0 && (bytes.Compare(left, lo) <= 0 || bytes.HasPrefix(left, lo))
+	}
+	return bytes.Compare(right, lo) >= 0 && bytes.Compare(left, hi) <= 0
+}
+
+// handleLocked is a reference on the checker's handle on the table id of
+// user keys [left, right], opened if it is not yet; nil when the file is
+// gone (compacted away since the caller listed the tables). c.mu is held.
+func (c *readChecker) handleLocked(id uint64, left, right []byte) (*checkedTable, error) {
+	ct, ok := c.open[id]
+	if !ok {
+		var err error
+		ct, err = c.openTable(id)
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, nil
+		}
+		if err != nil {
+			if !c.liveTables()[id] {
+				return nil, nil // cut while badger drops it
+			}
+			return nil, c.damagedLocked(id, err.Error())
+		}
+		ct.left, ct.right = bytes.Clone(left), bytes.Clone(right)
+		c.open[id] = ct
+	}
+	ct.refs++
+	return ct, nil
 }
 
 func (c *readChecker) release(ts []*checkedTable) {
@@ -163,16 +247,29 @@ func (ct *checkedTable) close() { _ = ct.mf.Close(-1) }
 // holds it (its bloom filter permitting), as badger's Get read them.
 // found is the version badger returned (0: none); tables holding no
 // newer version cannot have hidden one.
-func (c *readChecker) checkKey(key []byte, found uint64) (err error) {
+func (c *readChecker) checkKey(key []byte, found uint64) error {
 	if c == nil {
 		return nil
 	}
+	if err := c.lostErr(key, key, found); err != nil {
+		return err
+	}
+	var err error
+	for range checkTries {
+		if err = c.checkKeyOnce(key, found); err != errTableGone {
+			return err
+		}
+	}
+	return nil // every try raced a compaction: nothing found wrong
+}
+
+func (c *readChecker) checkKeyOnce(key []byte, found uint64) (err error) {
 	ts, err := c.acquire(key, key)
 	if err != nil {
 		return err
 	}
 	defer c.release(ts)
-	defer c.recoverFault(&err)
+	defer c.recoverFault(ts, &err)
 	hash := y.Hash(key)
 	seek := y.KeyWithTs(key, math.MaxUint64)
 	for _, ct := range ts {
@@ -192,16 +289,29 @@ func (c *readChecker) checkKey(key []byte, found uint64) (err error) {
 
 // checkPrefix verifies every block that holds keys with prefix, as a
 // badger iterator over the prefix read them.
-func (c *readChecker) checkPrefix(prefix []byte) (err error) {
+func (c *readChecker) checkPrefix(prefix []byte) error {
 	if c == nil {
 		return nil
 	}
+	if err := c.lostErr(prefix, nil, 0); err != nil {
+		return err
+	}
+	var err error
+	for range checkTries {
+		if err = c.checkPrefixOnce(prefix); err != errTableGone {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *readChecker) checkPrefixOnce(prefix []byte) (err error) {
 	ts, err := c.acquire(prefix, nil)
 	if err != nil {
 		return err
 	}
 	defer c.release(ts)
-	defer c.recoverFault(&err)
+	defer c.recoverFault(ts, &err)
 	seek := y.KeyWithTs(prefix, math.MaxUint64)
 	var last []byte
 	for _, ct := range ts {
@@ -229,9 +339,17 @@ func (c *readChecker) checkPrefix(prefix []byte) (err error) {
 
 // recoverFault turns a panic of badger's table reader (a garbled block
 // header) or a fault on a mapped page (a file cut short under the node)
-// into an error.
-func (c *readChecker) recoverFault(err *error) {
+// into an error; errTableGone when one of ts left the store meanwhile
+// (badger cuts a table's file to nothing as it deletes it).
+func (c *readChecker) recoverFault(ts []*checkedTable, err *error) {
 	if r := recover(); r != nil {
+		live := c.liveTables()
+		for _, ct := range ts {
+			if !live[ct.id] {
+				*err = errTableGone
+				return
+			}
+		}
 		*err = &tableDamageError{dir: c.dir, file: "(one of its tables)", what: "reading it fails with " + panicSummary(r)}
 		c.report(0, *err)
 	}
@@ -245,8 +363,17 @@ func (c *readChecker) damaged(id uint64, what string) error {
 
 func (c *readChecker) damagedLocked(id uint64, what string) error {
 	err := &tableDamageError{dir: c.dir, file: filepath.Base(table.NewFilename(id, c.dir)), what: what}
+	l, ok := c.lost[id]
+	if ct := c.open[id]; !ok && ct != nil {
+		l, ok = lostTable{left: ct.left, right: ct.right, maxVersion: ct.t.MaxVersion()}, true
+	}
+	if ok && l.err == nil {
+		l.err = err
+		c.lost[id] = l
+	}
 	if !c.reported[id] {
 		c.reported[id] = true
+		c.markDamaged(err.Error())
 		logf("%v", err)
 		if f := c.notify; f != nil {
 			go f(err.Error())
@@ -260,6 +387,7 @@ func (c *readChecker) report(id uint64, err error) {
 	defer c.mu.Unlock()
 	if !c.reported[id] {
 		c.reported[id] = true
+		c.markDamaged(err.Error())
 		logf("%v", err)
 		if f := c.notify; f != nil {
 			go f(err.Error())

@@ -60,6 +60,7 @@ import (
 	"github.com/dgraph-io/badger/v4/options"
 
 	"github.com/wasmlet/wasmlet/api"
+	"github.com/wasmlet/wasmlet/internal/clock"
 )
 
 // Options configures Open. The zero value is a durable store.
@@ -79,6 +80,12 @@ type Options struct {
 	// reserve file the store gives back when the disk fills. 0 means
 	// DefaultDiskReserve; negative, none.
 	DiskReserve int64
+	// ScrubInterval is how often a durable store reads every table to
+	// verify its checksums (scrub.go); 0 means DefaultScrubInterval,
+	// negative never.
+	ScrubInterval time.Duration
+	// Clock times the scrub; nil is the real clock.
+	Clock clock.Clock
 
 	diskSlack int64 // replaces defaultDiskSlack (tests on tiny filesystems)
 }
@@ -178,6 +185,8 @@ type Store struct {
 	onDiskPressure   func(pressure bool, message string)
 	notifiedPressure bool
 	notifying        bool
+	// scrubStop ends the scrub (scrub.go); closed by Close.
+	scrubStop chan struct{}
 }
 
 // errClosed is what every call on a closed store returns.
@@ -237,6 +246,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
+	s.startScrub(opts.ScrubInterval, opts.Clock)
 	return s, nil
 }
 
@@ -274,6 +284,9 @@ func prepareDir(dir string, bo badger.Options, disk *diskGuard) error {
 	}
 	defer unlock()
 	if err := checkDataDir(dir, bo); err != nil {
+		return err
+	}
+	if err := checkMarker(dir); err != nil {
 		return err
 	}
 	return disk.openCheck()
@@ -332,6 +345,7 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.closed = true
+	s.stopScrub()
 	s.mu.Lock()
 	ws := s.watchers
 	s.watchers = map[*watcher]struct{}{}
