@@ -211,18 +211,29 @@ func (m *imageManager) Pull(ctx context.Context, image string) (*pulledImage, er
 // images follow ("" is IfNotPresent); a module file is read again when it
 // changed, whatever the policy.
 func (m *imageManager) PullWith(ctx context.Context, image string, policy api.PullPolicy) (*pulledImage, error) {
+	return m.PullAs(ctx, image, policy, oci.Credentials{})
+}
+
+// PullAs is PullWith that logs in to a registry with creds (a pod's
+// imagePullSecrets) before the node's own credentials. Pulls share their
+// work only with pulls of the same image and the same credentials.
+func (m *imageManager) PullAs(ctx context.Context, image string, policy api.PullPolicy, creds oci.Credentials) (*pulledImage, error) {
+	key := image
+	if id := creds.ID(); id != "" {
+		key += "\x00" + id
+	}
 	for {
 		m.mu.Lock()
-		c, ok := m.pulls[image]
+		c, ok := m.pulls[key]
 		if !ok {
 			c = &pullCall{done: make(chan struct{})}
-			m.pulls[image] = c
+			m.pulls[key] = c
 		}
 		m.mu.Unlock()
 		if !ok {
-			c.img, c.err = m.pull(ctx, image, policy)
+			c.img, c.err = m.pull(ctx, image, policy, creds)
 			m.mu.Lock()
-			delete(m.pulls, image)
+			delete(m.pulls, key)
 			m.mu.Unlock()
 			close(c.done)
 			return c.img, c.err
@@ -240,11 +251,11 @@ func (m *imageManager) PullWith(ctx context.Context, image string, policy api.Pu
 	}
 }
 
-func (m *imageManager) pull(ctx context.Context, image string, policy api.PullPolicy) (*pulledImage, error) {
+func (m *imageManager) pull(ctx context.Context, image string, policy api.PullPolicy, creds oci.Credentials) (*pulledImage, error) {
 	if reg, err := api.IsRegistryImage(image); err != nil {
 		return nil, err
 	} else if reg {
-		return m.pullRegistry(ctx, image, policy)
+		return m.pullRegistry(ctx, image, policy, creds)
 	}
 	ref, err := ParseImage(image, m.root)
 	if err != nil {
@@ -291,7 +302,7 @@ func (m *imageManager) pull(ctx context.Context, image string, policy api.PullPo
 
 // pullRegistry makes a registry image present under policy (the store
 // keeps it across node restarts) and compiles its module.
-func (m *imageManager) pullRegistry(ctx context.Context, image string, policy api.PullPolicy) (*pulledImage, error) {
+func (m *imageManager) pullRegistry(ctx context.Context, image string, policy api.PullPolicy, creds oci.Credentials) (*pulledImage, error) {
 	p, err := m.puller()
 	if err != nil {
 		return nil, err
@@ -299,7 +310,7 @@ func (m *imageManager) pullRegistry(ctx context.Context, image string, policy ap
 	if policy == "" {
 		policy = api.PullIfNotPresent
 	}
-	got, err := p.Pull(ctx, image, oci.Policy(policy))
+	got, err := p.PullAs(ctx, image, oci.Policy(policy), creds)
 	if err != nil {
 		return nil, err
 	}

@@ -95,11 +95,19 @@ type Pulled struct {
 // Pull makes the module of image present under policy and returns it.
 // Concurrent pulls of one reference share one download.
 func (p *Puller) Pull(ctx context.Context, image string, policy Policy) (*Pulled, error) {
+	return p.PullAs(ctx, image, policy, Credentials{})
+}
+
+// PullAs is Pull that logs in with creds before the node's Keychain. A
+// download is shared only by pulls with the same credentials, so that a
+// pod never waits for (nor gets) a download made with another's secret.
+func (p *Puller) PullAs(ctx context.Context, image string, policy Policy, creds Credentials) (*Pulled, error) {
 	ref, err := ParseReference(image)
 	if err != nil {
 		return nil, err
 	}
 	key := ref.Name()
+	flight := key + "\x00" + creds.id
 	if im, ok := p.Store.Lookup(key); ok && (policy == PullNever || policy == PullIfNotPresent || pinned(ref)) {
 		if b, err := p.Store.ReadBlob(im.Module); err == nil {
 			p.Store.Touch(key, p.now())
@@ -113,19 +121,19 @@ func (p *Puller) Pull(ctx context.Context, image string, policy Policy) (*Pulled
 	if p.inFlight == nil {
 		p.inFlight = map[string]*pull{}
 	}
-	pl, shared := p.inFlight[key]
+	pl, shared := p.inFlight[flight]
 	if !shared {
 		// The download belongs to every pod waiting for it: it is
 		// cancelled when the last of them stops waiting, not when the
 		// first does.
 		fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 		pl = &pull{done: make(chan struct{}), cancel: cancel}
-		p.inFlight[key] = pl
+		p.inFlight[flight] = pl
 		go func() {
 			defer cancel()
-			pl.im, pl.err = p.fetch(fctx, ref)
+			pl.im, pl.err = p.fetchAs(fctx, ref, creds)
 			p.mu.Lock()
-			delete(p.inFlight, key)
+			delete(p.inFlight, flight)
 			p.mu.Unlock()
 			close(pl.done)
 		}()
@@ -168,10 +176,14 @@ func (p *Puller) now() time.Time {
 // the pull, which is then retried with the back-off of ImagePullBackOff.
 const pullTimeout = 5 * time.Minute
 
-func (p *Puller) options(ctx context.Context) []remote.Option {
+func (p *Puller) options(ctx context.Context, login authn.Authenticator) []remote.Option {
 	kc := p.Keychain
 	if kc == nil {
 		kc = authn.DefaultKeychain
+	}
+	auth := remote.WithAuthFromKeychain(kc)
+	if login != nil {
+		auth = remote.WithAuth(login)
 	}
 	base := p.Transport
 	if base == nil {
@@ -179,18 +191,42 @@ func (p *Puller) options(ctx context.Context) []remote.Option {
 	}
 	return []remote.Option{
 		remote.WithContext(ctx),
-		remote.WithAuthFromKeychain(kc),
+		auth,
 		remote.WithTransport(&httpGuard{next: base, insecure: p.Insecure}),
 		remote.WithPlatform(v1.Platform{OS: "wasip1", Architecture: "wasm"}),
 		remote.WithUserAgent("wasmlet"),
 	}
 }
 
-// fetch resolves ref, downloads its module into the store and records it.
-func (p *Puller) fetch(ctx context.Context, ref name.Reference) (Image, error) {
+// fetchAs fetches ref with each login of creds in turn, then with the
+// node's Keychain, as the kubelet tries a pod's credentials and then the
+// node's. Only a refusal (401, 403) moves on to the next login: a missing
+// tag or a registry that does not answer is the same for every login.
+// When every attempt is refused, the first refusal is the error.
+func (p *Puller) fetchAs(ctx context.Context, ref name.Reference, creds Credentials) (Image, error) {
+	var refused error
+	for _, login := range creds.logins {
+		im, err := p.fetch(ctx, ref, authn.FromConfig(login))
+		if err == nil || !errors.Is(err, ErrUnauthorized) {
+			return im, err
+		}
+		if refused == nil {
+			refused = err
+		}
+	}
+	im, err := p.fetch(ctx, ref, nil)
+	if err != nil && refused != nil && errors.Is(err, ErrUnauthorized) {
+		return Image{}, refused
+	}
+	return im, err
+}
+
+// fetch resolves ref, downloads its module into the store and records it;
+// login, when set, is used instead of the node's Keychain.
+func (p *Puller) fetch(ctx context.Context, ref name.Reference, login authn.Authenticator) (Image, error) {
 	ctx, cancel := context.WithTimeout(ctx, pullTimeout)
 	defer cancel()
-	opts := p.options(ctx)
+	opts := p.options(ctx, login)
 	desc, err := remote.Get(ref, opts...)
 	if err != nil {
 		return Image{}, registryError(ref, err)

@@ -81,7 +81,7 @@ func (p *Puller) Push(ctx context.Context, module []byte, image string) (string,
 	if err != nil {
 		return "", err
 	}
-	if err := remote.Write(ref, img, p.options(ctx)...); err != nil {
+	if err := remote.Write(ref, img, p.options(ctx, nil)...); err != nil {
 		return "", registryError(ref, err)
 	}
 	d, err := img.Digest()
