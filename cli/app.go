@@ -46,6 +46,9 @@ type environment struct {
 	// dial replaces the client's FromKubeconfig (tests of the verbs' logic
 	// without a node); nil dials the node of the kubeconfig.
 	dial func(kubeconfig string) (nodeClient, error)
+	// afterDash is the arguments after the first `--` as typed, which
+	// reorderArgs's own `--` no longer tells (kubectl's ArgsLenAtDash).
+	afterDash []string
 }
 
 // complete sets every dependency left out to the real one.
@@ -76,6 +79,7 @@ func (e *environment) run(ctx context.Context, args []string) int {
 	if len(args) > 1 && args[1] == completeCommandName {
 		return e.runComplete(ctx, app, args[2:])
 	}
+	e.afterDash = argsAfterDash(args[1:])
 	args = append(args[:1:1], reorderArgs(app, args[1:])...)
 	if len(args) > 1 && !strings.HasPrefix(args[1], "-") && app.Command(args[1]) == nil {
 		fmt.Fprintf(e.stderr, "error: unknown command %q for \"wasmlet\"\nRun 'wasmlet --help' for usage.\n", args[1])

@@ -56,8 +56,9 @@ func (e *environment) createDeployment(c *ucli.Context, args []string) error {
 	if len(c.StringSlice("image")) == 0 {
 		return errors.New(`required flag(s) "image" not set`)
 	}
-	if len(args) == 0 {
-		return errors.New("exactly one NAME is required, got 0\nSee 'wasmlet create deployment -h' for help and examples")
+	// NAME is what stands before a `--`, COMMAND what follows it.
+	if names := len(args) - len(e.afterDash); names != 1 {
+		return fmt.Errorf("exactly one NAME is required, got %d\nSee 'wasmlet create deployment -h' for help and examples", max(names, 0))
 	}
 	name, command := args[0], args[1:]
 	images := c.StringSlice("image")
@@ -175,6 +176,16 @@ func randomSuffix(n int) string {
 		b[i] = suffixAlphabet[k.Int64()]
 	}
 	return string(b)
+}
+
+// argsAfterDash is what follows the first `--` of args, nil without one.
+func argsAfterDash(args []string) []string {
+	for i, a := range args {
+		if a == "--" {
+			return append([]string{}, args[i+1:]...)
+		}
+	}
+	return nil
 }
 
 // printGenerated prints obj as -o asks, or kubectl's `KIND.GROUP/NAME

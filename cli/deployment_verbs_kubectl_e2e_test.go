@@ -30,6 +30,9 @@ func TestKubectlComparisonDeploymentVerbs(t *testing.T) {
 		"create deployment {N}z --image=b:1 -r 3 -- run --fast",
 		"get deployment {N}z -o yaml",
 		"create deployment --image=b:1",
+		"create deployment {N}a {N}b --image=b:1",
+		"create deployment --image=b:1 -- {N}a b",
+		"create deployment {N}c --image=b:1 --dry-run=client -- run -o yaml",
 		"create deployment Bad --image=b:1",
 
 		// set image
