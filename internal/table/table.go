@@ -65,6 +65,9 @@ var kindPrinters = map[string]kindPrinter{
 	"ConfigMap":             configMapPrinter{},
 	"Secret":                secretPrinter{},
 	"Node":                  nodePrinter{},
+	"Service":               servicePrinter{},
+	"Endpoints":             endpointsPrinter{},
+	"EndpointSlice":         endpointSlicePrinter{},
 }
 
 type defaultPrinter struct{}
