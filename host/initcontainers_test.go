@@ -605,3 +605,49 @@ func TestSidecarsStopLast(t *testing.T) {
 		})
 	}
 }
+
+// TestSidecarRestartsUnderNever: a sidecar that ends after the pod
+// initialized is started again whatever the pod's restart policy, with the
+// crash-loop back-off, while the container runs on and the pod stays
+// Running.
+func TestSidecarRestartsUnderNever(t *testing.T) {
+	rt := &capturingRuntime{}
+	n := newTestNode(t, rt, nil, nil, "")
+	always := api.ContainerRestartPolicyAlways
+	n.createPod("side", api.PodSpec{
+		RestartPolicy:  api.RestartPolicyNever,
+		InitContainers: []api.Container{{Name: "proxy", Image: "serve.wasm", RestartPolicy: &always}},
+		Containers:     []api.Container{{Name: "app", Image: "serve.wasm"}},
+	})
+	n.waitPod("side", "running", isRunning("app"))
+	rt.mu.Lock()
+	proxy := rt.insts[0]
+	rt.mu.Unlock()
+	for i, want := range []int32{1, 2} {
+		proxy.end(wasi.ExitStatus{Code: 2})
+		if i == 1 {
+			// The second end is inside the back-off (10 s).
+			p := n.waitPod("side", "the back-off", func(p *api.Pod) bool {
+				cs := initStatus(p, "proxy")
+				return cs != nil && cs.State.Waiting != nil && cs.State.Waiting.Reason == ReasonCrashLoopBackOff
+			})
+			// kubectl names the sidecar's state even once the pod
+			// initialized: its container loop finds no reason to print
+			// instead.
+			if s := table.PodStatus(p); p.Status.Phase != api.PodRunning || s.Status != "Init:CrashLoopBackOff" || s.Ready != 1 || s.Total != 2 || s.Restarts != 1 {
+				t.Errorf("sidecar in back-off: phase %s, table %+v", p.Status.Phase, table.PodStatus(p))
+			}
+			n.clk.Advance(10 * time.Second)
+		}
+		p := n.waitPod("side", "the sidecar running again", func(p *api.Pod) bool {
+			cs := initStatus(p, "proxy")
+			return cs != nil && cs.RestartCount == want && cs.State.Running != nil
+		})
+		if app := containerStatus(p, "app"); app.RestartCount != 0 || app.State.Running == nil || p.Status.Phase != api.PodRunning {
+			t.Errorf("after the sidecar's end %d: %s", i+1, describeInit(p))
+		}
+		rt.mu.Lock()
+		proxy = rt.insts[len(rt.insts)-1]
+		rt.mu.Unlock()
+	}
+}
