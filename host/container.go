@@ -28,12 +28,9 @@ func (h *Host) containerConfig(pod *api.Pod, c *api.Container, podIP string) (cf
 	}()
 	cfg.Clock = nil // guests see the real clock (DESIGN section 4)
 
-	env := make([]string, 0, len(c.Env)+4)
-	vars := map[string]string{}
-	for _, e := range c.Env {
-		v := expandVars(e.Value, vars)
-		vars[e.Name] = v
-		env = append(env, e.Name+"="+v)
+	env, vars, err := h.containerEnv(pod, c)
+	if err != nil {
+		return cfg, err
 	}
 	env = append(env,
 		"HOSTNAME="+pod.Name,
@@ -61,7 +58,9 @@ func (h *Host) containerConfig(pod *api.Pod, c *api.Container, podIP string) (cf
 		if err != nil {
 			return cfg, err
 		}
-		cfg.Mounts = append(cfg.Mounts, wasi.Mount{GuestPath: m.MountPath, Root: root, ReadOnly: m.ReadOnly, Quota: quota})
+		// configMap and secret volumes are read-only whatever the mount says, as on Kubernetes.
+		readOnly := m.ReadOnly || slices.ContainsFunc(pod.Spec.Volumes, func(v api.Volume) bool { return v.Name == m.Name && isConfigVolume(&v) })
+		cfg.Mounts = append(cfg.Mounts, wasi.Mount{GuestPath: m.MountPath, Root: root, ReadOnly: readOnly, Quota: quota})
 	}
 	cfg.MaxOpenFiles = h.opts.Limits.OpenFiles
 
@@ -196,8 +195,11 @@ func (h *Host) volumeRoot(pod *api.Pod, name string) (*os.Root, *wasi.Quota, err
 				return nil, nil, fmt.Errorf("volume %q: %w", name, err)
 			}
 			return root, nil, nil
+		case isConfigVolume(&v):
+			root, err := h.configVolumeRoot(pod.UID, name)
+			return root, nil, err
 		default:
-			return nil, nil, fmt.Errorf("volume %q: only emptyDir and hostPath volumes are supported", name)
+			return nil, nil, fmt.Errorf("volume %q: only emptyDir, hostPath, configMap and secret volumes are supported", name)
 		}
 	}
 	return nil, nil, fmt.Errorf("volumeMount %q: no volume of that name in the pod", name)

@@ -349,6 +349,9 @@ func (h *Host) Start(ctx context.Context) error {
 	gcDone := make(chan struct{})
 	go func() { defer close(gcDone); h.imageGC(superCtx) }()
 	defer func() { cancel(); <-gcDone }()
+	cfgDone := make(chan struct{})
+	go func() { defer close(cfgDone); h.watchConfigSources(superCtx) }()
+	defer func() { cancel(); <-cfgDone }()
 
 	err := h.runPods(superCtx)
 	if ctx.Err() != nil {

@@ -73,6 +73,8 @@ type podWorker struct {
 	// writes twice (before a pull, and after it) keeps their transition
 	// times, as the kubelet's status manager compares with its own cache.
 	conditions []api.PodCondition
+	// configVolumes: the state of the pod's configMap and secret volumes.
+	configVolumes configVolumeState
 }
 
 type instanceExit struct {
@@ -410,6 +412,10 @@ func (w *podWorker) sync(ctx context.Context) bool {
 		w.podIP = ip
 	}
 
+	if !w.syncConfigVolumes(pod, now) {
+		w.writeStatus(ctx, pod, false)
+		return false
+	}
 	if !w.syncInitContainers(ctx, pod, now) {
 		w.writeStatus(ctx, pod, false)
 		return false
@@ -792,7 +798,7 @@ func (w *podWorker) startContainer(ctx context.Context, pod *api.Pod, c *api.Con
 		w.writeStatus(ctx, pod, false)
 		h.recorder.Eventf(pod, events.Normal, "Pulling", "Pulling image %q", image)
 	}
-	img, err := h.images.PullAs(ctx, image, c.ImagePullPolicy, w.pullCredentials(ctx, pod, image))
+	img, err := h.images.PullWith(ctx, image, c.ImagePullPolicy)
 	if err != nil {
 		if ctx.Err() != nil {
 			return
@@ -815,6 +821,17 @@ func (w *podWorker) startContainer(ctx context.Context, pod *api.Pod, c *api.Con
 		h.recorder.Eventf(pod, events.Normal, "Pulled", "Successfully pulled image %q in %v (%v including waiting). Image size: %d bytes.", image, d, d, img.Size)
 	}
 
+	// Configured before it counts as a restart: a container that waits for
+	// its configuration is not created yet, and the kubelet counts a
+	// restart when it creates the container.
+	cfg, err := h.containerConfig(pod, c, w.podIP)
+	if err != nil {
+		h.recorder.Eventf(pod, events.Warning, "Failed", "Error: %v", err)
+		w.setWaiting(r, "CreateContainerConfigError", err.Error())
+		w.wakeAt(now.Add(10 * time.Second))
+		return
+	}
+
 	// A new instance: the previous one becomes lastState, and counts.
 	if r.lastState != InstanceNone {
 		if t := r.status.State.Terminated; t != nil {
@@ -828,13 +845,6 @@ func (w *podWorker) startContainer(ctx context.Context, pod *api.Pod, c *api.Con
 	r.status.Image = image
 	r.status.ImageID = img.ImageID()
 
-	cfg, err := h.containerConfig(pod, c, w.podIP)
-	if err != nil {
-		h.recorder.Eventf(pod, events.Warning, "Failed", "Error: %v", err)
-		w.setWaiting(r, "CreateContainerConfigError", err.Error())
-		w.wakeAt(now.Add(10 * time.Second))
-		return
-	}
 	id := newContainerID()
 	logName := instanceLogName(w.uid, c.Name, r.status.RestartCount)
 	pruneInstanceLogs(h.podsDir, w.uid, c.Name, r.status.RestartCount)

@@ -39,6 +39,7 @@ var names = []string{
 	"hog",
 	"liveness",
 	"myweb",
+	"readconfig",
 	"spin",
 	"stubborn",
 	"tiny",
