@@ -798,7 +798,7 @@ func (w *podWorker) startContainer(ctx context.Context, pod *api.Pod, c *api.Con
 		w.writeStatus(ctx, pod, false)
 		h.recorder.Eventf(pod, events.Normal, "Pulling", "Pulling image %q", image)
 	}
-	img, err := h.images.PullWith(ctx, image, c.ImagePullPolicy)
+	img, err := h.images.PullAs(ctx, image, c.ImagePullPolicy, w.pullCredentials(ctx, pod, image))
 	if err != nil {
 		if ctx.Err() != nil {
 			return
