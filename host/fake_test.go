@@ -208,10 +208,12 @@ func (n *testNode) createPod(name string, spec api.PodSpec) *api.Pod {
 }
 
 // waitPod waits (in real time, as a guard only) until cond holds for the
-// stored pod; a nil pod means it is gone.
+// stored pod; a nil pod means it is gone. The guard is long: myweb on
+// wazero's interpreter under the race detector, on a loaded machine, took
+// more than 20 s to start.
 func (n *testNode) waitPod(name string, what string, cond func(*api.Pod) bool) *api.Pod {
 	n.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	w, err := n.st.Watch(ctx, podsResource(), "default", store.ListOptions{})
 	if err != nil {
