@@ -128,6 +128,8 @@ func TestKubectlComparisonDeploymentVerbs(t *testing.T) {
 		"rollout undo deployment/{N}h",
 		"get deployment {N}h -o yaml",
 		"rollout history deployment/{N}h",
+		"rollout undo deployment/{N}h --to-revision=2 --dry-run=client -o name",
+		"rollout undo deployment/{N}h --to-revision=1 -o name",
 		"rollout undo deployment/{N}h --to-revision=2 --dry-run=server",
 		"rollout undo deployment/{N}h --to-revision=2",
 		"get deployment {N}h -o jsonpath={.spec.template.spec.containers[0].image};{.metadata.annotations}",

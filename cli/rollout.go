@@ -482,8 +482,7 @@ func (e *environment) rolloutUndo(c *ucli.Context, cl nodeClient, t printTarget)
 	if toRevision < 0 {
 		return fmt.Errorf("unable to find specified revision %d in history", toRevision)
 	}
-	dryRun := c.String("dry-run")
-	name := kindName(t.resource, d.Name)
+	dryRun, out := c.String("dry-run"), c.String("output")
 	// kubectl reads the Deployment again before it rolls it back.
 	obj, err := cl.Get(c.Context, t.resource, d.Namespace, d.Name)
 	if err != nil {
@@ -501,8 +500,7 @@ func (e *environment) rolloutUndo(c *ucli.Context, cl nodeClient, t printTarget)
 	if dryRun == "client" {
 		var b bytes.Buffer
 		printers.DescribePodTemplate(&b, &rs.Spec.Template)
-		fmt.Fprintf(e.stdout, "%s %s (dry run)\n", name, b.String())
-		return nil
+		return e.printChanged(t.resource, t.object, out, b.String()+" (dry run)")
 	}
 	if d.Spec.Paused {
 		return errors.New("you cannot rollback a paused deployment; resume it first with 'wasmlet rollout resume' and try again")
@@ -510,8 +508,7 @@ func (e *environment) rolloutUndo(c *ucli.Context, cl nodeClient, t printTarget)
 	template := rs.Spec.Template.DeepCopy()
 	delete(template.Labels, podTemplateHashLabel)
 	if equalTemplates(template, &d.Spec.Template) {
-		fmt.Fprintf(e.stdout, "%s skipped rollback (current template already matches revision %d)\n", name, toRevision)
-		return nil
+		return e.printChanged(t.resource, t.object, out, fmt.Sprintf("skipped rollback (current template already matches revision %d)", toRevision))
 	}
 	annotations := map[string]string{}
 	for k := range rollbackSkippedAnnotations {
@@ -538,8 +535,7 @@ func (e *environment) rolloutUndo(c *ucli.Context, cl nodeClient, t printTarget)
 	if _, err := cl.PatchWith(c.Context, t.resource, d.Namespace, d.Name, client.JSONPatch, patch, client.WriteOptions{DryRun: dryRun == "server"}); err != nil {
 		return fmt.Errorf("failed restoring revision %d: %s", toRevision, statusText(err))
 	}
-	fmt.Fprintf(e.stdout, "%s rolled back%s\n", name, suffix)
-	return nil
+	return e.printChanged(t.resource, t.object, out, "rolled back"+suffix)
 }
 
 // revisionToRollBackTo is the ReplicaSet of toRevision, or for 0 the one
