@@ -62,6 +62,7 @@ func (p *Proxier) accept(l *listener, ln *net.TCPListener) {
 			continue
 		}
 		cn := &conn{client: c}
+		cn.last.Store(p.epoch.Load())
 		p.mu.Lock()
 		if p.closed {
 			p.mu.Unlock()
@@ -82,7 +83,7 @@ type conn struct {
 	mu      sync.Mutex
 	backend *net.TCPConn
 	aborted bool
-	last    atomic.Int64 // unix nanoseconds of the last byte either way
+	last    atomic.Uint64 // the reaper's epoch at the last byte either way
 }
 
 // abort closes both ends, for the proxy's shutdown.
@@ -143,7 +144,7 @@ func (p *Proxier) handle(sp *servicePort, c *conn) {
 	c.backend = backend
 	c.mu.Unlock()
 	_ = backend.SetNoDelay(true)
-	c.last.Store(time.Now().UnixNano())
+	c.last.Store(p.epoch.Load())
 
 	done := make(chan struct{})
 	go func() { p.pipe(c, backend, c.client); close(done) }()
@@ -153,20 +154,17 @@ func (p *Proxier) handle(sp *servicePort, c *conn) {
 	_ = backend.Close()
 }
 
-// pipe copies src to dst until src ends, then half-closes dst. A read that
-// waits IdleTimeout while the other direction was idle as well ends the
-// whole connection; an error ends both directions.
+// pipe copies src to dst until src ends, then half-closes dst. An error
+// ends both directions; the idle reaper ends a connection idle both ways
+// by closing it, which ends both pipes.
 func (p *Proxier) pipe(c *conn, dst, src *net.TCPConn) {
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
 	buf := *bp
-	idle := p.opts.IdleTimeout
 	for {
-		_ = src.SetReadDeadline(time.Now().Add(idle))
 		n, err := src.Read(buf)
 		if n > 0 {
-			c.last.Store(time.Now().UnixNano())
-			_ = dst.SetWriteDeadline(time.Now().Add(idle))
+			c.last.Store(p.epoch.Load())
 			if _, werr := dst.Write(buf[:n]); werr != nil {
 				// dst's peer is gone: src's peer is told with a reset.
 				reset(src)
@@ -174,21 +172,13 @@ func (p *Proxier) pipe(c *conn, dst, src *net.TCPConn) {
 				return
 			}
 		}
-		var ne net.Error
 		switch {
 		case err == nil:
 		case errors.Is(err, io.EOF):
 			_ = dst.CloseWrite()
 			return
-		case errors.As(err, &ne) && ne.Timeout():
-			if time.Since(time.Unix(0, c.last.Load())) < idle {
-				continue // the other direction is busy
-			}
-			_ = src.Close()
-			_ = dst.Close()
-			return
 		case errors.Is(err, net.ErrClosed):
-			return // the other direction ended the connection
+			return // the other direction or the reaper ended the connection
 		default:
 			// src's peer reset the connection: dst's peer is told so
 			// rather than given an end of file it would take for a
@@ -197,6 +187,33 @@ func (p *Proxier) pipe(c *conn, dst, src *net.TCPConn) {
 			_ = src.Close()
 			return
 		}
+	}
+}
+
+// idleTicks is how many ticks of the reaper make a connection idle: it is
+// ended between IdleTimeout and 9/8 of it after its last byte.
+const idleTicks = 8
+
+// reapIdle ends the connections that carried no byte for IdleTimeout,
+// until ctx ends. Activity is counted in ticks of its own (epoch), so that
+// the copy loops read no clock and arm no timer per read.
+func (p *Proxier) reapIdle(ctx context.Context) {
+	tick := time.NewTicker(p.opts.IdleTimeout / idleTicks)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		now := p.epoch.Add(1)
+		p.mu.Lock()
+		for c := range p.conns {
+			if now-c.last.Load() > idleTicks {
+				c.abort()
+			}
+		}
+		p.mu.Unlock()
 	}
 }
 

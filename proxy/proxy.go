@@ -35,6 +35,7 @@ import (
 	"net/netip"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -108,6 +109,7 @@ type Proxier struct {
 	dirty     chan struct{}
 	sem       chan struct{}
 	dialer    net.Dialer
+	epoch     atomic.Uint64 // ticks of the idle reaper
 
 	mu        sync.Mutex
 	ports     map[string]*servicePort // by portKey
@@ -200,6 +202,11 @@ func (p *Proxier) Start(ctx context.Context) error {
 			_ = inf.Start(ctx)
 		}()
 	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		p.reapIdle(ctx)
+	}()
 	defer wg.Wait()
 	defer p.Close()
 	for _, inf := range []*controller.Informer{p.services, p.slices} {
