@@ -64,6 +64,8 @@ func TestKubectlComparisonDeployments(t *testing.T) {
 		"get rs -o wide",
 		"get all",
 		"scale deploy k-dep --replicas=-1",
+		"scale deploy nope --replicas=1",
+		"scale rs nope --replicas=1",
 	} {
 		c.same(line, false)
 	}

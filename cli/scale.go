@@ -5,12 +5,14 @@ import (
 	"fmt"
 
 	ucli "github.com/urfave/cli/v2"
+
+	"github.com/wasmlet/wasmlet/api"
 )
 
 func (e *environment) scaleCommand() *ucli.Command {
 	return &ucli.Command{
 		Name:      "scale",
-		Usage:     "set a new size for a ReplicaSet or ReplicationController",
+		Usage:     "set a new size for a Deployment, ReplicaSet or ReplicationController",
 		ArgsUsage: "(-f FILENAME | TYPE NAME | TYPE/NAME) --replicas=COUNT",
 		Flags: append(clientFlags(),
 			&ucli.IntFlag{Name: "replicas", Value: -1, Usage: "the new number of replicas (required)"},
@@ -63,6 +65,11 @@ func (e *environment) scale(c *ucli.Context) error {
 			return fmt.Errorf("cannot scale %s: the server does not serve a scale subresource for it", t.resource.GroupResource())
 		}
 		s, err := cl.GetScale(c.Context, t.resource, t.namespace, t.name)
+		if api.IsNotFound(err) {
+			// kubectl's builder finds no object and says so, with the
+			// server's message.
+			return fmt.Errorf("no objects passed to scale %s", err.Error())
+		}
 		if err != nil {
 			return err
 		}
