@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/wasmlet/wasmlet/api"
+	"github.com/wasmlet/wasmlet/store"
 )
 
 // stringData is merged into data on create, update and patch, and is
@@ -83,5 +84,34 @@ func TestSecretStringDataIsValidatedAsData(t *testing.T) {
 	_, err = reg.Patch(ctx, resource(t, "configmaps"), "default", "frozen", MergePatch, []byte(`{"data":{"k":"w"}}`))
 	if err == nil || !strings.Contains(err.Error(), "data: Forbidden: field is immutable when `immutable` is set") {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// A Secret of 1 MiB of data is stored (its JSON, base64, is larger, and
+// under the registry's own bound); one byte more is Kubernetes' Too long.
+// The store is on disk: badger in memory holds no value over 1 MiB.
+func TestSecretOfOneMiB(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.Open(t.TempDir(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	reg := New(st, Options{})
+	s := &api.Secret{Data: map[string][]byte{"blob": make([]byte, api.MaxSecretSize)}}
+	s.Name = "big"
+	if _, err := reg.Create(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	s.Name, s.Data["one-more"] = "bigger", []byte{1}
+	_, err = reg.Create(ctx, s)
+	if want := `Secret "bigger" is invalid: data: Too long: must have at most 1048576 bytes`; err == nil || err.Error() != want {
+		t.Fatalf("got %v, want %s", err, want)
+	}
+	cm := &api.ConfigMap{Data: map[string]string{"k": strings.Repeat("x", api.MaxSecretSize)}, BinaryData: map[string][]byte{"b": {1}}}
+	cm.Name = "bigger"
+	_, err = reg.Create(ctx, cm)
+	if want := `ConfigMap "bigger" is invalid: []: Too long: must have at most 1048576 bytes`; err == nil || err.Error() != want {
+		t.Fatalf("got %v, want %s", err, want)
 	}
 }
