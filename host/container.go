@@ -38,6 +38,7 @@ func (h *Host) containerConfig(pod *api.Pod, c *api.Container, podIP string) (cf
 		"POD_NAMESPACE="+pod.Namespace,
 		"POD_IP="+podIP,
 	)
+	env = h.appendServiceLinks(pod, env, vars)
 	cfg.Env = env
 
 	var args []string
