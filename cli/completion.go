@@ -204,6 +204,9 @@ func completeWords(app *ucli.App, words []string, names nameLister) (cands []str
 
 	flags, positional := splitArgs(prior, kinds)
 	args := positional[1:]
+	if words, ok := createSecretType(cmd.Name, args); ok {
+		return withPrefix(words, cur), false
+	}
 	if subs := verbSubcommands[cmd.Name]; subs != nil {
 		if len(args) == 0 {
 			return withPrefix(subs, cur), false

@@ -7,5 +7,5 @@ package cli
 var verbSubcommands = map[string][]string{
 	"rollout": rolloutSubcommands,
 	"set":     {"image"},
-	"create":  {"deployment", "namespace"},
+	"create":  {"configmap", "deployment", "namespace", "secret"},
 }
