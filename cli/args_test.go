@@ -62,8 +62,8 @@ func TestUsageErrors(t *testing.T) {
 		stderr string
 	}{
 		{"get", "You must specify the type of resource to get. Use \"wasmlet api-resources\" for a complete list of supported resources.\n\nerror: Required resource not specified."},
-		{"get services", `error: the server doesn't have a resource type "services"`},
-		{"get pods,svc", `error: the server doesn't have a resource type "svc"`},
+		{"get statefulsets", `error: the server doesn't have a resource type "statefulsets"`},
+		{"get pods,sts", `error: the server doesn't have a resource type "sts"`},
 		{"get pods --bogus", "error: unknown flag: --bogus\nSee 'wasmlet get --help' for usage."},
 		{"get pods -o table", `error: unable to match a printer suitable for the output format "table"`},
 		{"get pod/a b", "error: there is no need to specify a resource type as a separate argument"},

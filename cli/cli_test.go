@@ -254,7 +254,7 @@ func TestApplyGetLabelScaleDelete(t *testing.T) {
 	runSteps(t, kc, []step{
 		{line: "get pods", stderr: "No resources found in default namespace.\n"},
 		{line: "get pods -n kube-system", stderr: "No resources found in kube-system namespace.\n"},
-		{line: "get services", code: 1, stderr: `error: the server doesn't have a resource type "services"`},
+		{line: "get statefulsets", code: 1, stderr: `error: the server doesn't have a resource type "statefulsets"`},
 		{line: "get pod nope", code: 1, stderr: "Error from server (NotFound): pods \"nope\" not found\n"},
 		{line: "apply -f " + rs3, stdout: "replicaset.apps/myweb-rs created\n"},
 		{line: "apply -f " + rs3, stdout: "replicaset.apps/myweb-rs unchanged\n"},

@@ -137,7 +137,7 @@ func TestDescribeVerb(t *testing.T) {
 		{line: "describe ns old", stdout: description("namespaces", "", "old", nil)},
 		{line: "describe -f " + crasherFile, stdout: description("pods", "default", "crasher", []string{"crasher.1"})},
 		{line: "describe pods -l app=web pod/x", code: 1, stderr: "error: there is no need to specify a resource type as a separate argument when passing arguments in resource/name form (e.g. 'wasmlet get resource/<resource_name>' instead of 'wasmlet get resource resource/<resource_name>'\n"},
-		{line: "describe services", code: 1, stderr: "error: the server doesn't have a resource type \"services\"\n"},
+		{line: "describe statefulsets", code: 1, stderr: "error: the server doesn't have a resource type \"statefulsets\"\n"},
 	}
 	for _, tt := range tests {
 		code, stdout, stderr := runLine(node, now, tt.line)

@@ -31,20 +31,27 @@ func TestEventsAndAPIResources(t *testing.T) {
 		{line: "events --types Info", code: 1, stderr: "error: valid --types are Normal or Warning\n"},
 		{line: "events -n team", stderr: "No events found in team namespace.\n"},
 		{line: "events -A --for pod/nope", stderr: "No events found.\n"},
-		{line: "events --for services/x", code: 1, stderr: "error: the server doesn't have a resource type \"services\"\n"},
+		{line: "events --for statefulsets/x", code: 1, stderr: "error: the server doesn't have a resource type \"statefulsets\"\n"},
 		{line: "api-resources", stdout: "" +
-			"NAME                     SHORTNAMES   APIVERSION   NAMESPACED   KIND\n" +
-			"events                   ev           v1           true         Event\n" +
-			"namespaces               ns           v1           false        Namespace\n" +
-			"nodes                    no           v1           false        Node\n" +
-			"pods                     po           v1           true         Pod\n" +
-			"replicationcontrollers   rc           v1           true         ReplicationController\n" +
-			"replicasets              rs           apps/v1      true         ReplicaSet\n"},
+			"NAME                     SHORTNAMES   APIVERSION            NAMESPACED   KIND\n" +
+			"configmaps               cm           v1                    true         ConfigMap\n" +
+			"endpoints                ep           v1                    true         Endpoints\n" +
+			"events                   ev           v1                    true         Event\n" +
+			"namespaces               ns           v1                    false        Namespace\n" +
+			"nodes                    no           v1                    false        Node\n" +
+			"pods                     po           v1                    true         Pod\n" +
+			"replicationcontrollers   rc           v1                    true         ReplicationController\n" +
+			"secrets                               v1                    true         Secret\n" +
+			"services                 svc          v1                    true         Service\n" +
+			"deployments              deploy       apps/v1               true         Deployment\n" +
+			"replicasets              rs           apps/v1               true         ReplicaSet\n" +
+			"endpointslices                        discovery.k8s.io/v1   true         EndpointSlice\n"},
 		{line: "api-resources --namespaced=false -o name", stdout: "namespaces\nnodes\n"},
 		{line: "api-resources --api-group apps -o wide --no-headers",
-			stdout: "replicasets   rs    apps/v1   true   ReplicaSet   create,delete,deletecollection,get,list,patch,update,watch   all\n"},
-		{line: "api-resources --sort-by kind -o name", stdout: "events\nnamespaces\nnodes\npods\nreplicasets.apps\nreplicationcontrollers\n"},
-		{line: "api-versions", stdout: "apps/v1\nv1\n"},
+			stdout: "deployments   deploy   apps/v1   true   Deployment   create,delete,deletecollection,get,list,patch,update,watch   all\n" +
+				"replicasets   rs       apps/v1   true   ReplicaSet   create,delete,deletecollection,get,list,patch,update,watch   all\n"},
+		{line: "api-resources --sort-by kind -o name", stdout: "configmaps\ndeployments.apps\nendpointslices.discovery.k8s.io\nendpoints\nevents\nnamespaces\nnodes\npods\nreplicasets.apps\nreplicationcontrollers\nsecrets\nservices\n"},
+		{line: "api-versions", stdout: "apps/v1\ndiscovery.k8s.io/v1\nv1\n"},
 	}
 	for _, tt := range tests {
 		code, stdout, stderr := runLine(node, now, tt.line)
