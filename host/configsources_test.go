@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/wasmlet/wasmlet/api"
 	"github.com/wasmlet/wasmlet/store"
@@ -243,9 +244,11 @@ func TestRealConfigVolumes(t *testing.T) {
 	}
 
 	// An update reaches the running guest, whole, and the old version goes.
+	updated := time.Now()
 	n.putConfigMap("web-config", map[string]string{"greeting": "Hello again"})
 	n.followLogs("vols", "/config/index.html: open /config/index.html: No such file or directory", 1, LogOptions{})
 	n.followLogs("vols", "/config/greeting: Hello again", 1, LogOptions{})
+	t.Logf("the update reached the guest, which looks every 100 ms, in %v", time.Since(updated).Round(time.Millisecond))
 	entries, err := os.ReadDir(filepath.Join(vols, "cfg"))
 	if err != nil {
 		t.Fatal(err)
@@ -327,4 +330,28 @@ func TestRealRestartWaitingForItsConfigCountsOnce(t *testing.T) {
 		t.Errorf("restartCount %d after one restart", cs.RestartCount)
 	}
 	n.waitLogsOf("again", "readconfig", "GREETING=Hello")
+}
+
+func TestRealConfigVolumeSubPathIsNotUpdated(t *testing.T) {
+	n := newTestNode(t, realRuntime(t), nil, nil, "")
+	n.readconfigImage()
+	n.putConfigMap("app", map[string]string{"app.conf": "v1"})
+	spec := readconfigPod(t, api.RestartPolicyAlways, "watch", "/etc/app/app.conf", "/config/conf/app.conf")
+	spec.Volumes = []api.Volume{{Name: "cfg", VolumeSource: api.VolumeSource{ConfigMap: &api.ConfigMapVolumeSource{
+		LocalObjectReference: api.LocalObjectReference{Name: "app"}, Items: []api.KeyToPath{{Key: "app.conf", Path: "conf/app.conf"}}}}}}
+	spec.Containers[0].VolumeMounts = []api.VolumeMount{
+		{Name: "cfg", MountPath: "/etc/app", SubPath: "conf"},
+		{Name: "cfg", MountPath: "/config"},
+	}
+	n.createPod("subpath", spec)
+	n.waitPod("subpath", "running", isRunning("readconfig"))
+	n.followLogs("subpath", "/config/conf/app.conf: v1", 1, LogOptions{})
+
+	n.putConfigMap("app", map[string]string{"app.conf": "v2"})
+	n.followLogs("subpath", "/config/conf/app.conf: v2", 1, LogOptions{})
+	time.Sleep(300 * time.Millisecond) // three more looks of the guest
+	want := []string{"/etc/app/app.conf: v1", "/config/conf/app.conf: v1", "/config/conf/app.conf: v2"}
+	if got := logLines(t, n, "subpath"); !slices.Equal(got, want) {
+		t.Errorf("the guest read:\n%q\nwant (the subPath mount keeps the version it started with)\n%q", got, want)
+	}
 }

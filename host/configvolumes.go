@@ -254,12 +254,31 @@ func (h *Host) writeConfigVolume(pod *api.Pod, v *api.Volume) error {
 		return err
 	}
 	defer root.Close()
-	return writeConfigPayload(root, payload, h.clock.Now())
+	return writeConfigPayload(root, payload, h.clock.Now(), mountsSubPath(pod, v.Name))
+}
+
+// mountsSubPath reports whether a container of pod mounts a subPath of
+// the volume name. Such a mount is the version directory of when the
+// container started, which is not updated, as on Kubernetes, and must not
+// go away under it: the volume's old versions are then kept until the pod
+// goes.
+func mountsSubPath(pod *api.Pod, name string) bool {
+	for _, cs := range [][]api.Container{pod.Spec.InitContainers, pod.Spec.Containers} {
+		for _, c := range cs {
+			for _, m := range c.VolumeMounts {
+				if m.Name == name && m.SubPath != "" {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 // writeConfigPayload makes payload the content of the config volume whose
-// directory is root, unless it already is.
-func writeConfigPayload(root *os.Root, payload map[string]configFile, now time.Time) error {
+// directory is root, unless it already is; keepOld keeps the versions it
+// replaces.
+func writeConfigPayload(root *os.Root, payload map[string]configFile, now time.Time, keepOld bool) error {
 	old, err := root.Readlink(configDataLink)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
@@ -335,6 +354,7 @@ func writeConfigPayload(root *os.Root, payload map[string]configFile, now time.T
 		name := e.Name()
 		switch {
 		case name == configDataLink || name == version:
+		case keepOld && strings.HasPrefix(name, "..20"):
 		case strings.HasPrefix(name, ".."), !top[name]:
 			// Old versions (and one a crash left half written), and
 			// names the payload no longer has.

@@ -23,7 +23,7 @@ func TestWriteConfigPayloadSwapsVersions(t *testing.T) {
 	root, dir := openTestRoot(t)
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	a := map[string]configFile{"greeting": {[]byte("Hi"), 0o644}, "db/password": {[]byte("s3cret"), 0o400}}
-	if err := writeConfigPayload(root, a, now); err != nil {
+	if err := writeConfigPayload(root, a, now, false); err != nil {
 		t.Fatal(err)
 	}
 	v1, err := os.Readlink(filepath.Join(dir, "..data"))
@@ -40,7 +40,7 @@ func TestWriteConfigPayloadSwapsVersions(t *testing.T) {
 	}
 
 	// The same payload writes nothing.
-	if err := writeConfigPayload(root, a, now.Add(time.Minute)); err != nil {
+	if err := writeConfigPayload(root, a, now.Add(time.Minute), false); err != nil {
 		t.Fatal(err)
 	}
 	if v, _ := os.Readlink(filepath.Join(dir, "..data")); v != v1 {
@@ -50,7 +50,7 @@ func TestWriteConfigPayloadSwapsVersions(t *testing.T) {
 	// A changed one is a new version; the old one and the names it alone
 	// had go.
 	b := map[string]configFile{"greeting": {[]byte("Hello"), 0o644}}
-	if err := writeConfigPayload(root, b, now.Add(2*time.Minute)); err != nil {
+	if err := writeConfigPayload(root, b, now.Add(2*time.Minute), false); err != nil {
 		t.Fatal(err)
 	}
 	v2, _ := os.Readlink(filepath.Join(dir, "..data"))
@@ -70,7 +70,7 @@ func TestWriteConfigPayloadSwapsVersions(t *testing.T) {
 	}
 	// A mode change alone is a change.
 	c := map[string]configFile{"greeting": {[]byte("Hello"), 0o400}}
-	if err := writeConfigPayload(root, c, now.Add(3*time.Minute)); err != nil {
+	if err := writeConfigPayload(root, c, now.Add(3*time.Minute), false); err != nil {
 		t.Fatal(err)
 	}
 	if fi, _ := os.Stat(filepath.Join(dir, "greeting")); fi.Mode().Perm() != 0o400 {
@@ -107,7 +107,7 @@ func BenchmarkWriteConfigPayload(b *testing.B) {
 		root, _ := openTestRoot(b)
 		ps := []map[string]configFile{payload(0), payload(1)}
 		for i := 0; b.Loop(); i++ {
-			if err := writeConfigPayload(root, ps[i%2], now); err != nil {
+			if err := writeConfigPayload(root, ps[i%2], now, false); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -116,7 +116,7 @@ func BenchmarkWriteConfigPayload(b *testing.B) {
 		root, _ := openTestRoot(b)
 		p := payload(0)
 		for b.Loop() {
-			if err := writeConfigPayload(root, p, now); err != nil {
+			if err := writeConfigPayload(root, p, now, false); err != nil {
 				b.Fatal(err)
 			}
 		}
