@@ -138,6 +138,7 @@ func (e *environment) newApp() *ucli.App {
 			e.rmiCommand(),
 			e.labelCommand(),
 			e.scaleCommand(),
+			e.exposeCommand(),
 			e.setCommand(),
 			e.rolloutCommand(),
 			e.kubeconfigCommand(),

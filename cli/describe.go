@@ -175,6 +175,8 @@ func (e *environment) describeOne(ctx context.Context, cl nodeClient, d describe
 		in.Pods, err = listPods(ctx, cl, obj.Namespace, labelsSelector(obj.Spec.Selector))
 	case *api.Deployment:
 		in.ReplicaSets, err = replicaSetsOf(ctx, cl, obj)
+	case *api.Service:
+		in.Endpoints, err = endpointsOf(ctx, cl, obj)
 	case *api.Node:
 		var pods []*api.Pod
 		pods, err = listPods(ctx, cl, "", "")

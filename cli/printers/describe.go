@@ -35,6 +35,8 @@ type DescribeInput struct {
 	Pods []*api.Pod
 	// ReplicaSets are, for a Deployment, the ReplicaSets it controls.
 	ReplicaSets []*api.ReplicaSet
+	// Endpoints are, for a Service, its Endpoints.
+	Endpoints *api.Endpoints
 	// Now is the time ages are measured to; its location is the one times
 	// are printed in.
 	Now time.Time
@@ -60,6 +62,10 @@ func Describe(w io.Writer, in DescribeInput) error {
 		d.node(obj, in.Pods)
 	case *api.ConfigMap:
 		d.configMap(obj)
+	case *api.Service:
+		d.service(obj, in.Endpoints)
+	case *api.Endpoints:
+		d.endpoints(obj)
 	case *api.Secret:
 		// kubectl shows no events for a secret.
 		d.secret(obj)
