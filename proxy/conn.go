@@ -118,9 +118,7 @@ func (p *Proxier) handle(sp *servicePort, c *conn) {
 		if ep == "" {
 			break
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), p.opts.DialTimeout)
-		bc, err := p.dialer.DialContext(ctx, "tcp4", ep)
-		cancel()
+		bc, err := p.dialer.Dial("tcp4", ep) // within DialTimeout
 		if err == nil {
 			backend = bc.(*net.TCPConn)
 			if len(tried) > 0 && table.affinity > 0 {
@@ -143,7 +141,6 @@ func (p *Proxier) handle(sp *servicePort, c *conn) {
 	}
 	c.backend = backend
 	c.mu.Unlock()
-	_ = backend.SetNoDelay(true)
 	c.last.Store(p.epoch.Load())
 
 	done := make(chan struct{})
