@@ -1,9 +1,17 @@
 package cli
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 // TestKubectlComparisonConfigMapsAndSecrets: create configmap and create
@@ -30,6 +38,9 @@ func TestKubectlComparisonConfigMapsAndSecrets(t *testing.T) {
 	write("bad.env", "GOOD=1\n1BAD=2\n")
 	write("logo.bin", "\xff\xfe\x00\x01")
 	write("one.txt", "only one line\n")
+	cert, key := selfSigned(t)
+	write("tls.crt", cert)
+	write("tls.key", key)
 
 	for _, line := range []string{
 		"create configmap {N}cfg --from-literal=GREETING=Hi --from-literal=EQ=a=b,c --from-file={DIR}/index.html",
@@ -68,6 +79,12 @@ func TestKubectlComparisonConfigMapsAndSecrets(t *testing.T) {
 		"create secret docker-registry {N}x --docker-username=u",
 		"create secret docker-registry {N}x --from-file={DIR}/one.txt",
 		"create secret tls {N}x --cert={DIR}/one.txt",
+		"create secret tls {N}tls --cert={DIR}/tls.crt --key={DIR}/tls.key",
+		"create secret tls {N}x --cert={DIR}/tls.crt --key={DIR}/one.txt",
+		"create secret bogus {N}x",
+		"create configmap c --from-literal=a=1 --from-file={DIR}/logo.bin --append-hash --dry-run=client -o name",
+		"create secret generic s --from-literal=a=1 --append-hash --dry-run=client -o name",
+		"create secret generic s --type=x.io/y --from-literal=a=1 --append-hash --dry-run=client -o name",
 		"create secret tls {N}x --cert={DIR}/missing.pem --key={DIR}/one.txt",
 	} {
 		c.same(line, true)
@@ -79,6 +96,7 @@ func TestKubectlComparisonConfigMapsAndSecrets(t *testing.T) {
 		"get secrets -o wide",
 		"get cm,secrets",
 		"get secret k-sec -o yaml",
+		"get secret k-tls -o yaml",
 		"get cm k-keyed -o json",
 		"get secret k-sec2 -o jsonpath={.data.user}",
 		"describe configmap k-one",
@@ -90,4 +108,25 @@ func TestKubectlComparisonConfigMapsAndSecrets(t *testing.T) {
 	} {
 		c.same(line, false)
 	}
+}
+
+// selfSigned is a PEM certificate and its key, for create secret tls.
+func selfSigned(t *testing.T) (cert, key string) {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "web.example.com"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, err := x509.MarshalECPrivateKey(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
+		string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}))
 }

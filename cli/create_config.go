@@ -3,8 +3,10 @@ package cli
 import (
 	"bufio"
 	"bytes"
+	"crypto/sha256"
 	"crypto/tls"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -48,6 +50,7 @@ func generatorFlags() []ucli.Flag {
 		&ucli.StringFlag{Name: "docker-email", Usage: "secret docker-registry: the email"},
 		&ucli.StringFlag{Name: "cert", Usage: "secret tls: the PEM certificate file"},
 		&ucli.StringFlag{Name: "key", Usage: "secret tls: the PEM private key file"},
+		&ucli.BoolFlag{Name: "append-hash", Usage: "configmap, secret: append a hash of the object's content to its name"},
 		&ucli.StringFlag{Name: "dry-run", Value: "none", Usage: "none, client (print the object, send nothing) or server (the node checks it, stores nothing)"},
 		&ucli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "yaml, json or name"},
 	}
@@ -67,6 +70,8 @@ func (e *environment) createGenerated(c *ucli.Context, args []string) (ok bool, 
 		build, verb, what, args = buildDockerRegistrySecret, "secret docker-registry", "secret ", args[2:]
 	case args[0] == "secret" && len(args) > 1 && args[1] == "tls":
 		build, verb, what, args = buildTLSSecret, "secret tls", "secret ", args[2:]
+	case args[0] == "secret" && len(args) > 1:
+		return true, fmt.Errorf("unknown command %q\nSee 'wasmlet create secret -h' for help and examples", strings.Join(args[1:], " "))
 	case args[0] == "secret":
 		return true, errors.New("must specify one of docker-registry, generic or tls\nSee 'wasmlet create secret -h' for help and examples")
 	default:
@@ -94,6 +99,11 @@ func (e *environment) createGenerated(c *ucli.Context, args []string) (ok bool, 
 	obj, err := build(c, args[0])
 	if err != nil {
 		return true, err
+	}
+	if c.Bool("append-hash") {
+		if err := appendHash(obj); err != nil {
+			return true, err
+		}
 	}
 	res, _ := api.ResourceOf(obj)
 	if c.String("dry-run") != "client" {
@@ -430,4 +440,39 @@ func readEnvFile(file string, add func(string, []byte) error) error {
 		}
 	}
 	return sc.Err()
+}
+
+// appendHash appends to a generated object's name kubectl's hash of its
+// content: the first ten hex digits of the SHA-256 of a JSON of its kind,
+// name, data (binaryData too when a ConfigMap has some; type for a
+// Secret) and immutable when set, with 0, 1, 3, a and e made g, h, k, m
+// and t, so that the suffix has no vowel and is never all digits.
+func appendHash(obj api.Object) error {
+	var m map[string]any
+	switch o := obj.(type) {
+	case *api.ConfigMap:
+		m = map[string]any{"kind": "ConfigMap", "name": o.Name, "data": o.Data}
+		if len(o.BinaryData) > 0 {
+			m["binaryData"] = o.BinaryData
+		}
+		if o.Immutable != nil {
+			m["immutable"] = *o.Immutable
+		}
+	case *api.Secret:
+		m = map[string]any{"kind": "Secret", "type": o.Type, "name": o.Name, "data": o.Data}
+		if o.Immutable != nil {
+			m["immutable"] = *o.Immutable
+		}
+	default:
+		return nil
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	sum := sha256.Sum256(b)
+	suffix := strings.NewReplacer("0", "g", "1", "h", "3", "k", "a", "m", "e", "t").Replace(hex.EncodeToString(sum[:])[:10])
+	meta := obj.GetObjectMeta()
+	meta.Name += "-" + suffix
+	return nil
 }
