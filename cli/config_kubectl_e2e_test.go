@@ -84,6 +84,8 @@ func TestKubectlComparisonConfigMapsAndSecrets(t *testing.T) {
 		"create secret bogus {N}x",
 		"create configmap c --from-literal=a=1 --from-file={DIR}/logo.bin --append-hash --dry-run=client -o name",
 		"create secret generic s --from-literal=a=1 --append-hash --dry-run=client -o name",
+		"create configmap {N}saved --from-literal=a=1 --from-file={DIR}/logo.bin --save-config -o yaml",
+		"create secret generic {N}saved --from-literal=a=1 --save-config --dry-run=client -o json",
 		"create secret generic s --type=x.io/y --from-literal=a=1 --append-hash --dry-run=client -o name",
 		"create secret tls {N}x --cert={DIR}/missing.pem --key={DIR}/one.txt",
 	} {

@@ -105,6 +105,13 @@ func (e *environment) createGenerated(c *ucli.Context, args []string) (ok bool, 
 			return true, err
 		}
 	}
+	if c.Bool("save-config") {
+		b, err := json.Marshal(obj)
+		if err != nil {
+			return true, err
+		}
+		obj.GetObjectMeta().Annotations = map[string]string{lastAppliedAnnotation: string(b) + "\n"}
+	}
 	res, _ := api.ResourceOf(obj)
 	if c.String("dry-run") != "client" {
 		v, err := fieldValidation(c)
