@@ -33,6 +33,11 @@ const serviceWait = 3 * time.Minute
 // IPs from a /24 of 127.47.0.0/16 of its own.
 func startServiceNode(t *testing.T) (*wasmlet.Node, string) {
 	t.Helper()
+	return startServiceNodeWith(t, func(c wasmlet.Config) wasmlet.Config { return c })
+}
+
+func startServiceNodeWith(t *testing.T, with func(wasmlet.Config) wasmlet.Config) (*wasmlet.Node, string) {
+	t.Helper()
 	img := myweb(t)
 	dir := t.TempDir()
 	if err := os.Symlink(cacheDir, filepath.Join(dir, "cache")); err != nil {
@@ -40,7 +45,7 @@ func startServiceNode(t *testing.T) (*wasmlet.Node, string) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	sub := 1 + rand.IntN(254)
-	node, err := wasmlet.New(ctx, wasmlet.NewConfig().
+	node, err := wasmlet.New(ctx, with(wasmlet.NewConfig()).
 		WithInMemory(true).
 		WithDataDir(dir).
 		WithListen("127.0.0.1:0").
@@ -407,5 +412,43 @@ func waitPodsFor(t *testing.T, node *wasmlet.Node, selector, what string, ok fun
 			t.Fatalf("after %v, pods %q are not %s: %s", serviceWait, selector, what, describe(pods))
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestServiceNodePortListensOnTheNodePortAddress: a NodePort Service is
+// reached at the node-port address the node was given, at the nodePort
+// the API allocated, as well as at its cluster IP.
+func TestServiceNodePortListensOnTheNodePortAddress(t *testing.T) {
+	npAddr := fmt.Sprintf("127.50.%d.1", 1+rand.IntN(254))
+	node, img := startServiceNodeWith(t, func(c wasmlet.Config) wasmlet.Config { return c.WithNodePortAddresses(npAddr) })
+	ctx := context.Background()
+	if _, err := wasmlet.Create(ctx, node, &api.Pod{
+		ObjectMeta: api.ObjectMeta{Name: "np-0", Namespace: "default", Labels: map[string]string{"app": "np"}},
+		Spec:       readyWeb(img, "v1"),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	svc, err := wasmlet.Create(ctx, node, &api.Service{
+		ObjectMeta: api.ObjectMeta{Name: "np", Namespace: "default"},
+		Spec: api.ServiceSpec{
+			Type:     api.ServiceTypeNodePort,
+			Selector: map[string]string{"app": "np"},
+			Ports:    []api.ServicePort{{Port: 80, TargetPort: api.FromInt32(8080)}},
+		},
+	})
+	if err != nil {
+		t.Fatalf("create service: %v", err)
+	}
+	np := svc.Spec.Ports[0].NodePort
+	if np == 0 {
+		t.Fatalf("no nodePort allocated: %+v", svc.Spec.Ports)
+	}
+	waitPodsFor(t, node, "app=np", "Running and ready", running(1))
+	for _, addr := range []string{fmt.Sprintf("%s:%d", npAddr, np), svc.Spec.ClusterIP + ":80"} {
+		waitFor(t, "np-0 answering at "+addr, func() bool { a := getAnswer(addr); return a.err == nil && a.pod == "np-0" })
+	}
+	// Not on the other loopback addresses: 127.0.0.1 was not given.
+	if a := getAnswer(fmt.Sprintf("127.0.0.1:%d", np)); a.err == nil && a.pod == "np-0" {
+		t.Errorf("the node port answers on 127.0.0.1, which the node was not given")
 	}
 }
