@@ -632,6 +632,32 @@ var expectations = map[string]expectation{
 	"spin": func(t *testing.T, n *hostileNode, c hostile.Case, _ string) {
 		n.waitPod(t, c.Name, "Running", 30*time.Second, func(p *api.Pod) bool { return p.Status.Phase == api.PodRunning })
 	},
+	// A recursion without loops: the node keeps answering for 10 s (its
+	// garbage collector reaches the guest at the yields of its calls; it
+	// waited for ever, and the node froze), and deleting the pod ends the
+	// guest, which Kill reaches at the same yields.
+	"tree-recursion": func(t *testing.T, n *hostileNode, c hostile.Case, _ string) {
+		n.waitPod(t, c.Name, "Running", 30*time.Second, func(p *api.Pod) bool { return p.Status.Phase == api.PodRunning })
+		for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+			if _, err := n.getPod(c.Name); err != nil {
+				t.Fatalf("the API does not answer under a recursion without loops: %v (node alive: %v)", err, n.alive())
+			}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := n.c.Delete(ctx, podsResource, "default", c.Name, client.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			_, err := n.getPod(c.Name)
+			if api.IsNotFound(err) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the pod is not gone 30 s after its deletion: %v", err)
+			}
+		}
+	},
 	"start-trap": func(t *testing.T, n *hostileNode, c hostile.Case, _ string) {
 		p := n.waitPod(t, c.Name, "terminated", 60*time.Second, isTerminated)
 		term := terminated(p)

@@ -270,6 +270,24 @@ func Spin() []byte {
 	return g.Command(Loop, Br(0), End)
 }
 
+// TreeRecursion is a busy guest without a loop: a function that calls
+// itself twice, depth deep (2^depth calls), never passing a loop head.
+// Kill, the CPU limit and the returns to Go were at loop heads only, so
+// it ran on after its pod was deleted and, compiled, never let the node's
+// garbage collector stop it: the node froze at its next collection.
+func TreeRecursion(depth int32) []byte {
+	g := newGuest(1)
+	self := g.m.nImports + uint32(len(g.m.funcs)) // the index Func gives it
+	f := g.m.Func([]ValType{I32}, nil, nil,
+		LocalGet(0), I32Eqz, If, Return, End,
+		LocalGet(0), I32Const(1), I32Sub, Call(self),
+		LocalGet(0), I32Const(1), I32Sub, Call(self))
+	if f != self {
+		panic("hostile: TreeRecursion's function index moved")
+	}
+	return g.Command(I32Const(depth), Call(f))
+}
+
 // StartTrap is finding 9: the module's start function (run while it is
 // instantiated, before _start) traps. The node reported it as
 // ContainerStatusUnknown with exit code 137 instead of the trap.

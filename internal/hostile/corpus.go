@@ -65,6 +65,7 @@ func Corpus(secret string) []Case {
 		{"empty-files", "5", EmptyFiles(EmptyFilesMax), podOf(never, volume, "  volumes:\n  - name: v\n    emptyDir:\n      sizeLimit: 1Mi\n"), ""},
 		{"fill-emptydir", "5", FillEmptyDir(FillTotal), podOf(never, volume, "  volumes:\n  - name: v\n    emptyDir:\n      sizeLimit: 1Mi\n"), ""},
 		{"spin", "9", Spin(), podOf(never, limits("cpu: 100m"), ""), ""},
+		{"tree-recursion", "9", TreeRecursion(60), podOf(never, limits("cpu: 100m"), ""), ""},
 		{"start-trap", "9", StartTrap(), podOf(never, "", ""), ""},
 		{"poll-huge", "2", PollHuge(), podOf(never, "", ""), ""},
 		{"deep-recursion", "4b", DeepRecursion(DeepRecursionLocals), podOf(never, limits("memory: 16Mi"), ""), ""},
