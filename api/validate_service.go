@@ -203,7 +203,7 @@ func validateClusterIPs(sp *ServiceSpec) ErrorList {
 			errs = append(errs, NotSupported("spec.ipFamilyPolicy", *p, []string{"PreferDualStack", "RequireDualStack", "SingleStack"}))
 		}
 		if *p == IPFamilyPolicySingleStack && len(sp.ClusterIPs) > 1 {
-			errs = append(errs, Invalid("spec.clusterIPs", sp.ClusterIPs, "must have at most 1 value when ipFamilyPolicy is SingleStack"))
+			errs = append(errs, Invalid("spec.ipFamilyPolicy", *p, "must be 'RequireDualStack' or 'PreferDualStack' when multiple cluster IPs are specified"))
 		}
 	}
 	if len(sp.ClusterIPs) > 2 {
