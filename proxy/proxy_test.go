@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -573,4 +574,45 @@ func TestProxyCloseEndsConnections(t *testing.T) {
 	if _, err := who(addr); !refused(err) {
 		t.Fatalf("after Close: %v; want refused", err)
 	}
+}
+
+// TestProxyStartLeavesNoGoroutine: when Start's context ends, the
+// informers, the reaper, the accept loops and the connections' copies all
+// end with it.
+func TestProxyStartLeavesNoGoroutine(t *testing.T) {
+	clk := clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	st, err := store.Open("", store.Options{InMemory: true, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ns, _ := api.LookupResource("namespaces")
+	o := ns.New()
+	o.GetObjectMeta().Name = "default"
+	if _, err := st.Create(context.Background(), o); err != nil && !api.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	bs := sharedPortBackends(t, 121, 1)
+	before := runtime.NumGoroutine()
+	p, err := New(st, Options{Clock: clk, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = p.Start(ctx) }()
+	e := &env{t: t, ctx: context.Background(), clock: clk, store: st, proxy: p}
+	e.create(service("web", serviceIP(15), port("http", 80)))
+	e.create(slice("web-1", "web", "http", bs[0].port(), endpoint(bs[0].ip(), true)))
+	addr := serviceIP(15) + ":80"
+	eventually(t, "the service", func() bool { _, err := who(addr); return err == nil })
+	c, err := net.Dial("tcp4", addr) // held open across the stop
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_, _ = bufio.NewReader(c).ReadString('\n')
+	cancel()
+	<-done
+	eventually(t, "the proxy's goroutines to end", func() bool { return runtime.NumGoroutine() <= before })
 }
