@@ -181,6 +181,7 @@ func (d *describer) containers(label string, containers []api.Container, statuse
 				d.line(2, "%s:\t%s\n", p.name, DescribeProbe(p.probe))
 			}
 		}
+		d.envFrom(c)
 		d.env(c, pod)
 		d.mounts(c.VolumeMounts)
 	}
@@ -317,6 +318,8 @@ func (d *describer) env(c *api.Container, pod *api.Pod) {
 				value = "node allocatable"
 			}
 			d.line(3, "%s:\t%s (%s)\n", e.Name, value, f.Resource)
+		default:
+			d.envKeyRef(e)
 		}
 	}
 }
@@ -436,6 +439,8 @@ func (d *describer) volumes(volumes []api.Volume, space string) {
 			d.line(2, "Type:\tEmptyDir (a temporary directory that shares a pod's lifetime)\n")
 			d.line(2, "Medium:\t%s\n", v.EmptyDir.Medium)
 			d.line(2, "SizeLimit:\t%s\n", limit)
+		case v.Secret != nil, v.ConfigMap != nil:
+			d.configVolume(v)
 		default:
 			d.line(1, "<unknown>\n")
 		}
