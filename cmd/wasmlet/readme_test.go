@@ -154,7 +154,9 @@ func TestReadmeUseIt(t *testing.T) {
 	}
 	got := string(output)
 	t.Logf("output of the block:\n%s", got)
-	for _, want := range []string{"pod/myweb condition met", "Hello World! I'm myweb", `pod "myweb" deleted`} {
+	for _, want := range []string{"pod/myweb condition met", "Hello World! I'm myweb", `pod "myweb" deleted`,
+		`deployment "web" successfully rolled out`, "service/web exposed", "Hello World! I'm web-", "deployment.apps/web restarted",
+		"deployment.apps/web rolled back", "configmap/web-config created", `service "web" deleted`} {
 		if !strings.Contains(got, want) {
 			t.Errorf("the output of the block lacks %q:\n%s", want, got)
 		}
