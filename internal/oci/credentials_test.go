@@ -84,3 +84,18 @@ func TestPullAsLogsIn(t *testing.T) {
 		t.Fatalf("with the login: %v", err)
 	}
 }
+
+// FuzzCredentialsFor: any image and docker config give logins or none,
+// never a panic.
+func FuzzCredentialsFor(f *testing.F) {
+	f.Add("127.0.0.1:5000/myweb:v1", `{"auths":{"127.0.0.1:5000":{"auth":"dTpw"}}}`, false)
+	f.Add("ghcr.io/acme/web@sha256:0000000000000000000000000000000000000000000000000000000000000000", `{"auths":{"*.io/acme":{"username":"u"}}}`, false)
+	f.Add("library/nginx", `{"https://index.docker.io/v1/":{"auth":"!!"}}`, true)
+	f.Add("[::1]:5000/x", `{"auths":{"[::1]:5000":{"username":"u","password":"p"},"[":{}}}`, false)
+	f.Fuzz(func(t *testing.T, image, config string, legacy bool) {
+		c := CredentialsFor(image, []DockerConfig{{Data: []byte(config), Legacy: legacy}})
+		if c.Empty() != (c.ID() == "") {
+			t.Fatalf("%d logins, id %q", len(c.logins), c.ID())
+		}
+	})
+}
