@@ -132,3 +132,25 @@ func selfSigned(t *testing.T) (cert, key string) {
 	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
 		string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}))
 }
+
+// TestKubectlComparisonConfigApply: apply of a Secret written with
+// stringData, twice, and of an immutable ConfigMap changed, gives the
+// same answers and stored data with kubectl and wasmlet.
+func TestKubectlComparisonConfigApply(t *testing.T) {
+	c := &comparer{t: t, kubectl: kubectlPath(t), kubeconfig: e2eNode(t), home: t.TempDir(), dir: t.TempDir()}
+	c.twinFile("s1", "apiVersion: v1\nkind: Secret\nmetadata:\n  name: {N}app\nstringData:\n  password: one\n  user: admin\n")
+	c.twinFile("s2", "apiVersion: v1\nkind: Secret\nmetadata:\n  name: {N}app\nstringData:\n  password: two\n")
+	c.twinFile("c1", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {N}imm\nimmutable: true\ndata:\n  a: \"1\"\n")
+	c.twinFile("c2", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {N}imm\nimmutable: true\ndata:\n  a: \"2\"\n")
+	for _, line := range []string{
+		"apply -f {DIR}/s1.{N}yaml",
+		"get secret {N}app -o jsonpath={.data}",
+		"apply -f {DIR}/s2.{N}yaml",
+		"get secret {N}app -o jsonpath={.data}",
+		"apply -f {DIR}/c1.{N}yaml",
+		"apply -f {DIR}/c2.{N}yaml",
+		"create -f {DIR}/c1.{N}yaml",
+	} {
+		c.same(line, true)
+	}
+}
