@@ -69,6 +69,10 @@ func protobufToJSON(b []byte) ([]byte, error) {
 		if err := deploymentJSON(raw, obj); err != nil {
 			return nil, err
 		}
+	case apiVersion == "v1" && kind == "Service":
+		if err := serviceJSON(raw, obj); err != nil {
+			return nil, err
+		}
 	default:
 		return nil, fmt.Errorf("this node reads only JSON or YAML bodies for %s %s (send them as application/json)", apiVersion, kind)
 	}

@@ -19,7 +19,7 @@ func (e *environment) createCommand() *ucli.Command {
 			&ucli.StringSliceFlag{Name: "filename", Aliases: []string{"f"}, Usage: "file, directory or - (stdin) with the objects to create"},
 			&ucli.BoolFlag{Name: "recursive", Aliases: []string{"R"}, Usage: "read the directories of -f recursively"},
 			validateFlag(),
-		), append(createDeploymentFlags(), generatorFlags()...)...),
+		), append(append(createDeploymentFlags(), generatorFlags()...), createServiceFlags()...)...),
 		Action: e.create,
 	}
 }
@@ -81,6 +81,9 @@ func (e *environment) createNamed(c *ucli.Context, args []string) error {
 	}
 	if args[0] == "deployment" || args[0] == "deploy" {
 		return e.createDeployment(c, args[1:])
+	}
+	if args[0] == "service" || args[0] == "svc" {
+		return e.createService(c, args[1:])
 	}
 	r, ok := api.LookupResource(args[0])
 	if !ok || r.Kind != "Namespace" {

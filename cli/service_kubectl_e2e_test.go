@@ -32,6 +32,14 @@ func TestKubectlComparisonServices(t *testing.T) {
 		"expose configmap {N}cm --port=90",
 		"expose deployment",
 		"expose",
+		"create service clusterip {N}cs --tcp=5678:8080 --tcp=90",
+		"create service nodeport {N}ns --tcp=80:http",
+		"create svc clusterip {N}hs --clusterip=None",
+		"create service clusterip {N}dr --tcp=80:8080 --dry-run=client -o yaml",
+		"create service clusterip {N}x",
+		"create service clusterip",
+		"create service loadbalancer {N}lb --tcp=80",
+		"get svc {N}cs {N}ns {N}hs -o jsonpath={.items[*].metadata.labels}{.items[*].spec.selector}{.items[*].spec.ports[*].name}{.items[*].spec.ports[*].port}{.items[*].spec.ports[*].targetPort}{.items[*].spec.type}{.items[2].spec.clusterIP}",
 	} {
 		c.same(line, true)
 	}
@@ -65,6 +73,8 @@ func TestKubectlComparisonServices(t *testing.T) {
 		"get svc",
 		"get services -o wide",
 		"get svc k-dep k-np k-hl",
+		"get svc k-cs k-hs -o wide",
+		"describe svc k-cs",
 		"get ep",
 		"get endpoints k-dep",
 		"describe svc k-dep",

@@ -10,9 +10,7 @@ import (
 // service is kubectl's description of a Service, with its Endpoints' ready
 // addresses under each port.
 func (d *describer) service(s *api.Service, ep *api.Endpoints) {
-	if ep == nil {
-		ep = &api.Endpoints{}
-	}
+	found := ep != nil
 	d.line(0, "Name:\t%s\n", s.Name)
 	d.line(0, "Namespace:\t%s\n", s.Namespace)
 	d.labels("Labels", s.Labels)
@@ -68,7 +66,16 @@ func (d *describer) service(s *api.Service, ep *api.Endpoints) {
 		if sp.NodePort != 0 {
 			d.line(0, "NodePort:\t%s\t%d/%s\n", name, sp.NodePort, sp.Protocol)
 		}
-		d.line(0, "Endpoints:\t%s\n", table.FormatEndpoints(ep, map[string]bool{sp.Name: true}))
+		// kubectl reads the Service's EndpointSlices here: none is
+		// <none>, the empty placeholder slice an empty cell.
+		addrs := "<none>"
+		if found {
+			addrs = ""
+			if len(ep.Subsets) > 0 {
+				addrs = table.FormatEndpoints(ep, map[string]bool{sp.Name: true})
+			}
+		}
+		d.line(0, "Endpoints:\t%s\n", addrs)
 	}
 	d.line(0, "Session Affinity:\t%s\n", s.Spec.SessionAffinity)
 	if s.Spec.ExternalTrafficPolicy != "" {
