@@ -27,6 +27,7 @@ func (n *Node) buildProxy() error {
 	n.proxy, err = proxy.New(n.st, proxy.Options{
 		NodeName:          n.cfg.nodeName,
 		NodePortAddresses: n.cfg.nodePortAddresses,
+		PodCIDR:           n.cfg.podCIDR,
 		Clock:             n.clock,
 		Logger:            n.log,
 	})

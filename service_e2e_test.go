@@ -29,8 +29,9 @@ import (
 // six myweb pods, each up in seconds on a loaded machine.
 const serviceWait = 3 * time.Minute
 
-// startServiceNode runs a node as startNode does, with Services' cluster
-// IPs from a /24 of 127.47.0.0/16 of its own.
+// startServiceNode runs a node as startNode does, with pod IPs from a /24
+// of 127.53.0.0/16 and Services' cluster IPs from a /24 of 127.47.0.0/16 of
+// its own (ranges no other test of the repository uses).
 func startServiceNode(t *testing.T) (*wasmlet.Node, string) {
 	t.Helper()
 	return startServiceNodeWith(t, func(c wasmlet.Config) wasmlet.Config { return c })
@@ -50,7 +51,7 @@ func startServiceNodeWith(t *testing.T, with func(wasmlet.Config) wasmlet.Config
 		WithDataDir(dir).
 		WithListen("127.0.0.1:0").
 		WithNodeName("n1").
-		WithPodCIDR(fmt.Sprintf("127.44.%d.0/24", sub)).
+		WithPodCIDR(fmt.Sprintf("127.53.%d.0/24", sub)).
 		WithServiceCIDR(fmt.Sprintf("127.47.%d.0/24", sub)).
 		WithShutdownGracePeriod(5*time.Second))
 	if err != nil {

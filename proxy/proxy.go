@@ -77,6 +77,10 @@ type Options struct {
 	// NodePortAddresses are the IPs node ports listen on; nil means
 	// DefaultNodePortAddress.
 	NodePortAddresses []string
+	// PodCIDR is the loopback range of the node's pods: endpoints on
+	// loopback outside it are not dialled, so that no Service leads to the
+	// node's own API or other local services. "" allows all of loopback.
+	PodCIDR string
 	// Clock times session affinity; defaults to clock.Real(). Sockets'
 	// deadlines are the kernel's, in real time.
 	Clock clock.Clock
@@ -94,6 +98,8 @@ type Options struct {
 var (
 	// ErrBadNodePortAddress: a node-port address is not an IP.
 	ErrBadNodePortAddress = errors.New("proxy: node-port address is not an IPv4 address")
+	// ErrBadPodCIDR: the pod range is not an IPv4 prefix.
+	ErrBadPodCIDR = errors.New("proxy: pod CIDR is not an IPv4 prefix")
 )
 
 // Proxier is the node's service proxy. Create it with New, run it with
@@ -101,6 +107,7 @@ var (
 type Proxier struct {
 	opts      Options
 	nodePorts []netip.Addr
+	allowed   func(netip.Addr) bool // endpoint addresses the proxy dials
 	log       *slog.Logger
 	clock     clock.Clock
 	recorder  *events.Recorder
@@ -163,6 +170,15 @@ func New(st *store.Store, opts Options) (*Proxier, error) {
 		}
 		p.nodePorts = append(p.nodePorts, ip)
 	}
+	var pods netip.Prefix
+	if opts.PodCIDR != "" {
+		var err error
+		if pods, err = netip.ParsePrefix(opts.PodCIDR); err != nil || !pods.Addr().Is4() {
+			return nil, fmt.Errorf("%w: %q", ErrBadPodCIDR, opts.PodCIDR)
+		}
+		pods = pods.Masked()
+	}
+	p.allowed = endpointFilter(pods)
 	svcs, ok := api.LookupResource("services")
 	if !ok {
 		return nil, errors.New("proxy: the api package serves no services")
@@ -293,7 +309,7 @@ func (p *Proxier) sync() {
 			}
 			k := portKey(svc, sp.Name)
 			d := &desiredPort{svc: svc, name: sp.Name, table: &backends{
-				endpoints: endpointsFor(slices, sp.Name),
+				endpoints: endpointsFor(slices, sp.Name, p.allowed),
 				affinity:  affinityOf(svc),
 			}}
 			d.addrs = append(d.addrs, hostPort(ip, sp.Port))

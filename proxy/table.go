@@ -134,9 +134,9 @@ func contains(s []string, v string) bool {
 // none is ready, the ones still serving while they terminate (Kubernetes'
 // proxying of terminating endpoints). An endpoint whose ready condition is
 // unset counts as ready, as the EndpointSlice API says consumers must read
-// it. Addresses that are not IPv4 loopback or unicast are skipped: they are
-// hostile until checked, and the node only reaches pods on its own host.
-func endpointsFor(slices []*api.EndpointSlice, portName string) []string {
+// it. Addresses are hostile until checked: only unicast IPv4 addresses
+// that allowed accepts are kept.
+func endpointsFor(slices []*api.EndpointSlice, portName string, allowed func(netip.Addr) bool) []string {
 	var ready, serving []string
 	for _, s := range slices {
 		if s.AddressType != api.AddressTypeIPv4 {
@@ -165,7 +165,7 @@ func endpointsFor(slices []*api.EndpointSlice, portName string) []string {
 				continue
 			}
 			ip, err := netip.ParseAddr(e.Addresses[0])
-			if err != nil || !ip.Is4() || ip.IsUnspecified() || ip.IsMulticast() || ip == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
+			if err != nil || !ip.Is4() || ip.IsUnspecified() || ip.IsMulticast() || ip == netip.AddrFrom4([4]byte{255, 255, 255, 255}) || !allowed(ip) {
 				continue
 			}
 			ep := netip.AddrPortFrom(ip, uint16(port)).String()
@@ -218,3 +218,22 @@ func hostPort(ip netip.Addr, port int32) string {
 }
 
 func itoa(i int32) string { return strconv.Itoa(int(i)) }
+
+// endpointFilter is which endpoint addresses the proxy connects to:
+// Kubernetes refuses loopback and link-local endpoint addresses, so that a
+// Service cannot lead to the node's own services; here pods are on
+// loopback, so a loopback address is allowed only within the pod range
+// (all of loopback when no range is known). Other unicast addresses (an
+// endpoint of a Service without a selector off the node) are allowed, as
+// in Kubernetes; link-local ones are not.
+func endpointFilter(podCIDR netip.Prefix) func(netip.Addr) bool {
+	return func(ip netip.Addr) bool {
+		if ip.IsLinkLocalUnicast() {
+			return false
+		}
+		if ip.IsLoopback() && podCIDR.IsValid() {
+			return podCIDR.Contains(ip)
+		}
+		return true
+	}
+}

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"fmt"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -54,10 +55,15 @@ func TestEndpointsFor(t *testing.T) {
 					ep("::ffff:127.0.0.1", yes, nil, nil), ep("127.42.0.9", yes, nil, nil)),
 			},
 			"", []string{"127.42.0.9:80"}},
+		{"loopback outside the pod range and link-local are not dialled; other unicast is",
+			[]*api.EndpointSlice{sl(api.AddressTypeIPv4, "", 80, api.ProtocolTCP,
+				ep("127.0.0.1", yes, nil, nil), ep("127.43.0.1", yes, nil, nil), ep("169.254.169.254", yes, nil, nil),
+				ep("10.1.2.3", yes, nil, nil), ep("127.42.255.254", yes, nil, nil))},
+			"", []string{"10.1.2.3:80", "127.42.255.254:80"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := endpointsFor(tt.slices, tt.port)
+			got := endpointsFor(tt.slices, tt.port, endpointFilter(netip.MustParsePrefix("127.42.0.0/16")))
 			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
 				t.Fatalf("got %v, want %v", got, tt.want)
 			}
