@@ -23,7 +23,8 @@
 // The proxy meets the controllers and the node agent only in the store:
 // it reads Services and EndpointSlices through informers and never
 // imports host/. It must never bind an address outside loopback other
-// than the node-port addresses its operator named.
+// than the node-port addresses its operator named, nor dial a loopback
+// address outside the pod range.
 package proxy
 
 import (
