@@ -167,3 +167,32 @@ func TestServiceRangeFull(t *testing.T) {
 		t.Errorf("full range: %v", err)
 	}
 }
+
+// TestServiceTypeChangeGetsNodePorts: a ClusterIP Service updated to
+// NodePort is given node ports, and keeps its cluster IP.
+func TestServiceTypeChangeGetsNodePorts(t *testing.T) {
+	r := newRegistry(t, Options{})
+	a, err := createService(t, r, testService("a", "", "", 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := r.Update(context.Background(), testService("a", "", api.ServiceTypeNodePort, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := out.(*api.Service)
+	if np := u.Spec.Ports[0].NodePort; np < 30000 || np > 32767 || u.Spec.ClusterIP != a.Spec.ClusterIP {
+		t.Errorf("after the type change: nodePort %d clusterIP %s (was %s)", np, u.Spec.ClusterIP, a.Spec.ClusterIP)
+	}
+	_, err = r.Update(context.Background(), testService("b", "", api.ServiceTypeNodePort, u.Spec.Ports[0].NodePort))
+	if err == nil {
+		t.Errorf("an update of a missing Service succeeded")
+	}
+	if _, err := createService(t, r, testService("c", "", "", 0)); err != nil {
+		t.Fatal(err)
+	}
+	_, err = r.Update(context.Background(), testService("c", "", api.ServiceTypeNodePort, u.Spec.Ports[0].NodePort))
+	if err == nil || !strings.Contains(err.Error(), "provided port is already allocated") {
+		t.Errorf("an update to a node port a's: %v", err)
+	}
+}
