@@ -38,6 +38,7 @@ func TestKubectlComparisonConfigMapsAndSecrets(t *testing.T) {
 	write("bad.env", "GOOD=1\n1BAD=2\n")
 	write("logo.bin", "\xff\xfe\x00\x01")
 	write("one.txt", "only one line\n")
+	write("esc.txt", "\x1b[31mred\x1b[0m\r\n")
 	cert, key := selfSigned(t)
 	write("tls.crt", cert)
 	write("tls.key", key)
@@ -48,6 +49,7 @@ func TestKubectlComparisonConfigMapsAndSecrets(t *testing.T) {
 		"create configmap {N}env --from-env-file={DIR}/app.env",
 		"create configmap {N}keyed --from-file=page={DIR}/index.html --from-file={DIR}/logo.bin",
 		"create configmap {N}one --from-file={DIR}/one.txt",
+		"create configmap {N}esc --from-file={DIR}/esc.txt",
 		"create configmap {N}dry --from-literal=a=1 --from-file={DIR}/logo.bin --dry-run=client -o yaml",
 		"create configmap {N}dry --from-literal=a=1 --dry-run=client -o json",
 		"create configmap {N}dry --from-literal=a=1 --dry-run=server",
@@ -103,6 +105,7 @@ func TestKubectlComparisonConfigMapsAndSecrets(t *testing.T) {
 		"get secret k-sec2 -o jsonpath={.data.user}",
 		"describe configmap k-one",
 		"describe cm k-keyed",
+		"describe cm k-esc",
 		"describe secret k-sec",
 		"describe secret k-reg",
 		"get configmap nothere",

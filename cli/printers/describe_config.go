@@ -4,6 +4,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/wasmlet/wasmlet/api"
 )
@@ -18,7 +19,7 @@ func (d *describer) configMap(cm *api.ConfigMap) {
 	d.annotations("Annotations", cm.Annotations)
 	d.raw("\nData\n====\n")
 	for _, k := range slices.Sorted(maps.Keys(cm.Data)) {
-		d.raw(k + ":\n----\n" + cm.Data[k] + "\n\n")
+		d.raw(k + ":\n----\n" + terminalEscaper.Replace(cm.Data[k]) + "\n\n")
 	}
 	d.raw("\nBinaryData\n====\n")
 	for _, k := range slices.Sorted(maps.Keys(cm.BinaryData)) {
@@ -26,6 +27,11 @@ func (d *describer) configMap(cm *api.ConfigMap) {
 	}
 	d.raw("\n")
 }
+
+// terminalEscaper makes a value's escape sequences and carriage returns
+// visible rather than acted on by the terminal, as kubectl's describe
+// does (kubernetes/kubernetes#101695): ESC becomes ^[ and CR \r.
+var terminalEscaper = strings.NewReplacer("\x1b", "^[", "\r", "\\r")
 
 // secret is kubectl's description of a Secret: its type and the size of
 // each value, never a value.
