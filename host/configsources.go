@@ -126,19 +126,28 @@ func secretData(s *api.Secret) map[string][]byte {
 // builds it: every envFrom source in order (its keys, prefixed, that can
 // name a variable), then env in order, each entry replacing a variable of
 // the same name in place; a value's $(VAR) sees the variables set before
-// it. A missing object or key that is not optional is an error (the
+// it, or a Service's variable (links, NAME=value). A missing object or
+// key that is not optional is an error (the
 // container waits in CreateContainerConfigError); an optional one leaves
 // its variables out. It returns the variables as NAME=value in order, and
 // their values by name for command and args.
-func (h *Host) containerEnv(pod *api.Pod, c *api.Container) ([]string, map[string]string, error) {
+func (h *Host) containerEnv(pod *api.Pod, c *api.Container, links []string) ([]string, map[string]string, error) {
 	src := h.configSources(pod.Namespace)
 	var names []string
 	vars := map[string]string{}
+	// scope is what a $(VAR) sees: the Services' variables, then the
+	// container's own as they are set, as the kubelet expands them.
+	scope := make(map[string]string, len(links))
+	for _, kv := range links {
+		name, value, _ := strings.Cut(kv, "=")
+		scope[name] = value
+	}
 	set := func(name, value string) {
 		if _, ok := vars[name]; !ok {
 			names = append(names, name)
 		}
 		vars[name] = value
+		scope[name] = value
 	}
 	for _, ef := range c.EnvFrom {
 		var (
@@ -191,7 +200,7 @@ func (h *Host) containerEnv(pod *api.Pod, c *api.Container) ([]string, map[strin
 	for _, e := range c.Env {
 		v := e.Value
 		if v != "" {
-			v = expandVars(v, vars)
+			v = expandVars(v, scope)
 		} else if e.ValueFrom != nil {
 			val, ok, err := src.keyRef(e.ValueFrom)
 			if err != nil {

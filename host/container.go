@@ -28,7 +28,8 @@ func (h *Host) containerConfig(pod *api.Pod, c *api.Container, podIP string) (cf
 	}()
 	cfg.Clock = nil // guests see the real clock (DESIGN section 4)
 
-	env, vars, err := h.containerEnv(pod, c)
+	links := h.serviceLinks(pod)
+	env, vars, err := h.containerEnv(pod, c, links)
 	if err != nil {
 		return cfg, err
 	}
@@ -38,7 +39,7 @@ func (h *Host) containerConfig(pod *api.Pod, c *api.Container, podIP string) (cf
 		"POD_NAMESPACE="+pod.Namespace,
 		"POD_IP="+podIP,
 	)
-	env = h.appendServiceLinks(pod, env, vars)
+	env = appendServiceLinks(env, vars, links)
 	cfg.Env = env
 
 	var args []string

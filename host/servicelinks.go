@@ -15,35 +15,18 @@ import (
 // appendServiceLinks adds to a container's environment the variables the
 // kubelet gives it for each Service of its namespace that has a cluster
 // IP when the container starts ({SVC}_SERVICE_HOST, {SVC}_SERVICE_PORT,
-// {SVC}_SERVICE_PORT_{NAME} and the Docker link ones), unless the pod sets
-// enableServiceLinks false. A variable the container sets itself wins.
+// {SVC}_SERVICE_PORT_{NAME} and the Docker link ones: links, from
+// serviceLinks). A variable the container sets itself wins; its own
+// values' $(VAR) saw them already (containerEnv).
 // Guests have no DNS resolver through WASI preview 1: these variables are
 // how a guest finds a Service (docs/guest-abi.md). vars gets them too, so
 // that command and args may name them.
-func (h *Host) appendServiceLinks(pod *api.Pod, env []string, vars map[string]string) []string {
-	if pod.Spec.EnableServiceLinks != nil && !*pod.Spec.EnableServiceLinks {
-		return env
-	}
-	res, ok := api.ResourceOf(&api.Service{})
-	if !ok {
-		return env
-	}
-	objs, _, err := h.st.List(context.Background(), res, pod.Namespace, store.ListOptions{})
-	if err != nil {
-		return env // as a kubelet whose service lister is not synced yet
-	}
-	var svcs []*api.Service
-	for _, o := range objs {
-		if s, ok := o.(*api.Service); ok {
-			svcs = append(svcs, s)
-		}
-	}
-	sort.Slice(svcs, func(i, j int) bool { return svcs[i].Name < svcs[j].Name })
+func appendServiceLinks(env []string, vars map[string]string, links []string) []string {
 	seen := make(map[string]bool, len(vars))
 	for k := range vars {
 		seen[k] = true
 	}
-	for _, kv := range ServiceLinkEnv(svcs) {
+	for _, kv := range links {
 		name, value, _ := strings.Cut(kv, "=")
 		if seen[name] {
 			continue
@@ -53,6 +36,30 @@ func (h *Host) appendServiceLinks(pod *api.Pod, env []string, vars map[string]st
 		env = append(env, kv)
 	}
 	return env
+}
+
+// serviceLinks is the variables (NAME=value) of the Services of the pod's
+// namespace, none when the pod sets enableServiceLinks false.
+func (h *Host) serviceLinks(pod *api.Pod) []string {
+	if pod.Spec.EnableServiceLinks != nil && !*pod.Spec.EnableServiceLinks {
+		return nil
+	}
+	res, ok := api.ResourceOf(&api.Service{})
+	if !ok {
+		return nil
+	}
+	objs, _, err := h.st.List(context.Background(), res, pod.Namespace, store.ListOptions{})
+	if err != nil {
+		return nil // as a kubelet whose service lister is not synced yet
+	}
+	var svcs []*api.Service
+	for _, o := range objs {
+		if s, ok := o.(*api.Service); ok {
+			svcs = append(svcs, s)
+		}
+	}
+	sort.Slice(svcs, func(i, j int) bool { return svcs[i].Name < svcs[j].Name })
+	return ServiceLinkEnv(svcs)
 }
 
 // ServiceLinkEnv is the kubelet's environment variables (NAME=value) for

@@ -53,11 +53,12 @@ func TestRealGuestSeesServiceLinks(t *testing.T) {
 	if _, err := n.st.Create(context.Background(), svc); err != nil {
 		t.Fatal(err)
 	}
-	version := func(name string, links *bool, env ...api.EnvVar) string {
+	const args = "-version=$(WEB_SERVICE_HOST):$(WEB_SERVICE_PORT):$(WEB_SERVICE_PORT_HTTP):$(WEB_PORT):$(WEB_PORT_80_TCP_ADDR)"
+	versionOf := func(name, arg string, links *bool, env ...api.EnvVar) string {
 		t.Helper()
 		spec := examplePod(t, "myweb", api.RestartPolicyAlways, env...)
 		spec.EnableServiceLinks = links
-		spec.Containers[0].Args = []string{"-version=$(WEB_SERVICE_HOST):$(WEB_SERVICE_PORT):$(WEB_SERVICE_PORT_HTTP):$(WEB_PORT):$(WEB_PORT_80_TCP_ADDR)"}
+		spec.Containers[0].Args = []string{arg}
 		spec.Containers[0].Ports = []api.ContainerPort{{Name: "http", ContainerPort: 8080}}
 		n.createPod(name, spec)
 		p := n.waitPod(name, "running", isRunning("myweb"))
@@ -70,6 +71,10 @@ func TestRealGuestSeesServiceLinks(t *testing.T) {
 		_, v, _ := strings.Cut(string(body), "Version: ")
 		return strings.TrimSpace(v)
 	}
+	version := func(name string, links *bool, env ...api.EnvVar) string {
+		t.Helper()
+		return versionOf(name, args, links, env...)
+	}
 	if got, want := version("with", nil), "127.43.0.7:80:80:tcp://127.43.0.7:80:127.43.0.7"; got != want {
 		t.Errorf("version %q, want %q", got, want)
 	}
@@ -79,5 +84,11 @@ func TestRealGuestSeesServiceLinks(t *testing.T) {
 	}
 	if got, want := version("own", nil, api.EnvVar{Name: "WEB_SERVICE_HOST", Value: "mine"}), "mine:80:80:tcp://127.43.0.7:80:127.43.0.7"; got != want {
 		t.Errorf("the container's own variable: version %q, want %q", got, want)
+	}
+	// An env value's $(VAR) sees the Services' variables, as the kubelet
+	// expands it.
+	target := api.EnvVar{Name: "TARGET", Value: "http://$(WEB_SERVICE_HOST):$(WEB_SERVICE_PORT)/"}
+	if got, want := versionOf("expanded", "-version=$(TARGET)", nil, target), "http://127.43.0.7:80/"; got != want {
+		t.Errorf("env value naming a Service's variables: version %q, want %q", got, want)
 	}
 }
