@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -40,6 +41,39 @@ type Store struct {
 
 	mu     sync.Mutex
 	images map[string]Image
+
+	// writeFault, set by tests (SetWriteFault), fails a blob's write as a
+	// full disk does.
+	writeFault func(written int64) error
+}
+
+// ErrDiskFull: the disk of the store has no room left for a blob; the
+// blob's temporary file is removed and nothing is recorded.
+var ErrDiskFull = errors.New("the node's image store is out of disk space")
+
+// SetWriteFault makes every write of a blob's bytes first ask f, with the
+// bytes written so far, and fail with its error: tests inject a full disk
+// in the middle of a layer with it. nil removes it.
+func (s *Store) SetWriteFault(f func(written int64) error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.writeFault = f
+}
+
+// faultWriter is a blob's file under a test's write fault.
+type faultWriter struct {
+	f       *os.File
+	fault   func(written int64) error
+	written int64
+}
+
+func (w *faultWriter) Write(b []byte) (int, error) {
+	if err := w.fault(w.written); err != nil {
+		return 0, &os.PathError{Op: "write", Path: w.f.Name(), Err: err}
+	}
+	n, err := w.f.Write(b)
+	w.written += int64(n)
+	return n, err
 }
 
 // Image is what the store knows of one reference.
@@ -123,9 +157,15 @@ func (s *Store) Put(r io.Reader, want string) (digest string, size int64, err er
 		}
 	}()
 	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(f, h), io.LimitReader(r, s.maxSize+1))
+	var w io.Writer = f
+	s.mu.Lock()
+	if s.writeFault != nil {
+		w = &faultWriter{f: f, fault: s.writeFault}
+	}
+	s.mu.Unlock()
+	n, err := io.Copy(io.MultiWriter(w, h), io.LimitReader(r, s.maxSize+1))
 	if err != nil {
-		return "", 0, err
+		return "", 0, diskFull(err)
 	}
 	if n > s.maxSize {
 		return "", 0, fmt.Errorf("%w: more than the node's limit of %d bytes", ErrTooLarge, s.maxSize)
@@ -135,10 +175,10 @@ func (s *Store) Put(r io.Reader, want string) (digest string, size int64, err er
 		return "", 0, fmt.Errorf("%w: the blob has %s, the manifest says %s", ErrDigestMismatch, digest, want)
 	}
 	if err := f.Sync(); err != nil {
-		return "", 0, err
+		return "", 0, diskFull(err)
 	}
 	if err := f.Close(); err != nil {
-		return "", 0, err
+		return "", 0, diskFull(err)
 	}
 	p, _ := s.blobPath(digest)
 	if err := os.Rename(f.Name(), p); err != nil {
@@ -147,6 +187,14 @@ func (s *Store) Put(r io.Reader, want string) (digest string, size int64, err er
 	f = nil
 	syncDir(filepath.Dir(p))
 	return digest, n, nil
+}
+
+// diskFull names a full disk (ENOSPC, or EDQUOT for a quota) as such.
+func diskFull(err error) error {
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+		return fmt.Errorf("%w: %w", ErrDiskFull, err)
+	}
+	return err
 }
 
 // ReadBlob returns the bytes of the blob of digest, checked against it. A
