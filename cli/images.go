@@ -12,6 +12,7 @@ import (
 	"github.com/wasmlet/wasmlet/cli/printers"
 	"github.com/wasmlet/wasmlet/client"
 	"github.com/wasmlet/wasmlet/host"
+	"github.com/wasmlet/wasmlet/internal/table"
 )
 
 // imageFlags are the node's registry options, shared by serve and up.
@@ -47,7 +48,7 @@ func imageOptions(c *ucli.Context) (host.ImageOptions, error) {
 func (e *environment) imagesCommand() *ucli.Command {
 	return &ucli.Command{
 		Name:  "images",
-		Usage: "list the registry images the node holds (its status.images), as crictl images does",
+		Usage: "list the registry images the node holds and when each was last used, as crictl images does",
 		Flags: append(clientFlags(),
 			&ucli.BoolFlag{Name: "no-headers", Usage: "leave out the header line"},
 			&ucli.BoolFlag{Name: "no-trunc", Usage: "print whole digests"},
@@ -56,9 +57,16 @@ func (e *environment) imagesCommand() *ucli.Command {
 	}
 }
 
+// imageLister is the client's way to the node proxy's list of images.
+type imageLister interface {
+	NodeImages(ctx context.Context, node string) ([]api.NodeImage, error)
+}
+
 // images prints one row per repository and tag of each image of each
-// Node's status.images; an image pulled by digest alone has the tag
-// <none>.
+// Node, with when it was last used, as the node answers GET
+// /api/v1/nodes/{node}/proxy/images; from a node that does not answer it
+// (an older one), the Node's status.images, whose LAST USED is unknown.
+// An image pulled by digest alone has the tag <none>.
 func (e *environment) images(c *ucli.Context) error {
 	if c.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments: %v", c.Args().Slice())
@@ -73,14 +81,26 @@ func (e *environment) images(c *ucli.Context) error {
 	}
 	var rows [][]string
 	if !c.Bool("no-headers") {
-		rows = append(rows, []string{"REPOSITORY", "TAG", "DIGEST", "SIZE"})
+		rows = append(rows, []string{"REPOSITORY", "TAG", "DIGEST", "SIZE", "LAST USED"})
 	}
+	now := e.now()
+	lister, _ := cl.(imageLister)
 	for _, o := range nodes {
 		n, ok := o.(*api.Node)
 		if !ok {
 			continue
 		}
-		for _, im := range n.Status.Images {
+		var list []api.NodeImage
+		if lister != nil {
+			list, err = lister.NodeImages(c.Context, n.Name)
+		}
+		if lister == nil || err != nil {
+			list = nil
+			for _, im := range n.Status.Images {
+				list = append(list, api.NodeImage{Names: im.Names, SizeBytes: im.SizeBytes})
+			}
+		}
+		for _, im := range list {
 			repo, digest := "", ""
 			var tags []string
 			for _, name := range im.Names {
@@ -99,8 +119,12 @@ func (e *environment) images(c *ucli.Context) error {
 			if len(tags) == 0 {
 				tags = []string{"<none>"}
 			}
+			used := "<unknown>"
+			if !im.LastUsed.IsZero() {
+				used = table.HumanDuration(now.Sub(im.LastUsed))
+			}
 			for _, tag := range tags {
-				rows = append(rows, []string{repo, tag, digest, humanSize(im.SizeBytes)})
+				rows = append(rows, []string{repo, tag, digest, humanSize(im.SizeBytes), used})
 			}
 		}
 	}

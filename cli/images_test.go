@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"crypto/tls"
 	"encoding/json"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/registry"
 
@@ -21,8 +23,8 @@ import (
 )
 
 // TestImagesAndRmi: a pod runs a module pushed to a registry; `images`
-// lists what the node holds from its Node's status.images (which kubectl
-// reads too); `rmi` is refused while the pod uses the image, naming the
+// lists what the node holds, with when it was last used, from the node
+// proxy (the Node's status.images, which kubectl reads, has the rest); `rmi` is refused while the pod uses the image, naming the
 // pod, and removes it once the pod is gone. The node proxy it goes
 // through answers no request without the node's token.
 func TestImagesAndRmi(t *testing.T) {
@@ -45,10 +47,11 @@ func TestImagesAndRmi(t *testing.T) {
 		{line: "apply -f " + manifest, stdout: "pod/web created\n"},
 		{line: "get pods", stdout: "NAME   READY   STATUS    RESTARTS   AGE\nweb    1/1     Running   0          <age>\n", wait: true},
 	})
+	size := humanSize(int64(len(module)))
 	row := func(tag string) string {
-		return reg + "/myweb   " + tag + "    " + strings.TrimPrefix(digest, "sha256:")[:12] + "   " + humanSize(int64(len(module)))
+		return reg + "/myweb   " + tag + "    " + strings.TrimPrefix(digest, "sha256:")[:12] + "   " + size + strings.Repeat(" ", max(0, 4-len(size))) + "   <age>"
 	}
-	header := "REPOSITORY" + strings.Repeat(" ", len(reg+"/myweb")-len("REPOSITORY")+3) + "TAG   DIGEST         SIZE\n"
+	header := "REPOSITORY" + strings.Repeat(" ", len(reg+"/myweb")-len("REPOSITORY")+3) + "TAG   DIGEST         SIZE" + strings.Repeat(" ", max(0, len(size)-4)) + "   LAST USED\n"
 	runSteps(t, kubeconfig, []step{
 		{line: "images", stdout: header + row("v1") + "\n", wait: true},
 		{line: "rmi " + ref, code: 1, stdout: "", stderr: `Error from server (Conflict): Operation cannot be fulfilled on images "` + ref + `": the image is in use by pod default/web`},
@@ -89,7 +92,7 @@ func TestImagesAndRmi(t *testing.T) {
 		{line: "delete pod web", stdout: "pod \"web\" deleted\n"},
 		{line: "rmi --node n2 " + ref, code: 1, stderr: `Error from server (NotFound): nodes "n2" not found`},
 		{line: "rmi " + ref, stdout: "Deleted: " + reg + "/myweb@" + digest + ", " + ref + "\n", wait: true},
-		{line: "images", stdout: header[:strings.Index(header, " ")] + "   TAG   DIGEST   SIZE\n", wait: true},
+		{line: "images", stdout: header[:strings.Index(header, " ")] + "   TAG   DIGEST   SIZE   LAST USED\n", wait: true},
 		{line: "rmi " + ref, code: 1, stderr: `Error from server (NotFound): images "` + ref + `" not found`},
 	})
 }
@@ -99,5 +102,33 @@ func TestHumanSize(t *testing.T) {
 		if got := humanSize(n); got != want {
 			t.Errorf("humanSize(%d) = %q, want %q", n, got, want)
 		}
+	}
+}
+
+// olderNode is a node whose proxy does not answer GET .../proxy/images.
+type olderNode struct{ *memoryNode }
+
+func (olderNode) NodeImages(context.Context, string) ([]api.NodeImage, error) {
+	return nil, api.NewNotFound("", "nodes/proxy", "/images")
+}
+
+// TestImagesFromStatus: from a node that does not list its images through
+// the proxy, `images` prints the Node's status.images, whose last use is
+// unknown.
+func TestImagesFromStatus(t *testing.T) {
+	node := newMemoryNode(time.Now())
+	n := &api.Node{}
+	n.Name = "n1"
+	n.Status.Images = []api.ContainerImage{{Names: []string{"r.io/a@sha256:" + strings.Repeat("ab", 32), "r.io/a:v1"}, SizeBytes: 1234567}}
+	if _, err := node.Create(context.Background(), n); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut syncBuffer
+	env := &environment{dial: func(string) (nodeClient, error) { return olderNode{node}, nil }}
+	env.stdout, env.stderr = &out, &errOut
+	code := env.run(context.Background(), []string{"wasmlet", "images"})
+	want := "REPOSITORY   TAG   DIGEST         SIZE      LAST USED\nr.io/a       v1    abababababab   1.235MB   <unknown>\n"
+	if code != 0 || out.String() != want {
+		t.Errorf("images: exit %d\n%s\nwant\n%s\nstderr %s", code, out.String(), want, errOut.String())
 	}
 }

@@ -19,3 +19,14 @@ func (c *Client) RemoveImage(ctx context.Context, node, image string) (string, e
 	}
 	return st.Message, nil
 }
+
+// NodeImages lists the images node holds, through the API server's proxy
+// to the node (GET /api/v1/nodes/{node}/proxy/images), with their times
+// of last use.
+func (c *Client) NodeImages(ctx context.Context, node string) ([]api.NodeImage, error) {
+	var list api.NodeImageList
+	if err := c.doJSON(ctx, http.MethodGet, "/api/v1/nodes/"+node+"/proxy/images", nil, "", nil, &list); err != nil {
+		return nil, err
+	}
+	return list.Items, nil
+}

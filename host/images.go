@@ -216,9 +216,15 @@ func (m *imageManager) PullWith(ctx context.Context, image string, policy api.Pu
 
 // PullAs is PullWith that logs in to a registry with creds (a pod's
 // imagePullSecrets) before the node's own credentials. Pulls share their
-// work only with pulls of the same image and the same credentials.
+// work only with pulls of the same image, policy and credentials.
 func (m *imageManager) PullAs(ctx context.Context, image string, policy api.PullPolicy, creds oci.Credentials) (*pulledImage, error) {
-	key := image
+	if policy == "" {
+		policy = api.PullIfNotPresent
+	}
+	// Keyed by policy too: an Always pull must not take the result of an
+	// IfNotPresent pull that found the image on the node and did not ask
+	// the registry what the tag names now.
+	key := image + "\x00" + string(policy)
 	if id := creds.ID(); id != "" {
 		key += "\x00" + id
 	}

@@ -77,6 +77,36 @@ func (m *imageManager) registryStore() *oci.Store {
 	return p.Store
 }
 
+// Stored reports whether a pull of the registry image under policy takes
+// it from the node's store without asking the registry: the kubelet's
+// "already present on machine", also for the first start after a node
+// restart, before the module is compiled again.
+func (m *imageManager) Stored(image string, policy api.PullPolicy) bool {
+	if policy == api.PullAlways {
+		return false
+	}
+	if reg, err := api.IsRegistryImage(image); err != nil || !reg {
+		return false
+	}
+	ref, err := oci.ParseReference(image)
+	if err != nil {
+		return false
+	}
+	st := m.registryStore()
+	if st == nil {
+		return false
+	}
+	_, ok := st.Lookup(ref.Name())
+	return ok
+}
+
+// AsksRegistry reports whether every pull of image under policy asks the
+// registry: a registry image under Always.
+func (m *imageManager) AsksRegistry(image string, policy api.PullPolicy) bool {
+	reg, err := api.IsRegistryImage(image)
+	return err == nil && reg && policy == api.PullAlways
+}
+
 // imagesChanged tells the node status that the images changed.
 func (m *imageManager) imagesChanged() {
 	select {
@@ -120,13 +150,7 @@ func (m *imageManager) nodeImages() []nodeImage {
 // statusImages is status.images: the largest images first, at most
 // maxNodeImages of them.
 func (m *imageManager) statusImages() []api.ContainerImage {
-	ims := m.nodeImages()
-	sort.SliceStable(ims, func(i, j int) bool {
-		if ims[i].size != ims[j].size {
-			return ims[i].size > ims[j].size
-		}
-		return ims[i].repoDigest() < ims[j].repoDigest()
-	})
+	ims := m.sortedImages()
 	if len(ims) > maxNodeImages {
 		ims = ims[:maxNodeImages]
 	}
@@ -135,6 +159,28 @@ func (m *imageManager) statusImages() []api.ContainerImage {
 		out = append(out, api.ContainerImage{Names: ims[i].names(), SizeBytes: ims[i].size})
 	}
 	return out
+}
+
+// sortedImages are the node's images, the largest first.
+func (m *imageManager) sortedImages() []nodeImage {
+	ims := m.nodeImages()
+	sort.SliceStable(ims, func(i, j int) bool {
+		if ims[i].size != ims[j].size {
+			return ims[i].size > ims[j].size
+		}
+		return ims[i].repoDigest() < ims[j].repoDigest()
+	})
+	return ims
+}
+
+// listImages is the node proxy's GET /images: every image of the node,
+// the largest first, with the times status.images has no field for.
+func (m *imageManager) listImages() *api.NodeImageList {
+	list := &api.NodeImageList{TypeMeta: api.TypeMeta{Kind: "NodeImageList", APIVersion: "v1"}, Items: []api.NodeImage{}}
+	for _, im := range m.sortedImages() {
+		list.Items = append(list.Items, api.NodeImage{Names: im.names(), SizeBytes: im.size, Pulled: im.pulled, LastUsed: im.lastUsed})
+	}
+	return list
 }
 
 // imageUsers maps each registry reference the node's pods name (fully
@@ -225,10 +271,58 @@ func (m *imageManager) removeImageRefs(im *nodeImage) (freed int64, err error) {
 			return freed, err
 		}
 	}
+	m.forgetImage(im)
 	if !st.Has(im.module) {
 		freed = im.size
+		m.dropModule(strings.TrimPrefix(im.module, "sha256:"))
 	}
 	return freed, nil
+}
+
+// forgetImage forgets that the pod images naming im were pulled, so that
+// the next pod naming one pulls it again.
+func (m *imageManager) forgetImage(im *nodeImage) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for image := range m.known {
+		if reg, err := api.IsRegistryImage(image); err != nil || !reg {
+			continue
+		}
+		if ref, err := oci.ParseReference(image); err == nil && (ref.Name() == im.repoDigest() || slices.Contains(im.refs, ref.Name())) {
+			delete(m.known, image)
+		}
+	}
+}
+
+// dropModule releases the module compiled from a removed image, so that
+// its machine code leaves memory with the image; kept while another image
+// (a module file with the same bytes, another reference) still names it,
+// or while it is being compiled. Instances already running keep the code
+// they run.
+func (m *imageManager) dropModule(digest string) {
+	m.mu.Lock()
+	for _, d := range m.known {
+		if d == digest {
+			m.mu.Unlock()
+			return
+		}
+	}
+	e, ok := m.compiled[digest]
+	if ok {
+		select {
+		case <-e.done:
+			delete(m.compiled, digest)
+		default:
+			ok = false
+		}
+	}
+	m.mu.Unlock()
+	if !ok || e.err != nil {
+		return
+	}
+	if c, ok := e.mod.(interface{ Close(context.Context) error }); ok {
+		c.Close(context.Background())
+	}
 }
 
 // RemoveImage removes a registry image from the node, as `crictl rmi`
@@ -260,11 +354,19 @@ func (h *Host) RemoveImage(ctx context.Context, name string) ([]string, error) {
 
 // NodeProxy answers what the API server proxies to the node under
 // /api/v1/nodes/{name}/proxy/, as a kubelet answers its API server's
-// proxy: DELETE /images?image=NAME removes an image (`wasmlet rmi`). The
+// proxy: GET /images lists the node's images with their last use
+// (`wasmlet images`), DELETE /images?image=NAME removes one (`wasmlet
+// rmi`). The
 // API server authenticates the request before it gets here.
 func (h *Host) NodeProxy() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/images", func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet {
+			b, _ := json.Marshal(h.images.listImages())
+			w.Header().Set("Content-Type", "application/json")
+			w.Write(b)
+			return
+		}
 		if r.Method != http.MethodDelete {
 			writeProxyStatus(w, api.NewMethodNotSupported("", "images", strings.ToLower(r.Method)))
 			return

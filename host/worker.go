@@ -790,12 +790,18 @@ func (w *podWorker) startContainer(ctx context.Context, pod *api.Pod, c *api.Con
 		return
 	}
 	present := h.images.Present(image)
+	// onNode: nothing to download ("already present"). A registry image in
+	// the node's store is, also before its module is compiled again after a
+	// node restart; one under Always is asked of the registry at each start.
+	onNode := (present && !h.images.AsksRegistry(image, c.ImagePullPolicy)) || h.images.Stored(image, c.ImagePullPolicy)
 	pullStart := h.clock.Now()
 	if !present {
 		// Reading and compiling a module takes seconds (15 for a Go guest
 		// on a new node): the pod shows what it waits for meanwhile, as a
 		// cluster's shows ContainerCreating while its image is pulled.
 		w.writeStatus(ctx, pod, false)
+	}
+	if !onNode {
 		h.recorder.Eventf(pod, events.Normal, "Pulling", "Pulling image %q", image)
 	}
 	img, err := h.images.PullAs(ctx, image, c.ImagePullPolicy, w.pullCredentials(ctx, pod, image))
@@ -814,7 +820,7 @@ func (w *podWorker) startContainer(ctx context.Context, pod *api.Pod, c *api.Con
 		return
 	}
 	delete(w.backoff, key)
-	if present {
+	if onNode {
 		h.recorder.Eventf(pod, events.Normal, "Pulled", "Container image %q already present on machine", image)
 	} else {
 		d := h.clock.Since(pullStart).Truncate(time.Millisecond)
