@@ -27,8 +27,6 @@ func expectCallStackExhausted(t *testing.T, n *hostileNode, c hostile.Case, _ st
 // budget, each ends with a trap that says so, the node's RSS grows by
 // little, and myweb keeps serving.
 func TestHostileCallStack(t *testing.T) {
-	t.Parallel()
-	hostileOneAtATime(t)
 	n := startHostileNode(t, nodeOptions{})
 	const guests = 10
 	var cases []hostile.Case

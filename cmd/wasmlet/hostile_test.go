@@ -775,22 +775,16 @@ func hostileSecret(t *testing.T) string {
 	return secret
 }
 
-// hostileMu lets one hostile test run at a time: each asserts that a
-// node's other pods keep answering while its guests attack it, which two
-// attacks on the same two cores would turn into a test of the machine.
-// The package's other tests, which mostly wait, run beside them.
-var hostileMu sync.Mutex
-
-func hostileOneAtATime(t *testing.T) {
-	hostileMu.Lock()
-	t.Cleanup(hostileMu.Unlock)
-}
-
 // TestHostileGuests runs every guest of the corpus on one node, next to
 // myweb.
+//
+// The hostile tests do not call t.Parallel: each asserts that a node's
+// other pods keep answering while its guests attack it, which other
+// tests on the same two cores would turn into a test of the machine (a
+// myweb unanswered for 30 s under TestHostileGuests, with the package's
+// other tests beside it). Go runs them one by one before the parallel
+// tests of the package start.
 func TestHostileGuests(t *testing.T) {
-	t.Parallel()
-	hostileOneAtATime(t)
 	secret := hostileSecret(t)
 	hostPaths := t.TempDir()
 	corpus := append(hostile.Corpus(secret),
@@ -860,8 +854,6 @@ func TestHostileGuests(t *testing.T) {
 // limit (finding 9): six spinning guests of 25m each take 0.15 of a core,
 // and the API keeps answering.
 func TestHostileSpin(t *testing.T) {
-	t.Parallel()
-	hostileOneAtATime(t)
 	n := startHostileNode(t, nodeOptions{})
 	cores := func(d time.Duration) float64 {
 		start, cpu0 := time.Now(), cpuTime(n.pid)
@@ -893,8 +885,6 @@ func TestHostileSpin(t *testing.T) {
 // against the guest's limit (finding 4), and an image that is not a module
 // file costs nothing to refuse (finding 8).
 func TestHostileNodeMemory(t *testing.T) {
-	t.Parallel()
-	hostileOneAtATime(t)
 	n := startHostileNode(t, nodeOptions{})
 	grow := hostile.Case{Name: "grow-256mi", Module: hostile.GrowMemory(), Manifest: func(name, image string) string {
 		return fmt.Sprintf(`apiVersion: v1
@@ -1014,8 +1004,6 @@ func (a *rawAPI) do(method, path, token, contentType string, body io.Reader) (in
 // TestHostileAPI: hostile clients of the API, with the token and without
 // (findings 7, 8 and 9, and what held).
 func TestHostileAPI(t *testing.T) {
-	t.Parallel()
-	hostileOneAtATime(t)
 	n := startHostileNode(t, nodeOptions{nofile: 4096})
 	a := newRawAPI(t, n.kc)
 
@@ -1209,8 +1197,6 @@ func (zeros) Read(p []byte) (int, error) {
 // TestHostileStore: a damaged store is refused with a message, never
 // opened empty nor left to a panic (finding 6).
 func TestHostileStore(t *testing.T) {
-	t.Parallel()
-	hostileOneAtATime(t)
 	bin := build(t)
 	dataDir := t.TempDir()
 	linkCache(t, dataDir)
