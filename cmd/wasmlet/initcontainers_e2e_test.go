@@ -106,7 +106,13 @@ func TestServeInitContainers(t *testing.T) {
 		if got := seen[tool+" init-demo"]; !inOrder(got, []string{"Pending", "Init:0/2", "Init:1/2", "PodInitializing", "Running"}, "Init:0/2", "Init:1/2") {
 			t.Errorf("%s get pods: init-demo went %q", tool, got)
 		}
-		if got := seen[tool+" init-crash"]; !inOrder(got, []string{"Pending", "Init:0/1", "Init:Error", "Init:0/1", "Init:Error", "Init:CrashLoopBackOff"}, "Init:CrashLoopBackOff") {
+		// A crash loop cycles Init:0/1, Init:Error, Init:CrashLoopBackOff
+		// and back to Init:0/1 at each restart; a poll may miss any one
+		// of them, so only the states and the first one are checked.
+		if got := seen[tool+" init-crash"]; len(got) == 0 || !slices.Contains([]string{"Pending", "Init:0/1"}, got[0]) ||
+			!slices.Contains(got, "Init:CrashLoopBackOff") || slices.ContainsFunc(got, func(s string) bool {
+			return !slices.Contains([]string{"Pending", "Init:0/1", "Init:Error", "Init:CrashLoopBackOff"}, s)
+		}) {
 			t.Errorf("%s get pods: init-crash went %q", tool, got)
 		}
 	}
