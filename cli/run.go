@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	ucli "github.com/urfave/cli/v2"
-	"sigs.k8s.io/yaml"
 
 	"github.com/wasmlet/wasmlet/api"
 	"github.com/wasmlet/wasmlet/client"
@@ -93,25 +92,8 @@ func (e *environment) runPodCommand(c *ucli.Context) error {
 
 // printRun prints the pod as -o asks, or kubectl's "pod/NAME created".
 func (e *environment) printRun(obj api.Object, out, dryRun string) error {
-	name := "pod/" + obj.GetObjectMeta().Name
-	switch out {
-	case "name":
-		fmt.Fprintln(e.stdout, name)
-	case "json", "yaml":
-		b, err := json.MarshalIndent(obj, "", "    ")
-		if err != nil {
-			return err
-		}
-		if out == "yaml" {
-			if b, err = yaml.JSONToYAML(b); err != nil {
-				return err
-			}
-		}
-		fmt.Fprintln(e.stdout, strings.TrimRight(string(b), "\n"))
-	default:
-		fmt.Fprintf(e.stdout, "%s created%s\n", name, dryRun)
-	}
-	return nil
+	pods, _ := api.LookupResource("pods")
+	return e.printGenerated(pods, obj, out, "created"+dryRun)
 }
 
 // runPod builds the pod of `run NAME` from its flags; rest are the
